@@ -1,0 +1,223 @@
+/**
+ * Operator configuration from flags and environment. Every setting has one parser; a bad value
+ * stops the process at start with one line naming the setting, instead of failing later in a
+ * reconcile where nobody looks.
+ *
+ * A flag `--workers=4` wins over the environment variable `SECURESTACK_WORKERS=4`.
+ */
+import { hostname } from 'node:os';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+
+export interface OperatorConfig {
+  /** Namespace the operator runs in: its Lease (and later its certificates) live here. */
+  namespace: string;
+  /** Unique identity of this process in the leader election. */
+  identity: string;
+  leaseName: string;
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+  metricsPort: number;
+  /** Address the health and metrics server binds to. */
+  bindAddress: string;
+  workers: number;
+  resyncPeriodMs: number;
+  shutdownTimeoutMs: number;
+  logLevel: LogLevel;
+  /** Scanner image used when an ImageScan names none; pinned by tag. */
+  scannerImage: string;
+  /** How long finished scan Jobs stay before the TTL controller removes them. */
+  scanJobTtlSeconds: number;
+  /**
+   * Fault injection for tests: sleep this long between reading an object and writing its
+   * status, so a test can edit the object in that window and force a 409 conflict.
+   */
+  debugReconcileDelayMs: number;
+}
+
+export class ConfigError extends Error {}
+
+interface Setting<K extends keyof OperatorConfig> {
+  key: K;
+  env: string;
+  flag: string;
+  parse: (raw: string) => OperatorConfig[K];
+  fallback: () => OperatorConfig[K];
+  /** Human description of what is allowed, used in the error line. */
+  expects: string;
+}
+
+const dns1123 = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const durationPattern = /^(\d+(?:\.\d+)?(?:ms|s|m|h))+$/;
+const unitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Parses Go-style durations such as 500ms, 15s, 10m, 1h30m. */
+export function parseDuration(raw: string): number {
+  if (!durationPattern.test(raw)) throw new Error('not a duration');
+  let total = 0;
+  for (const [, amount, unit] of raw.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
+    total += Number(amount) * (unitMs[unit ?? 's'] ?? 0);
+  }
+  return total;
+}
+
+function integer(min: number, max: number) {
+  return (raw: string): number => {
+    if (!/^\d+$/.test(raw)) throw new Error('not an integer');
+    const value = Number(raw);
+    if (value < min || value > max) throw new Error('out of range');
+    return value;
+  };
+}
+
+function duration(minMs: number, maxMs: number) {
+  return (raw: string): number => {
+    const value = parseDuration(raw);
+    if (value < minMs || value > maxMs) throw new Error('out of range');
+    return value;
+  };
+}
+
+function matching(pattern: RegExp) {
+  return (raw: string): string => {
+    if (!pattern.test(raw)) throw new Error('bad format');
+    return raw;
+  };
+}
+
+function oneOf<T extends string>(values: readonly T[]) {
+  return (raw: string): T => {
+    const found = values.find((value) => value === raw);
+    if (found === undefined) throw new Error('not allowed');
+    return found;
+  };
+}
+
+const logLevels: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
+
+// Settings are listed as a table so flag names, env names and validation cannot drift apart.
+const settings: { [K in keyof OperatorConfig]: Setting<K> } = {
+  namespace: {
+    key: 'namespace', env: 'SECURESTACK_NAMESPACE', flag: 'namespace',
+    parse: matching(dns1123), fallback: () => 'securestack-system',
+    expects: 'a DNS-1123 label such as securestack-system',
+  },
+  identity: {
+    key: 'identity', env: 'SECURESTACK_IDENTITY', flag: 'identity',
+    parse: matching(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/),
+    fallback: () => process.env.POD_NAME ?? `${hostname()}-${process.pid}`,
+    expects: 'up to 128 letters, digits, dots, dashes, underscores or colons',
+  },
+  leaseName: {
+    key: 'leaseName', env: 'SECURESTACK_LEASE_NAME', flag: 'lease-name',
+    parse: matching(dns1123), fallback: () => 'securestack-controller',
+    expects: 'a DNS-1123 label',
+  },
+  leaseDurationMs: {
+    key: 'leaseDurationMs', env: 'SECURESTACK_LEASE_DURATION', flag: 'lease-duration',
+    parse: duration(1000, 600_000), fallback: () => 15_000, expects: 'a duration between 1s and 10m, e.g. 15s',
+  },
+  renewDeadlineMs: {
+    key: 'renewDeadlineMs', env: 'SECURESTACK_RENEW_DEADLINE', flag: 'renew-deadline',
+    parse: duration(500, 600_000), fallback: () => 10_000, expects: 'a duration between 500ms and 10m, e.g. 10s',
+  },
+  retryPeriodMs: {
+    key: 'retryPeriodMs', env: 'SECURESTACK_RETRY_PERIOD', flag: 'retry-period',
+    parse: duration(100, 60_000), fallback: () => 2_000, expects: 'a duration between 100ms and 1m, e.g. 2s',
+  },
+  metricsPort: {
+    key: 'metricsPort', env: 'SECURESTACK_METRICS_PORT', flag: 'metrics-port',
+    parse: integer(0, 65535), fallback: () => 8080, expects: 'a TCP port between 0 and 65535',
+  },
+  bindAddress: {
+    key: 'bindAddress', env: 'SECURESTACK_BIND_ADDRESS', flag: 'bind-address',
+    parse: matching(/^[0-9a-fA-F:.]+$/), fallback: () => '0.0.0.0', expects: 'an IP address such as 0.0.0.0 or 127.0.0.1',
+  },
+  workers: {
+    key: 'workers', env: 'SECURESTACK_WORKERS', flag: 'workers',
+    parse: integer(1, 64), fallback: () => 4, expects: 'an integer between 1 and 64',
+  },
+  resyncPeriodMs: {
+    key: 'resyncPeriodMs', env: 'SECURESTACK_RESYNC_PERIOD', flag: 'resync-period',
+    parse: duration(1000, 24 * 3_600_000), fallback: () => 10 * 60_000, expects: 'a duration between 1s and 24h, e.g. 10m',
+  },
+  shutdownTimeoutMs: {
+    key: 'shutdownTimeoutMs', env: 'SECURESTACK_SHUTDOWN_TIMEOUT', flag: 'shutdown-timeout',
+    parse: duration(0, 300_000), fallback: () => 20_000, expects: 'a duration up to 5m, e.g. 20s',
+  },
+  logLevel: {
+    key: 'logLevel', env: 'SECURESTACK_LOG_LEVEL', flag: 'log-level',
+    parse: oneOf(logLevels), fallback: () => 'info', expects: `one of ${logLevels.join(', ')}`,
+  },
+  scannerImage: {
+    key: 'scannerImage', env: 'SECURESTACK_SCANNER_IMAGE', flag: 'scanner-image',
+    parse: matching(/^[a-z0-9][a-z0-9._\-/:]*(@sha256:[a-f0-9]{64})?$/),
+    fallback: () => 'docker.io/aquasec/trivy:0.67.2',
+    expects: 'an image reference such as docker.io/aquasec/trivy:0.67.2',
+  },
+  scanJobTtlSeconds: {
+    key: 'scanJobTtlSeconds', env: 'SECURESTACK_SCAN_JOB_TTL', flag: 'scan-job-ttl',
+    parse: (raw) => Math.round(duration(0, 7 * 24 * 3_600_000)(raw) / 1000),
+    fallback: () => 3600, expects: 'a duration up to 168h, e.g. 1h',
+  },
+  debugReconcileDelayMs: {
+    key: 'debugReconcileDelayMs', env: 'SECURESTACK_DEBUG_RECONCILE_DELAY', flag: 'debug-reconcile-delay',
+    parse: duration(0, 60_000), fallback: () => 0, expects: 'a duration up to 1m',
+  },
+};
+
+/** Reads `--name=value` and `--name value` flags. Unknown flags are an error. */
+function parseFlags(argv: readonly string[]): Map<string, string> {
+  const known = new Set(Object.values(settings).map((setting) => setting.flag));
+  const flags = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    const match = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
+    if (!match?.[1]) throw new ConfigError(`unexpected argument '${arg}'`);
+    const name = match[1];
+    if (!known.has(name)) throw new ConfigError(`unknown flag --${name}`);
+    let value = match[2];
+    if (value === undefined) {
+      value = argv[i + 1];
+      i++;
+      if (value === undefined) throw new ConfigError(`flag --${name} needs a value`);
+    }
+    flags.set(name, value);
+  }
+  return flags;
+}
+
+function readSetting<K extends keyof OperatorConfig>(
+  setting: Setting<K>,
+  flags: Map<string, string>,
+  env: NodeJS.ProcessEnv,
+): OperatorConfig[K] {
+  const fromFlag = flags.get(setting.flag);
+  const raw = fromFlag ?? env[setting.env];
+  if (raw === undefined || raw === '') return setting.fallback();
+  try {
+    return setting.parse(raw);
+  } catch {
+    const source = fromFlag !== undefined ? `--${setting.flag}` : setting.env;
+    throw new ConfigError(`invalid setting ${source}: expected ${setting.expects}, got '${raw}'`);
+  }
+}
+
+export function loadConfig(argv: readonly string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): OperatorConfig {
+  const flags = parseFlags(argv);
+  const entries = Object.values(settings).map((setting) => [setting.key, readSetting(setting, flags, env)] as const);
+  const config = Object.fromEntries(entries) as unknown as OperatorConfig;
+  checkLeaderTimings(config);
+  return config;
+}
+
+/** The same ordering client-go enforces, so a standby can never steal a lease being renewed. */
+function checkLeaderTimings(config: OperatorConfig): void {
+  if (config.renewDeadlineMs >= config.leaseDurationMs) {
+    throw new ConfigError('invalid setting SECURESTACK_RENEW_DEADLINE: must be shorter than SECURESTACK_LEASE_DURATION');
+  }
+  if (config.retryPeriodMs >= config.renewDeadlineMs) {
+    throw new ConfigError('invalid setting SECURESTACK_RETRY_PERIOD: must be shorter than SECURESTACK_RENEW_DEADLINE');
+  }
+}

@@ -1,0 +1,232 @@
+/**
+ * The one module through which SecureStack talks to the Kubernetes API.
+ *
+ * @kubernetes/client-node is pinned to 0.22.3 because @dot-i/k8s-operator needs the 0.x line
+ * (docs/adr/0001-kubernetes-client-pin.md). Its request/response shapes ({ response, body },
+ * HttpError) stay inside this file, so moving to the 1.x client later changes this file only.
+ */
+import {
+  BatchV1Api,
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  HttpError,
+  KubeConfig,
+  type CoreV1Event,
+  type KubernetesObject,
+  type V1Job,
+  type V1Lease,
+} from '@kubernetes/client-node';
+
+/** Where a resource type lives in the API. */
+export interface ResourceType {
+  group: string;
+  version: string;
+  plural: string;
+  kind: string;
+  namespaced: boolean;
+}
+
+export interface ObjectKey {
+  namespace?: string;
+  name: string;
+}
+
+/** An API error with the HTTP status and the API server's own message. */
+export class KubeApiError extends Error {
+  constructor(
+    readonly verb: string,
+    readonly code: number,
+    message: string,
+    readonly reason?: string,
+  ) {
+    super(`${verb}: ${code} ${message}`);
+  }
+}
+
+export const isNotFound = (err: unknown): boolean => err instanceof KubeApiError && err.code === 404;
+export const isConflict = (err: unknown): boolean => err instanceof KubeApiError && err.code === 409 && err.reason !== 'AlreadyExists';
+export const isAlreadyExists = (err: unknown): boolean => err instanceof KubeApiError && err.reason === 'AlreadyExists';
+
+/** Called with the verb and status of every failed request, for metrics. */
+export type RequestErrorHook = (verb: string, code: number) => void;
+
+/** Bounded so a hung connection cannot hang a reconcile forever. */
+const requestTimeoutMs = 30_000;
+const listPageSize = 500;
+
+interface StatusBody {
+  message?: string;
+  reason?: string;
+}
+
+function statusBody(body: unknown): StatusBody {
+  return typeof body === 'object' && body !== null ? (body as StatusBody) : {};
+}
+
+export class KubeClient {
+  private readonly custom: CustomObjectsApi;
+  private readonly batch: BatchV1Api;
+  private readonly coordination: CoordinationV1Api;
+  private readonly core: CoreV1Api;
+
+  constructor(
+    readonly config: KubeConfig,
+    private readonly onError: RequestErrorHook = () => undefined,
+  ) {
+    this.custom = config.makeApiClient(CustomObjectsApi);
+    this.batch = config.makeApiClient(BatchV1Api);
+    this.coordination = config.makeApiClient(CoordinationV1Api);
+    this.core = config.makeApiClient(CoreV1Api);
+    for (const api of [this.custom, this.batch, this.coordination, this.core]) {
+      api.addInterceptor((options) => {
+        // `request` options: a per-request timeout the generated client does not expose.
+        (options as { timeout?: number }).timeout = requestTimeoutMs;
+        return Promise.resolve();
+      });
+    }
+  }
+
+  /** Loads $KUBECONFIG, ~/.kube/config or the in-cluster service account, like kubectl. */
+  static fromDefault(onError?: RequestErrorHook): KubeClient {
+    const config = new KubeConfig();
+    config.loadFromDefault();
+    return new KubeClient(config, onError);
+  }
+
+  /** Runs one API call and turns client errors into KubeApiError. */
+  private async call<T>(verb: string, request: () => Promise<{ body: T }>): Promise<T> {
+    try {
+      return (await request()).body;
+    } catch (err) {
+      if (err instanceof HttpError) {
+        const code = err.statusCode ?? 0;
+        const body = statusBody(err.body);
+        this.onError(verb, code);
+        throw new KubeApiError(verb, code, body.message ?? err.message, body.reason);
+      }
+      this.onError(verb, 0);
+      throw new KubeApiError(verb, 0, err instanceof Error ? err.message : String(err));
+    }
+  }
+
+  // ---- custom resources -------------------------------------------------------------------
+
+  async getCustom<T extends KubernetesObject>(type: ResourceType, key: ObjectKey): Promise<T | undefined> {
+    const verb = `get ${type.plural}`;
+    try {
+      const body = await this.call(verb, () =>
+        type.namespaced
+          ? this.custom.getNamespacedCustomObject(type.group, type.version, namespaceOf(key), type.plural, key.name)
+          : this.custom.getClusterCustomObject(type.group, type.version, type.plural, key.name),
+      );
+      return asObject<T>(body);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Lists every object of a type (all namespaces unless one is given), page by page. */
+  async listCustom<T extends KubernetesObject>(type: ResourceType, options: { namespace?: string; labelSelector?: string } = {}): Promise<T[]> {
+    const items: T[] = [];
+    let continueToken: string | undefined;
+    do {
+      const body = await this.call(`list ${type.plural}`, () =>
+        options.namespace
+          ? this.custom.listNamespacedCustomObject(type.group, type.version, options.namespace, type.plural, undefined, undefined, continueToken, undefined, options.labelSelector, listPageSize)
+          : this.custom.listClusterCustomObject(type.group, type.version, type.plural, undefined, undefined, continueToken, undefined, options.labelSelector, listPageSize),
+      );
+      const page = asObject<{ items: T[]; metadata?: { continue?: string } }>(body);
+      items.push(...page.items);
+      continueToken = page.metadata?.continue || undefined;
+    } while (continueToken);
+    return items;
+  }
+
+  /**
+   * Replaces the status subresource. The object's resourceVersion is sent, so a write based on
+   * a stale read fails with 409 instead of overwriting someone else's change.
+   */
+  async replaceCustomStatus<T extends KubernetesObject>(type: ResourceType, object: T): Promise<T> {
+    const name = object.metadata?.name ?? '';
+    const body = await this.call(`update ${type.plural}/status`, () =>
+      type.namespaced
+        ? this.custom.replaceNamespacedCustomObjectStatus(type.group, type.version, object.metadata?.namespace ?? '', type.plural, name, object)
+        : this.custom.replaceClusterCustomObjectStatus(type.group, type.version, type.plural, name, object),
+    );
+    return asObject<T>(body);
+  }
+
+  async createCustom<T extends KubernetesObject>(type: ResourceType, object: T): Promise<T> {
+    const body = await this.call(`create ${type.plural}`, () =>
+      type.namespaced
+        ? this.custom.createNamespacedCustomObject(type.group, type.version, object.metadata?.namespace ?? '', type.plural, object)
+        : this.custom.createClusterCustomObject(type.group, type.version, type.plural, object),
+    );
+    return asObject<T>(body);
+  }
+
+  // ---- jobs -------------------------------------------------------------------------------
+
+  async createJob(namespace: string, job: V1Job): Promise<V1Job> {
+    return this.call('create jobs', () => this.batch.createNamespacedJob(namespace, job));
+  }
+
+  async listJobs(namespace: string, labelSelector: string): Promise<V1Job[]> {
+    const list = await this.call('list jobs', () =>
+      this.batch.listNamespacedJob(namespace, undefined, undefined, undefined, undefined, labelSelector, listPageSize),
+    );
+    return list.items;
+  }
+
+  /** Deletes a Job and, in the background, its pods. */
+  async deleteJob(namespace: string, name: string): Promise<void> {
+    try {
+      await this.call('delete jobs', () =>
+        this.batch.deleteNamespacedJob(name, namespace, undefined, undefined, undefined, undefined, 'Background'),
+      );
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  // ---- leases -----------------------------------------------------------------------------
+
+  async getLease(namespace: string, name: string): Promise<V1Lease | undefined> {
+    try {
+      return await this.call('get leases', () => this.coordination.readNamespacedLease(name, namespace));
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async createLease(namespace: string, lease: V1Lease): Promise<V1Lease> {
+    return this.call('create leases', () => this.coordination.createNamespacedLease(namespace, lease));
+  }
+
+  /** Optimistic: fails with 409 when the Lease changed since it was read. */
+  async replaceLease(namespace: string, lease: V1Lease): Promise<V1Lease> {
+    return this.call('update leases', () => this.coordination.replaceNamespacedLease(lease.metadata?.name ?? '', namespace, lease));
+  }
+
+  // ---- events -----------------------------------------------------------------------------
+
+  async createEvent(namespace: string, event: CoreV1Event): Promise<void> {
+    await this.call('create events', () => this.core.createNamespacedEvent(namespace, event));
+  }
+}
+
+/**
+ * The custom objects API returns untyped JSON. The API server validated it against the CRD
+ * schema, which is the same schema our types are generated from, so the cast is sound.
+ */
+function asObject<T>(body: object): T {
+  return body as T;
+}
+
+function namespaceOf(key: ObjectKey): string {
+  if (!key.namespace) throw new Error(`object ${key.name} has no namespace`);
+  return key.namespace;
+}

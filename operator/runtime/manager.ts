@@ -1,0 +1,229 @@
+/**
+ * Runs the reconcilers: watches through @dot-i/k8s-operator, keys through our WorkQueue,
+ * reconciles only while this process holds the Lease.
+ *
+ * @dot-i/k8s-operator handles its events one at a time in a single queue, so its callback does
+ * nothing but add a key (docs/adr/0003-work-queue.md). Dedupe, per-key order, parallel workers
+ * and backoff live in WorkQueue.
+ */
+import Operator, { type ResourceEvent } from '@dot-i/k8s-operator';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { randomUUID } from 'node:crypto';
+import type { OperatorConfig } from '../config';
+import { isConflict, type KubeClient } from '../kube/client';
+import type { Logger } from '../log';
+import { LeaderElector } from './leader';
+import type { OperatorMetrics } from './metrics';
+import { ReconcileAborted, keyOf, parseKey, type Reconciler } from './reconciler';
+import { WorkQueue } from './workqueue';
+
+/** A watch on a resource the manager does not reconcile, mapped to keys of one it does. */
+export interface SecondaryWatch {
+  group: string;
+  version: string;
+  plural: string;
+  /** Queue keys to reconcile when this object changes (usually its owner). */
+  keysFor(object: KubernetesObject): string[];
+}
+
+export interface ManagerOptions {
+  config: OperatorConfig;
+  client: KubeClient;
+  log: Logger;
+  metrics: OperatorMetrics;
+  reconcilers: Reconciler[];
+  secondaryWatches?: SecondaryWatch[];
+}
+
+const queueName = 'controller';
+
+/** One leadership term: its queue, its workers and the signal that ends them. */
+interface Term {
+  queue: WorkQueue;
+  abort: AbortController;
+  workers: Promise<void>[];
+  resyncTimer: NodeJS.Timeout;
+}
+
+export class Manager extends Operator {
+  private readonly reconcilers = new Map<string, Reconciler>();
+  private readonly elector: LeaderElector;
+  private term: Term | undefined;
+  private watching = false;
+  private stopping = false;
+
+  constructor(private readonly options: ManagerOptions) {
+    super({
+      debug: (message) => options.log.debug(message),
+      info: (message) => options.log.info(message),
+      warn: (message) => options.log.warn(message),
+      error: (message) => options.log.error(message),
+    });
+    for (const reconciler of options.reconcilers) this.reconcilers.set(reconciler.type.kind, reconciler);
+    const { config } = options;
+    this.elector = new LeaderElector({
+      client: options.client,
+      namespace: config.namespace,
+      name: config.leaseName,
+      identity: config.identity,
+      leaseDurationMs: config.leaseDurationMs,
+      renewDeadlineMs: config.renewDeadlineMs,
+      retryPeriodMs: config.retryPeriodMs,
+      log: options.log,
+      onStartedLeading: () => this.startTerm(),
+      onStoppedLeading: () => this.endTerm(),
+    });
+  }
+
+  get isLeader(): boolean {
+    return this.elector.isLeader;
+  }
+
+  ready(): { ok: boolean; reason: string } {
+    if (this.stopping) return { ok: false, reason: 'shutting down' };
+    if (!this.watching) return { ok: false, reason: 'watches not started' };
+    return { ok: true, reason: this.isLeader ? 'leading' : 'standby' };
+  }
+
+  /** Called by Operator.start(): establish watches, then campaign for the Lease. */
+  protected async init(): Promise<void> {
+    for (const reconciler of this.reconcilers.values()) {
+      const { group, version, plural, kind } = reconciler.type;
+      await this.watchResource(group, version, plural, (event) => this.enqueueEvent(kind, event));
+    }
+    for (const watch of this.options.secondaryWatches ?? []) {
+      await this.watchResource(watch.group, watch.version, watch.plural, (event) => {
+        for (const key of watch.keysFor(event.object)) this.term?.queue.add(key);
+        return Promise.resolve();
+      });
+    }
+    this.watching = true;
+    this.elector.start();
+  }
+
+  private enqueueEvent(kind: string, event: ResourceEvent): Promise<void> {
+    // Standbys drop events: a new leader lists everything when its term starts.
+    this.term?.queue.add(keyOf(kind, { namespace: event.meta.namespace, name: event.meta.name }));
+    return Promise.resolve();
+  }
+
+  /**
+   * SIGTERM: stop watching and taking work, let in-flight reconciles finish within the deadline,
+   * then release the Lease so a standby takes over at once.
+   */
+  async shutdown(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    super.stop();
+    const term = this.term;
+    if (term) {
+      term.queue.shutDown();
+      clearInterval(term.resyncTimer);
+      const finished = await settleWithin(Promise.all(term.workers), this.options.config.shutdownTimeoutMs);
+      if (!finished) this.options.log.warn({ timeoutMs: this.options.config.shutdownTimeoutMs }, 'in-flight reconciles did not finish before the shutdown deadline');
+    }
+    await this.elector.stop();
+  }
+
+  private startTerm(): void {
+    if (this.stopping) return;
+    const { metrics, config } = this.options;
+    metrics.leader.set(1);
+    metrics.leaderTransitions.inc({ event: 'started' });
+    const queue = new WorkQueue({ onDepthChange: (depth) => metrics.queueDepth.set({ queue: queueName }, depth) });
+    const abort = new AbortController();
+    const resyncTimer = setInterval(() => void this.resync(), config.resyncPeriodMs);
+    resyncTimer.unref();
+    const workers = Array.from({ length: config.workers }, () => this.work(queue, abort.signal));
+    this.term = { queue, abort, workers, resyncTimer };
+    void this.resync();
+  }
+
+  /** Lost the Lease: stop at once. In-flight reconciles see the aborted signal before writing. */
+  private endTerm(): void {
+    const term = this.term;
+    this.term = undefined;
+    this.options.metrics.leader.set(0);
+    this.options.metrics.leaderTransitions.inc({ event: 'stopped' });
+    if (!term) return;
+    term.abort.abort();
+    term.queue.shutDown();
+    clearInterval(term.resyncTimer);
+  }
+
+  /** Lists every object of every reconciled kind and queues it; covers missed events. */
+  private async resync(): Promise<void> {
+    for (const reconciler of this.reconcilers.values()) {
+      try {
+        const objects = await this.options.client.listCustom(reconciler.type);
+        for (const object of objects) {
+          this.term?.queue.add(keyOf(reconciler.type.kind, { namespace: object.metadata?.namespace, name: object.metadata?.name ?? '' }));
+        }
+      } catch (err) {
+        this.options.log.error({ kind: reconciler.type.kind, err: errorMessage(err) }, 'resync list failed');
+      }
+    }
+  }
+
+  private async work(queue: WorkQueue, signal: AbortSignal): Promise<void> {
+    for (;;) {
+      const key = await queue.get();
+      if (key === undefined) return;
+      this.options.metrics.reconcilesInFlight.inc({ queue: queueName });
+      try {
+        await this.reconcileKey(queue, key, signal);
+      } finally {
+        this.options.metrics.reconcilesInFlight.dec({ queue: queueName });
+        queue.done(key);
+      }
+    }
+  }
+
+  private async reconcileKey(queue: WorkQueue, queueKey: string, signal: AbortSignal): Promise<void> {
+    const { kind, key } = parseKey(queueKey);
+    const reconciler = this.reconcilers.get(kind);
+    if (!reconciler) return;
+    const { metrics } = this.options;
+    const reconcileId = randomUUID();
+    const log = this.options.log.child({ reconcileId, kind, namespace: key.namespace, name: key.name });
+    const stopTimer = metrics.reconcileDuration.startTimer({ kind });
+    log.debug('reconciling');
+    try {
+      const result = await reconciler.reconcile(key, { log, signal, reconcileId });
+      queue.forget(queueKey);
+      if (result.requeueAfterMs !== undefined) queue.addAfter(queueKey, result.requeueAfterMs);
+      metrics.reconcileTotal.inc({ kind, result: result.requeueAfterMs !== undefined ? 'requeue' : 'success' });
+    } catch (err) {
+      if (err instanceof ReconcileAborted || signal.aborted) {
+        metrics.reconcileTotal.inc({ kind, result: 'aborted' });
+        return;
+      }
+      const conflict = isConflict(err);
+      const delayMs = queue.addRateLimited(queueKey);
+      metrics.queueRetries.inc({ queue: queueName });
+      metrics.reconcileTotal.inc({ kind, result: conflict ? 'conflict' : 'error' });
+      // A conflict is the normal outcome of racing a user's edit: retry quietly.
+      const level = conflict ? 'info' : 'error';
+      log[level]({ err: errorMessage(err), retryInMs: delayMs, retries: queue.retries(queueKey) }, conflict ? 'conflict, retrying' : 'reconcile failed');
+    } finally {
+      stopTimer();
+    }
+  }
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Resolves true if `work` settled within the time limit, false otherwise. */
+async function settleWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([work.then(() => true, () => true), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * The reconciler contract, after controller-runtime: a key goes in, a result comes out.
+ * Reconcilers read the current state themselves and must be idempotent: the same key may be
+ * reconciled any number of times, after a restart, a resync or a leadership change.
+ */
+import type { ObjectKey, ResourceType } from '../kube/client';
+import type { Logger } from '../log';
+
+export interface ReconcileResult {
+  /** Reconcile this key again after this delay even if nothing changes (polling, schedules). */
+  requeueAfterMs?: number;
+}
+
+export interface ReconcileContext {
+  /** Logger carrying reconcileId, kind and object key on every line. */
+  log: Logger;
+  /** Aborted when this process stops leading or shuts down: stop before the next write. */
+  signal: AbortSignal;
+  reconcileId: string;
+}
+
+export interface Reconciler {
+  /** The resource this reconciler owns; its keys are `kind/namespace/name`. */
+  readonly type: ResourceType;
+  reconcile(key: ObjectKey, context: ReconcileContext): Promise<ReconcileResult>;
+}
+
+/** Thrown by a reconciler (via `ensureLeading`) when its context was aborted mid-way. */
+export class ReconcileAborted extends Error {}
+
+/** Call before every write: a process that lost the Lease must not write anything more. */
+export function ensureLeading(context: ReconcileContext): void {
+  if (context.signal.aborted) throw new ReconcileAborted('reconcile aborted: no longer leading');
+}
+
+export function keyOf(kind: string, key: ObjectKey): string {
+  return `${kind}/${key.namespace ?? ''}/${key.name}`;
+}
+
+export function parseKey(queueKey: string): { kind: string; key: ObjectKey } {
+  const [kind = '', namespace = '', name = ''] = queueKey.split('/');
+  return { kind, key: namespace ? { namespace, name } : { name } };
+}

@@ -1,0 +1,174 @@
+// The operator runtime against the real control plane: the ImageScan vertical slice, leader
+// election with kill -9 and SIGTERM, and convergence after 409 conflicts.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createTestNamespace, deleteNamespace, kubectl, requireCluster, waitFor } from './support/cluster';
+import { ensureCrds } from './support/crds';
+import { startOperator, type OperatorProcess } from './support/operator';
+
+interface Job {
+  metadata: { name: string; ownerReferences?: Array<{ kind: string; name: string; controller?: boolean; blockOwnerDeletion?: boolean }> };
+  spec: {
+    activeDeadlineSeconds?: number;
+    ttlSecondsAfterFinished?: number;
+    template: { spec: { securityContext?: Record<string, unknown>; containers: Array<{ securityContext?: Record<string, unknown>; resources?: { requests?: object; limits?: object } }> } };
+  };
+  status?: { succeeded?: number };
+}
+
+interface ImageScanObject {
+  metadata: { generation: number };
+  status?: {
+    phase?: string;
+    observedGeneration?: number;
+    jobName?: string;
+    conditions?: Array<{ type: string; status: string; reason: string; lastTransitionTime: string }>;
+  };
+}
+
+async function getJson<T>(args: string[], namespace?: string): Promise<T | undefined> {
+  const result = await kubectl(['get', ...args, '-o', 'json'], { namespace, allowFail: true });
+  return result.code === 0 ? (JSON.parse(result.stdout) as T) : undefined;
+}
+
+async function jobsOf(namespace: string, scanName: string): Promise<Job[]> {
+  const list = await getJson<{ items: Job[] }>(['jobs', '-l', `securestack.io/imagescan=${scanName}`], namespace);
+  return list?.items ?? [];
+}
+
+function imageScan(name: string, image: string, extra = ''): string {
+  return `apiVersion: securestack.io/v1alpha1
+kind: ImageScan
+metadata:
+  name: ${name}
+spec:
+  image: ${image}
+${extra}`;
+}
+
+async function leaseHolder(namespace: string, lease: string): Promise<string | undefined> {
+  const found = await getJson<{ spec?: { holderIdentity?: string } }>(['lease', lease], namespace);
+  return found?.spec?.holderIdentity || undefined;
+}
+
+describe('operator against the real control plane', () => {
+  let namespace = '';
+  const running: OperatorProcess[] = [];
+
+  before(async () => {
+    await requireCluster();
+    await ensureCrds();
+    namespace = await createTestNamespace('operator');
+  });
+
+  after(async () => {
+    await Promise.all(running.map((process) => process.stop('SIGKILL')));
+    if (namespace) await deleteNamespace(namespace);
+  });
+
+  function launch(identity: string, leaseName: string, env: Record<string, string> = {}): OperatorProcess {
+    const process = startOperator({ identity, namespace, leaseName, env });
+    running.push(process);
+    return process;
+  }
+
+  it('creates one restricted, owned scan Job per ImageScan, reports it in status, and the GC removes it with the ImageScan', async () => {
+    const operator = launch('slice-a', 'slice');
+    await waitFor('the operator to lead', async () => ((await leaseHolder(namespace, 'slice')) === 'slice-a' ? true : undefined), { timeoutMs: 30_000 });
+    await kubectl(['apply', '-f', '-'], { namespace, input: imageScan('nginx', 'docker.io/library/nginx:1.27') });
+
+    const job = await waitFor('the scan Job', async () => (await jobsOf(namespace, 'nginx'))[0], { timeoutMs: 30_000 });
+    const owner = job.metadata.ownerReferences?.[0];
+    assert.equal(owner?.kind, 'ImageScan');
+    assert.equal(owner?.name, 'nginx');
+    assert.equal(owner?.controller, true);
+    const pod = job.spec.template.spec;
+    assert.equal(pod.securityContext?.runAsNonRoot, true);
+    assert.deepEqual(pod.securityContext?.seccompProfile, { type: 'RuntimeDefault' });
+    const container = pod.containers[0];
+    assert.equal(container?.securityContext?.allowPrivilegeEscalation, false);
+    assert.equal(container?.securityContext?.readOnlyRootFilesystem, true);
+    assert.deepEqual(container?.securityContext?.capabilities, { drop: ['ALL'] });
+    assert.ok(container?.resources?.requests && container.resources.limits, 'requests and limits are set');
+    assert.equal(job.spec.activeDeadlineSeconds, 600);
+    assert.equal(typeof job.spec.ttlSecondsAfterFinished, 'number');
+
+    const scan = await waitFor('ImageScan status to name the Job', async () => {
+      const found = await getJson<ImageScanObject>(['imagescan', 'nginx'], namespace);
+      return found?.status?.jobName === job.metadata.name ? found : undefined;
+    });
+    assert.equal(scan.status?.observedGeneration, 1);
+    const created = scan.status?.conditions?.find((condition) => condition.type === 'JobCreated');
+    assert.equal(created?.status, 'True');
+    assert.equal(created?.reason, 'JobCreated');
+
+    // kwok runs the pod to completion; the Job controller marks it Complete; status follows.
+    await waitFor('the Job to complete and status to follow', async () => {
+      const found = await getJson<ImageScanObject>(['imagescan', 'nginx'], namespace);
+      return found?.status?.conditions?.find((condition) => condition.type === 'Scanned' && condition.reason === 'AwaitingReport');
+    }, { timeoutMs: 60_000 });
+    const events = await kubectl(['get', 'events', '--field-selector', 'involvedObject.name=nginx,reason=ScanStarted', '-o', 'name'], { namespace });
+    assert.notEqual(events.stdout.trim(), '', 'a ScanStarted Event was recorded');
+    assert.equal((await jobsOf(namespace, 'nginx')).length, 1, 'still exactly one Job');
+
+    await kubectl(['delete', 'imagescan', 'nginx', '--wait=true'], { namespace });
+    await waitFor('the garbage collector to delete the Job', async () => ((await jobsOf(namespace, 'nginx')).length === 0 ? true : undefined), { timeoutMs: 60_000 });
+    assert.ok((await operator.metric('securestack_reconcile_total', { kind: 'ImageScan', result: 'success' })) >= 1);
+    await operator.stop();
+  });
+
+  it('only the leader reconciles; kill -9 hands over within 20 s and SIGTERM within 5 s', async () => {
+    const lease = 'failover';
+    const first = launch('fail-a', lease);
+    await waitFor('fail-a to lead', async () => ((await leaseHolder(namespace, lease)) === 'fail-a' ? true : undefined), { timeoutMs: 30_000 });
+    const second = launch('fail-b', lease);
+    await second.metricsPort();
+    await kubectl(['apply', '-f', '-'], { namespace, input: imageScan('one', 'docker.io/library/redis:7.4') });
+    await waitFor('the leader to create the Job', async () => (await jobsOf(namespace, 'one'))[0], { timeoutMs: 30_000 });
+    assert.equal(await second.metric('securestack_reconcile_total'), 0, 'the standby reconciled nothing');
+    assert.equal(await second.metric('securestack_leader'), 0);
+    assert.equal(await first.metric('securestack_leader'), 1);
+
+    const killedAt = Date.now();
+    await first.stop('SIGKILL');
+    await waitFor('fail-b to take the lease', async () => ((await leaseHolder(namespace, lease)) === 'fail-b' ? true : undefined), { timeoutMs: 25_000, intervalMs: 100 });
+    const killTakeoverMs = Date.now() - killedAt;
+    assert.ok(killTakeoverMs < 20_000, `takeover after kill -9 took ${killTakeoverMs} ms`);
+    await kubectl(['apply', '-f', '-'], { namespace, input: imageScan('two', 'docker.io/library/redis:7.4') });
+    await waitFor('the new leader to reconcile', async () => (await jobsOf(namespace, 'two'))[0], { timeoutMs: 30_000 });
+
+    const third = launch('fail-c', lease);
+    await third.metricsPort();
+    const termAt = Date.now();
+    const exitCode = await second.stop('SIGTERM');
+    assert.equal(exitCode, 0, 'graceful shutdown exits 0');
+    await waitFor('fail-c to take the lease', async () => ((await leaseHolder(namespace, lease)) === 'fail-c' ? true : undefined), { timeoutMs: 10_000, intervalMs: 100 });
+    const termTakeoverMs = Date.now() - termAt;
+    assert.ok(termTakeoverMs < 5_000, `takeover after SIGTERM took ${termTakeoverMs} ms`);
+    assert.ok(second.logs.some((line) => line.msg === 'released lease'), 'the old leader released the Lease');
+    await kubectl(['apply', '-f', '-'], { namespace, input: imageScan('three', 'docker.io/library/redis:7.4') });
+    await waitFor('the third leader to reconcile', async () => (await jobsOf(namespace, 'three'))[0], { timeoutMs: 30_000 });
+    for (const name of ['one', 'two', 'three']) assert.equal((await jobsOf(namespace, name)).length, 1, `exactly one Job for ${name}`);
+    process.stdout.write(`# leader takeover: kill -9 ${killTakeoverMs} ms, SIGTERM ${termTakeoverMs} ms\n`);
+    await third.stop();
+  });
+
+  it('a reconcile that hits a 409 retries and ends with the observedGeneration of the latest edit', async () => {
+    // The delay holds each reconcile between its read and its status write, so the edit below
+    // lands in that window and the write fails with 409.
+    const operator = launch('conflict-a', 'conflict', { SECURESTACK_DEBUG_RECONCILE_DELAY: '3s' });
+    await waitFor('conflict-a to lead', async () => ((await leaseHolder(namespace, 'conflict')) === 'conflict-a' ? true : undefined), { timeoutMs: 30_000 });
+    await kubectl(['apply', '-f', '-'], { namespace, input: imageScan('edited', 'docker.io/library/nginx:1.27') });
+    await waitFor('the first reconcile to start', () => Promise.resolve(operator.logs.find((line) => line.name === 'edited' && line.msg === 'reconciling')), { timeoutMs: 15_000, intervalMs: 50 });
+    await kubectl(['patch', 'imagescan', 'edited', '--type=merge', '-p', '{"spec":{"ignoreUnfixed":true}}'], { namespace });
+
+    const scan = await waitFor('status to reach generation 2', async () => {
+      const found = await getJson<ImageScanObject>(['imagescan', 'edited'], namespace);
+      return found?.status?.observedGeneration === 2 ? found : undefined;
+    }, { timeoutMs: 60_000 });
+    assert.equal(scan.metadata.generation, 2);
+    assert.ok((await operator.metric('securestack_reconcile_total', { kind: 'ImageScan', result: 'conflict' })) >= 1, 'a 409 conflict happened and was retried');
+    assert.equal((await jobsOf(namespace, 'edited')).length, 1, 'the retry did not start a second Job');
+    await operator.stop();
+  });
+});
