@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# THE test command (`npm test`). Installs, compiles, lints, builds and starts the real control
+# plane once, runs every compiled test file against it, and always stops the plane afterwards.
+#
+#   bash test/run.sh                                   # everything under dist/test/**/*.test.js
+#   bash test/run.sh dist/test/controlplane.test.js    # a subset (test/foo.test.ts is mapped too)
+#   bash test/run.sh --test-name-pattern=Job           # extra arguments starting with -- go to node
+#
+# Environment:
+#   SECURESTACK_KEEP_PLANE=1       leave the plane running afterwards (stop: bash test/env/stop.sh)
+#   SECURESTACK_SKIP_LINT=1        skip eslint (while iterating; CI never sets it)
+#   SECURESTACK_TEST_TIMEOUT_MS    per-test timeout for node --test                  [300000]
+# plus the SECURESTACK_* variables of test/env/start.sh (ports, run dir, node count).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+log() { echo "run.sh: $*" >&2; }
+
+# (a) dependencies: npm writes node_modules/.package-lock.json on install, so a lock file newer
+#     than it means someone changed dependencies since the last install.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  log "installing dependencies (npm ci)"
+  npm ci
+fi
+
+# (b) compile. dist/test is rebuilt from scratch so a deleted test cannot keep running from a
+#     stale .js file.
+log "compiling (tsc)"
+rm -rf dist/test
+npx tsc -p tsconfig.json
+
+# (c) lint
+if [ "${SECURESTACK_SKIP_LINT:-}" = 1 ]; then
+  log "skipping eslint (SECURESTACK_SKIP_LINT=1)"
+else
+  log "linting (eslint)"
+  npx eslint --max-warnings=0 .
+fi
+
+# (d) control-plane binaries (a no-op once built)
+bash test/env/build.sh >/dev/null
+
+# Which tests: arguments naming files (a .ts source maps to its compiled .js), or all of them.
+files=()
+node_args=()
+for a in "$@"; do
+  case "$a" in
+    --*) node_args+=("$a") ;;
+    *.ts) a="${a#./}"; files+=("dist/${a%.ts}.js") ;;
+    *) files+=("$a") ;;
+  esac
+done
+if [ "${#files[@]}" = 0 ]; then
+  mapfile -t files < <(find dist/test -type f -name '*.test.js' | sort)
+fi
+[ "${#files[@]}" -gt 0 ] || { log "no test files found under dist/test"; exit 1; }
+for f in "${files[@]}"; do [ -f "$f" ] || { log "no such test file: $f"; exit 1; }; done
+
+# (e) the plane, once for the whole run, stopped on every way out (success, failure, Ctrl-C).
+stop_plane() {
+  if [ "${SECURESTACK_KEEP_PLANE:-}" = 1 ]; then
+    log "leaving the control plane running (SECURESTACK_KEEP_PLANE=1); stop it with bash test/env/stop.sh"
+  else
+    bash test/env/stop.sh || true
+  fi
+}
+trap stop_plane EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+log "starting the control plane"
+kubeconfig="$(bash test/env/start.sh | tail -n 1)"
+export KUBECONFIG="$kubeconfig" SECURESTACK_KUBECONFIG="$kubeconfig"
+
+# (f) tests, one file at a time: they share one cluster, and the operator tests start controllers
+#     that would fight over the same objects if files ran in parallel.
+log "running ${#files[@]} test file(s)"
+set +e
+node --test --test-concurrency=1 --test-reporter=spec \
+  --test-timeout="${SECURESTACK_TEST_TIMEOUT_MS:-300000}" \
+  "${node_args[@]}" "${files[@]}"
+rc=$?
+set -e
+log "tests finished with exit code $rc"
+exit "$rc"
