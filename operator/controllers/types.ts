@@ -3,16 +3,21 @@
  * objects (scan Jobs) back to them.
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { group, version } from '../api/types.generated';
+import { group, resources, version } from '../api/types.generated';
 import { imageScanUidLabel, managedByLabel, managedByValue } from '../jobs/scanjob';
 import type { ResourceType } from '../kube/client';
 import type { SecondaryWatch } from '../runtime/manager';
 import { keyOf } from '../runtime/reconciler';
 
-export const imageScanType: ResourceType = { group, version, plural: 'imagescans', kind: 'ImageScan', namespaced: true };
-export const scanPolicyType: ResourceType = { group, version, plural: 'scanpolicies', kind: 'ScanPolicy', namespaced: false };
-export const complianceReportType: ResourceType = { group, version, plural: 'compliancereports', kind: 'ComplianceReport', namespaced: true };
-export const scheduledScanType: ResourceType = { group, version, plural: 'scheduledscans', kind: 'ScheduledScan', namespaced: true };
+function resourceType(kind: keyof typeof resources): ResourceType {
+  const { plural, namespaced } = resources[kind];
+  return { group, version, plural, kind, namespaced };
+}
+
+export const imageScanType = resourceType('ImageScan');
+export const scanPolicyType = resourceType('ScanPolicy');
+export const complianceReportType = resourceType('ComplianceReport');
+export const scheduledScanType = resourceType('ScheduledScan');
 
 /** A scan Job's progress reconciles the ImageScan that owns it. */
 export const imageScanJobWatch: SecondaryWatch = {

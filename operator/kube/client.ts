@@ -13,7 +13,6 @@ import {
   HttpError,
   KubeConfig,
   type CoreV1Event,
-  type KubernetesObject,
   type V1Job,
   type V1Lease,
 } from '@kubernetes/client-node';
@@ -25,6 +24,22 @@ export interface ResourceType {
   plural: string;
   kind: string;
   namespaced: boolean;
+}
+
+/**
+ * The part of an object this module relies on. Custom objects arrive as raw JSON (timestamps
+ * are strings), so this is deliberately looser than client-node's KubernetesObject.
+ */
+export interface ApiObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    generation?: number;
+  };
 }
 
 export interface ObjectKey {
@@ -61,7 +76,7 @@ interface StatusBody {
 }
 
 function statusBody(body: unknown): StatusBody {
-  return typeof body === 'object' && body !== null ? (body as StatusBody) : {};
+  return typeof body === 'object' && body !== null ? body : {};
 }
 
 export class KubeClient {
@@ -79,9 +94,9 @@ export class KubeClient {
     this.coordination = config.makeApiClient(CoordinationV1Api);
     this.core = config.makeApiClient(CoreV1Api);
     for (const api of [this.custom, this.batch, this.coordination, this.core]) {
-      api.addInterceptor((options) => {
-        // `request` options: a per-request timeout the generated client does not expose.
-        (options as { timeout?: number }).timeout = requestTimeoutMs;
+      // The options are `request`'s, whose types are not installed; only `timeout` is touched.
+      api.addInterceptor((options: { timeout?: number }) => {
+        options.timeout = requestTimeoutMs;
         return Promise.resolve();
       });
     }
@@ -112,7 +127,7 @@ export class KubeClient {
 
   // ---- custom resources -------------------------------------------------------------------
 
-  async getCustom<T extends KubernetesObject>(type: ResourceType, key: ObjectKey): Promise<T | undefined> {
+  async getCustom<T extends ApiObject>(type: ResourceType, key: ObjectKey): Promise<T | undefined> {
     const verb = `get ${type.plural}`;
     try {
       const body = await this.call(verb, () =>
@@ -128,7 +143,7 @@ export class KubeClient {
   }
 
   /** Lists every object of a type (all namespaces unless one is given), page by page. */
-  async listCustom<T extends KubernetesObject>(type: ResourceType, options: { namespace?: string; labelSelector?: string } = {}): Promise<T[]> {
+  async listCustom<T extends ApiObject>(type: ResourceType, options: { namespace?: string; labelSelector?: string } = {}): Promise<T[]> {
     const items: T[] = [];
     let continueToken: string | undefined;
     do {
@@ -148,7 +163,7 @@ export class KubeClient {
    * Replaces the status subresource. The object's resourceVersion is sent, so a write based on
    * a stale read fails with 409 instead of overwriting someone else's change.
    */
-  async replaceCustomStatus<T extends KubernetesObject>(type: ResourceType, object: T): Promise<T> {
+  async replaceCustomStatus<T extends ApiObject>(type: ResourceType, object: T): Promise<T> {
     const name = object.metadata?.name ?? '';
     const body = await this.call(`update ${type.plural}/status`, () =>
       type.namespaced
@@ -158,7 +173,7 @@ export class KubeClient {
     return asObject<T>(body);
   }
 
-  async createCustom<T extends KubernetesObject>(type: ResourceType, object: T): Promise<T> {
+  async createCustom<T extends ApiObject>(type: ResourceType, object: T): Promise<T> {
     const body = await this.call(`create ${type.plural}`, () =>
       type.namespaced
         ? this.custom.createNamespacedCustomObject(type.group, type.version, object.metadata?.namespace ?? '', type.plural, object)

@@ -2,9 +2,8 @@
  * Kubernetes Events for the objects SecureStack manages, so `kubectl describe` tells the story.
  * Recording an Event is best effort: a failure is logged and counted, never fails a reconcile.
  */
-import type { KubernetesObject } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
-import type { KubeClient } from '../kube/client';
+import type { ApiObject, KubeClient } from '../kube/client';
 import type { Logger } from '../log';
 
 export type EventType = 'Normal' | 'Warning';
@@ -19,7 +18,7 @@ export class EventRecorder {
     private readonly instance: string,
   ) {}
 
-  async record(object: KubernetesObject, type: EventType, reason: string, message: string, log: Logger): Promise<void> {
+  async record(object: ApiObject, type: EventType, reason: string, message: string, log: Logger): Promise<void> {
     const meta = object.metadata ?? {};
     const namespace = meta.namespace ?? clusterScopedEventNamespace;
     const now = new Date();
