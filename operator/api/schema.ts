@@ -302,6 +302,18 @@ export function validateStatus(kind: string, status: unknown): ValidationResult 
   return validate(copy) ? { ok: true } : { ok: false, errors: formatErrors(validate.errors ?? [], 'status') };
 }
 
+/**
+ * Validates a value against one schema node with a throwaway validator, for checks such as "every
+ * default is valid for its own field" (the API server refuses CRDs whose defaults are not).
+ */
+export function validateValue(node: SchemaNode, value: unknown, at = ''): string[] {
+  // ajv (strict) refuses a default at the root of a schema: a value cannot default itself.
+  const rest: SchemaNode = { ...node };
+  delete rest.default;
+  const validate = newAjv().compile(toAjvSchema(rest));
+  return validate(structuredClone(value)) ? [] : formatErrors(validate.errors ?? [], at);
+}
+
 function identityErrors(crd: CrdInfo, obj: unknown): string[] {
   if (!isObject(obj)) return ['must be an object'];
   const errors: string[] = [];
