@@ -114,7 +114,7 @@ function podManifest(name: string, securityContext: object): string {
   });
 }
 
-void describe('test control plane', () => {
+describe('test control plane', () => {
   let ns = '';
 
   before(async () => {
@@ -128,7 +128,7 @@ void describe('test control plane', () => {
     }
   });
 
-  void it('API server is ready and reports the pinned Kubernetes version', async () => {
+  it('API server is ready and reports the pinned Kubernetes version', async () => {
     const ready = await kubectl(['get', '--raw', '/readyz']);
     assert.equal(ready.stdout.trim(), 'ok');
     const version = parse<{ gitVersion: string }>((await kubectl(['get', '--raw', '/version'])).stdout);
@@ -136,7 +136,7 @@ void describe('test control plane', () => {
     assert.equal(version.gitVersion, 'v1.36.1');
   });
 
-  void it('has a Ready node managed by kwok', async () => {
+  it('has a Ready node managed by kwok', async () => {
     const nodes = await getJson<List<Node>>(['get', 'nodes', '-l', 'securestack.io/kwok-node=true']);
     assert.ok(nodes.items.length >= 1, 'no kwok node found');
     for (const node of nodes.items) {
@@ -145,7 +145,7 @@ void describe('test control plane', () => {
     }
   });
 
-  void it('schedules a pod onto the kwok node, makes it Running and Ready, and removes it on delete', async () => {
+  it('schedules a pod onto the kwok node, makes it Running and Ready, and removes it on delete', async () => {
     await kubectl(['create', '-f', '-'], { namespace: ns, input: podManifest('lifecycle', {}) });
     const pod = await waitFor('pod lifecycle to be Running and Ready', async () => {
       const p = await getJson<Pod>(['get', 'pod', 'lifecycle'], ns);
@@ -162,7 +162,7 @@ void describe('test control plane', () => {
     });
   });
 
-  void it('runs a Job to Complete (pod Succeeded, container exited 0 with reason Completed)', async () => {
+  it('runs a Job to Complete (pod Succeeded, container exited 0 with reason Completed)', async () => {
     await kubectl(['create', '-f', '-'], { namespace: ns, input: jobManifest('ok') });
     const job = await waitFor(
       'Job ok to be Complete',
@@ -181,7 +181,7 @@ void describe('test control plane', () => {
     assert.deepEqual({ exitCode: terminated?.exitCode, reason: terminated?.reason }, { exitCode: 0, reason: 'Completed' });
   });
 
-  void it('fails a Job whose pod is annotated kwok.securestack.io/exit-code', async () => {
+  it('fails a Job whose pod is annotated kwok.securestack.io/exit-code', async () => {
     await kubectl(['create', '-f', '-'], {
       namespace: ns,
       input: jobManifest('boom', { 'kwok.securestack.io/exit-code': '3' }),
@@ -199,7 +199,7 @@ void describe('test control plane', () => {
     assert.equal(terminated?.exitCode, 3);
   });
 
-  void it('garbage-collects a dependent when its owner is deleted', async () => {
+  it('garbage-collects a dependent when its owner is deleted', async () => {
     await kubectl(['create', 'configmap', 'owner', '--from-literal=k=v'], { namespace: ns });
     const uid = (await kubectl(['get', 'configmap', 'owner', '-o', 'jsonpath={.metadata.uid}'], { namespace: ns }))
       .stdout;
@@ -229,7 +229,7 @@ void describe('test control plane', () => {
     );
   });
 
-  void describe('Pod Security admission', () => {
+  describe('Pod Security admission', () => {
     let restricted = '';
 
     before(async () => {
@@ -244,7 +244,7 @@ void describe('test control plane', () => {
       }
     });
 
-    void it('rejects a privileged pod in a namespace enforcing restricted', async () => {
+    it('rejects a privileged pod in a namespace enforcing restricted', async () => {
       const res = await kubectl(['create', '-f', '-'], {
         namespace: restricted,
         // Validation forbids privileged with allowPrivilegeEscalation=false, so both are flipped.
@@ -256,7 +256,7 @@ void describe('test control plane', () => {
       assert.match(res.stderr, /privileged/);
     });
 
-    void it('admits a pod that meets restricted in the same namespace', async () => {
+    it('admits a pod that meets restricted in the same namespace', async () => {
       // The counterpart proves the rejection above came from the policy, not from a broken manifest.
       await kubectl(['create', '-f', '-', '--dry-run=server'], {
         namespace: restricted,
