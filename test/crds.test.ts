@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
-import { applyDefaults, loadCrds, validateStatus } from '../operator/api/schema';
+import { applyDefaults, loadCrds, validateSpec, validateStatus } from '../operator/api/schema';
 import { createTestNamespace, deleteNamespace, kubectl, repoRoot, requireCluster } from './support/cluster';
 import { loadExamples, loadInvalidFixtures, type JsonObject, type ManifestFile } from './support/crd-fixtures';
 
@@ -151,4 +151,39 @@ describe('ImageScan on the server', () => {
     assert.notEqual(res.code, 0);
     assert.ok(res.stderr.includes('spec.image is immutable'), res.stderr);
   });
+});
+
+// The API server evaluates patterns with Go's RE2, ajv with JavaScript regular expressions. The
+// CRD patterns stick to the syntax both share; these edge cases prove both engines agree.
+describe('ajv and the API server agree on pattern edge cases', () => {
+  const images = [
+    'nginx', 'nginx:1.27', 'library/nginx', 'docker.io/library/nginx:1.27-alpine', 'localhost:5000/a/b/c:tag',
+    'registry.example.com/team/app@sha256:' + 'a'.repeat(64), 'ghcr.io/org/app:v1.2.3@sha256:' + '0'.repeat(64),
+    'my_registry.io/app', 'a__b/c', 'a--b/c.d', 'Nginx', 'nginx:', 'nginx@sha256:' + 'a'.repeat(63), ':tag',
+    'nginx:' + 't'.repeat(129), 'nginx:.tag', 'host:99999/app', 'host:123456/app', 'a/-b', 'a//b', 'nginx ', 'ngïnx',
+  ];
+  const schedules = [
+    '*/5 * * * *', '0 3 * * MON-FRI', '0 0 1 JAN *', '59 23 31 12 7', '0 0 ? * SUN', '0,30 8-18/2 * * 1-5', '@daily',
+    '@every 90s', '@every 1h30m', '60 * * * *', '0 0 0 * *', '0 0 * 13 *', '0 0 * * 8', '0 0 * * mon', '*  *  *  *  *',
+    '* * * * * *', '@every', '@every 1d', '@reboot', ' 0 0 * * *', '0 0 * * *\n',
+  ];
+  const durations = ['30s', '10m', '1h30m', '6h', '1h1m1s', '90', '1.5h', '1d', '10ms', '', '0s1h'];
+  const timeZones = ['UTC', 'Europe/Berlin', 'America/Argentina/Buenos_Aires', 'Etc/GMT+5', 'Europe/', '/UTC', 'Europe Berlin', 'A/B/C/D'];
+  const cases: { what: string; kind: string; spec: JsonObject }[] = [
+    ...images.map((image) => ({ what: `image ${JSON.stringify(image)}`, kind: 'ImageScan', spec: { image } })),
+    ...durations.map((timeout) => ({ what: `timeout ${JSON.stringify(timeout)}`, kind: 'ImageScan', spec: { image: 'nginx', timeout } })),
+    ...schedules.map((schedule) => ({ what: `schedule ${JSON.stringify(schedule)}`, kind: 'ScheduledScan', spec: { schedule, imageScanTemplate: { spec: { image: 'nginx' } } } })),
+    ...timeZones.map((timeZone) => ({ what: `timeZone ${JSON.stringify(timeZone)}`, kind: 'ScheduledScan', spec: { schedule: '@daily', timeZone, imageScanTemplate: { spec: { image: 'nginx' } } } })),
+  ];
+  for (const c of cases) {
+    it(`${c.kind} ${c.what}`, async () => {
+      const obj = { apiVersion: 'securestack.io/v1alpha1', kind: c.kind, metadata: { name: 'pattern-check' }, spec: c.spec };
+      const res = await kubectl(['create', '--dry-run=server', '-f', '-'], { input: JSON.stringify(obj), namespace: ns, allowFail: true });
+      const ajv = validateSpec(c.kind, obj);
+      // CEL rules (timeout bounds, @every minimum) are the API server's alone; compare only
+      // verdicts the schema decides.
+      if (ajv.ok && res.code !== 0 && /must be between|at least 1m apart/.test(res.stderr)) return;
+      assert.equal(ajv.ok, res.code === 0, `ajv ${ajv.ok ? 'accepts' : 'rejects'}, the API server ${res.code === 0 ? 'accepts' : `rejects: ${res.stderr}`}`);
+    });
+  }
 });
