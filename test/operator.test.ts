@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createTestNamespace, deleteNamespace, kubectl, requireCluster, waitFor } from './support/cluster';
 import { ensureCrds } from './support/crds';
-import { startOperator, type OperatorProcess } from './support/operator';
+import { startOperator, waitUntilLeading, type OperatorProcess } from './support/operator';
 
 interface Job {
   metadata: { name: string; ownerReferences?: Array<{ kind: string; name: string; controller?: boolean; blockOwnerDeletion?: boolean }> };
@@ -46,11 +46,6 @@ spec:
 ${extra}`;
 }
 
-async function leaseHolder(namespace: string, lease: string): Promise<string | undefined> {
-  const found = await getJson<{ spec?: { holderIdentity?: string } }>(['lease', lease], namespace);
-  return found?.spec?.holderIdentity || undefined;
-}
-
 describe('operator against the real control plane', () => {
   let namespace = '';
   const running: OperatorProcess[] = [];
@@ -74,7 +69,7 @@ describe('operator against the real control plane', () => {
 
   it('creates one restricted, owned scan Job per ImageScan, reports it in status, and the GC removes it with the ImageScan', async () => {
     const operator = launch('slice-a', 'slice');
-    await waitFor('the operator to lead', async () => ((await leaseHolder(namespace, 'slice')) === 'slice-a' ? true : undefined), { timeoutMs: 30_000 });
+    await waitUntilLeading(operator, namespace, 'slice');
     await kubectl(['apply', '-f', '-'], { namespace, input: imageScan('nginx', 'docker.io/library/nginx:1.27') });
 
     const job = await waitFor('the scan Job', async () => (await jobsOf(namespace, 'nginx'))[0], { timeoutMs: 30_000 });
@@ -120,7 +115,7 @@ describe('operator against the real control plane', () => {
   it('only the leader reconciles; kill -9 hands over within 20 s and SIGTERM within 5 s', async () => {
     const lease = 'failover';
     const first = launch('fail-a', lease);
-    await waitFor('fail-a to lead', async () => ((await leaseHolder(namespace, lease)) === 'fail-a' ? true : undefined), { timeoutMs: 30_000 });
+    await waitUntilLeading(first, namespace, lease);
     const second = launch('fail-b', lease);
     await second.metricsPort();
     await kubectl(['apply', '-f', '-'], { namespace, input: imageScan('one', 'docker.io/library/redis:7.4') });
@@ -131,7 +126,7 @@ describe('operator against the real control plane', () => {
 
     const killedAt = Date.now();
     await first.stop('SIGKILL');
-    await waitFor('fail-b to take the lease', async () => ((await leaseHolder(namespace, lease)) === 'fail-b' ? true : undefined), { timeoutMs: 25_000, intervalMs: 100 });
+    await waitUntilLeading(second, namespace, lease, 25_000);
     const killTakeoverMs = Date.now() - killedAt;
     assert.ok(killTakeoverMs < 20_000, `takeover after kill -9 took ${killTakeoverMs} ms`);
     await kubectl(['apply', '-f', '-'], { namespace, input: imageScan('two', 'docker.io/library/redis:7.4') });
@@ -142,7 +137,7 @@ describe('operator against the real control plane', () => {
     const termAt = Date.now();
     const exitCode = await second.stop('SIGTERM');
     assert.equal(exitCode, 0, 'graceful shutdown exits 0');
-    await waitFor('fail-c to take the lease', async () => ((await leaseHolder(namespace, lease)) === 'fail-c' ? true : undefined), { timeoutMs: 10_000, intervalMs: 100 });
+    await waitUntilLeading(third, namespace, lease, 10_000);
     const termTakeoverMs = Date.now() - termAt;
     assert.ok(termTakeoverMs < 5_000, `takeover after SIGTERM took ${termTakeoverMs} ms`);
     assert.ok(second.logs.some((line) => line.msg === 'released lease'), 'the old leader released the Lease');
@@ -157,7 +152,7 @@ describe('operator against the real control plane', () => {
     // The delay holds each reconcile between its read and its status write, so the edit below
     // lands in that window and the write fails with 409.
     const operator = launch('conflict-a', 'conflict', { SECURESTACK_DEBUG_RECONCILE_DELAY: '3s' });
-    await waitFor('conflict-a to lead', async () => ((await leaseHolder(namespace, 'conflict')) === 'conflict-a' ? true : undefined), { timeoutMs: 30_000 });
+    await waitUntilLeading(operator, namespace, 'conflict');
     await kubectl(['apply', '-f', '-'], { namespace, input: imageScan('edited', 'docker.io/library/nginx:1.27') });
     await waitFor('the first reconcile to start', () => Promise.resolve(operator.logs.find((line) => line.name === 'edited' && line.msg === 'reconciling')), { timeoutMs: 15_000, intervalMs: 50 });
     await kubectl(['patch', 'imagescan', 'edited', '--type=merge', '-p', '{"spec":{"ignoreUnfixed":true}}'], { namespace });

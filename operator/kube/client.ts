@@ -159,6 +159,13 @@ export class KubeClient {
     return items;
   }
 
+  /** Lists at most one object: proves the API server serves this type right now. */
+  async probeCustom(type: ResourceType): Promise<void> {
+    await this.call(`list ${type.plural}`, () =>
+      this.custom.listClusterCustomObject(type.group, type.version, type.plural, undefined, undefined, undefined, undefined, undefined, 1),
+    );
+  }
+
   /**
    * Replaces the status subresource. The object's resourceVersion is sent, so a write based on
    * a stale read fails with 409 instead of overwriting someone else's change.

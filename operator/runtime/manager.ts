@@ -10,7 +10,8 @@ import Operator, { type ResourceEvent } from '@dot-i/k8s-operator';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { randomUUID } from 'node:crypto';
 import type { OperatorConfig } from '../config';
-import { isConflict, type KubeClient } from '../kube/client';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isConflict, type KubeClient, type ResourceType } from '../kube/client';
 import type { Logger } from '../log';
 import { LeaderElector } from './leader';
 import type { OperatorMetrics } from './metrics';
@@ -36,6 +37,8 @@ export interface ManagerOptions {
 }
 
 const queueName = 'controller';
+/** How long start-up waits for the CRDs to be served before giving up. */
+const crdWaitMs = 60_000;
 
 /** One leadership term: its queue, its workers and the signal that ends them. */
 interface Term {
@@ -87,6 +90,7 @@ export class Manager extends Operator {
 
   /** Called by Operator.start(): establish watches, then campaign for the Lease. */
   protected async init(): Promise<void> {
+    for (const reconciler of this.reconcilers.values()) await this.waitUntilServed(reconciler.type);
     for (const reconciler of this.reconcilers.values()) {
       const { group, version, plural, kind } = reconciler.type;
       await this.watchResource(group, version, plural, (event) => this.enqueueEvent(kind, event));
@@ -99,6 +103,26 @@ export class Manager extends Operator {
     }
     this.watching = true;
     this.elector.start();
+  }
+
+  /**
+   * A CRD that was just installed answers 429 or 404 for a few moments. @dot-i/k8s-operator
+   * exits the process on any watch error, so the first watch must wait until the type is served.
+   */
+  private async waitUntilServed(type: ResourceType): Promise<void> {
+    const deadline = Date.now() + crdWaitMs;
+    for (let delay = 200; ; delay = Math.min(delay * 2, 5_000)) {
+      try {
+        await this.options.client.probeCustom(type);
+        return;
+      } catch (err) {
+        if (Date.now() + delay > deadline) {
+          throw new Error(`${type.plural}.${type.group} is not served by the API server (${errorMessage(err)}); install the CRDs from crds/`);
+        }
+        this.options.log.info({ resource: `${type.plural}.${type.group}`, err: errorMessage(err), retryInMs: delay }, 'waiting for the resource to be served');
+        await sleep(delay);
+      }
+    }
   }
 
   private enqueueEvent(kind: string, event: ResourceEvent): Promise<void> {
@@ -114,7 +138,9 @@ export class Manager extends Operator {
   async shutdown(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    super.stop();
+    // Not super.stop(): @dot-i/k8s-operator treats an aborted watch as a failed one and exits
+    // the process with status 1 before the Lease is released. The watches instead stay open
+    // until the process exits; their events are dropped once the term has ended.
     const term = this.term;
     if (term) {
       term.queue.shutDown();

@@ -2,7 +2,7 @@
 // plane, the way it runs in a pod: separate processes so kill -9 and SIGTERM mean what they mean.
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
-import { kubeconfigPath, repoRoot, waitFor } from './cluster';
+import { kubeconfigPath, kubectl, repoRoot, waitFor } from './cluster';
 
 export interface OperatorProcess {
   identity: string;
@@ -15,6 +15,8 @@ export interface OperatorProcess {
   metric(name: string, labels?: Record<string, string>): Promise<number>;
   exited: Promise<number | null>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Exit state, stderr and the last log lines: what a failing assertion should show. */
+  describe(): string;
 }
 
 export interface OperatorOptions {
@@ -77,7 +79,26 @@ export function startOperator(options: OperatorOptions): OperatorProcess {
     return exited;
   };
 
-  return { identity: options.identity, child, logs, metricsPort, metric, exited, stop };
+  const describe = (): string => {
+    const state = child.exitCode !== null || child.signalCode !== null ? `exited (${child.exitCode ?? child.signalCode})` : 'running';
+    const recent = logs.slice(-15).map((line) => JSON.stringify(line)).join('\n');
+    return `operator ${options.identity} is ${state}; stderr: ${stderr.slice(-1000) || '(empty)'}; last log lines:\n${recent}`;
+  };
+
+  return { identity: options.identity, child, logs, metricsPort, metric, exited, stop, describe };
+}
+
+/** Waits until `process` holds the Lease; fails at once, with its logs, if it exits. */
+export async function waitUntilLeading(process: OperatorProcess, namespace: string, leaseName: string, timeoutMs = 30_000): Promise<void> {
+  try {
+    await waitFor(`${process.identity} to hold Lease ${namespace}/${leaseName}`, async () => {
+      if (process.child.exitCode !== null || process.child.signalCode !== null) throw new Error('the operator exited');
+      const result = await kubectl(['get', 'lease', leaseName, '-o', 'jsonpath={.spec.holderIdentity}'], { namespace, allowFail: true });
+      return result.stdout.trim() === process.identity ? true : undefined;
+    }, { timeoutMs, intervalMs: 100 });
+  } catch (err) {
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\n${process.describe()}`);
+  }
 }
 
 /** Sums every series of `name` whose labels include `labels`, from Prometheus text format. */
