@@ -41,15 +41,9 @@ export class ImageScanReconciler implements Reconciler {
     if (!scan?.metadata?.uid || scan.metadata.deletionTimestamp) return {};
     if (this.config.debugReconcileDelayMs > 0) await sleep(this.config.debugReconcileDelayMs);
 
+    // spec.image is immutable (a CEL rule in the CRD), so an existing Job always scans it.
     let job = await this.currentJob(scan);
     let attempts = scan.status?.attempts ?? 0;
-    if (job && jobImage(job) !== scan.spec.image) {
-      // The image changed under a running scan: its result would answer the wrong question.
-      ensureLeading(context);
-      await this.client.deleteJob(key.namespace ?? '', job.metadata?.name ?? '');
-      context.log.info({ job: job.metadata?.name }, 'image changed; replaced the scan Job');
-      job = undefined;
-    }
     if (!job && !isTerminal(scan.status?.phase, scan)) {
       attempts += 1;
       job = await this.createJob(scan, attempts, context);
@@ -119,10 +113,6 @@ export class ImageScanReconciler implements Reconciler {
     // the work queue retries from a fresh read.
     await this.client.replaceCustomStatus(this.type, { ...scan, status });
   }
-}
-
-function jobImage(job: V1Job): string | undefined {
-  return job.metadata?.annotations?.['securestack.io/image'];
 }
 
 function attemptOf(job: V1Job): number {
