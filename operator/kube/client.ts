@@ -202,17 +202,6 @@ export class KubeClient {
     return list.items;
   }
 
-  /** Deletes a Job and, in the background, its pods. */
-  async deleteJob(namespace: string, name: string): Promise<void> {
-    try {
-      await this.call('delete jobs', () =>
-        this.batch.deleteNamespacedJob(name, namespace, undefined, undefined, undefined, undefined, 'Background'),
-      );
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
-  }
-
   // ---- leases -----------------------------------------------------------------------------
 
   async getLease(namespace: string, name: string): Promise<V1Lease | undefined> {
