@@ -112,6 +112,37 @@ describe('operator against the real control plane', () => {
     await operator.stop();
   });
 
+  it('serves /healthz, /readyz and /metrics with reconcile, queue, leader and process metrics', async () => {
+    const operator = launch('health-a', 'health');
+    await waitUntilLeading(operator, namespace, 'health');
+    await kubectl(['apply', '-f', '-'], { namespace, input: imageScan('metrics', 'docker.io/library/nginx:1.27') });
+    await waitFor('a reconcile to be counted', async () => ((await operator.metric('securestack_reconcile_total', { kind: 'ImageScan' })) > 0 ? true : undefined));
+    const base = `http://127.0.0.1:${await operator.metricsPort()}`;
+    const healthz = await fetch(`${base}/healthz`);
+    assert.equal(healthz.status, 200);
+    const readyz = await fetch(`${base}/readyz`);
+    assert.equal(readyz.status, 200);
+    assert.equal((await readyz.text()).trim(), 'leading');
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    for (const name of [
+      'securestack_reconcile_total',
+      'securestack_reconcile_duration_seconds_bucket',
+      'securestack_workqueue_depth',
+      'securestack_leader 1',
+      'process_cpu_user_seconds_total',
+      'nodejs_heap_size_used_bytes',
+    ]) {
+      assert.ok(metrics.includes(name), `/metrics has ${name}`);
+    }
+    await operator.stop();
+  });
+
+  it('stops at start with one line naming a bad setting', async () => {
+    const operator = launch('bad-config', 'bad', { SECURESTACK_WORKERS: 'many' });
+    assert.equal(await operator.exited, 2);
+    assert.equal(operator.stderr(), "securestack: invalid setting SECURESTACK_WORKERS: expected an integer between 1 and 64, got 'many'\n");
+  });
+
   it('only the leader reconciles; kill -9 hands over within 20 s and SIGTERM within 5 s', async () => {
     const lease = 'failover';
     const first = launch('fail-a', lease);

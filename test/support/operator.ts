@@ -15,6 +15,8 @@ export interface OperatorProcess {
   metric(name: string, labels?: Record<string, string>): Promise<number>;
   exited: Promise<number | null>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Everything the process wrote to stderr so far. */
+  stderr(): string;
   /** Exit state, stderr and the last log lines: what a failing assertion should show. */
   describe(): string;
 }
@@ -85,7 +87,7 @@ export function startOperator(options: OperatorOptions): OperatorProcess {
     return `operator ${options.identity} is ${state}; stderr: ${stderr.slice(-1000) || '(empty)'}; last log lines:\n${recent}`;
   };
 
-  return { identity: options.identity, child, logs, metricsPort, metric, exited, stop, describe };
+  return { identity: options.identity, child, logs, metricsPort, metric, exited, stop, describe, stderr: () => stderr };
 }
 
 /** Waits until `process` holds the Lease; fails at once, with its logs, if it exits. */
