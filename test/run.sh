@@ -64,39 +64,11 @@ fi
 for f in "${files[@]}"; do [ -f "$f" ] || { log "no such test file: $f"; exit 1; }; done
 
 # (e) the plane, once for the whole run, stopped on every way out (success, failure, Ctrl-C).
-#     Several engineers share one checkout, so two runs may overlap: each run registers itself in
-#     <run dir>/users/, and the last one out stops the plane (under start.sh's lock, so a run that
-#     is just starting either sees the plane stay up or starts a fresh one).
-run_dir="${SECURESTACK_RUN_DIR:-$root/.testenv/run}"
-users="$run_dir/users"
-mkdir -p "$users"
-touch "$users/$$"
-
-other_live_users() {
-  local f pid found=1
-  for f in "$users"/*; do
-    [ -e "$f" ] || continue
-    pid="${f##*/}"
-    [ "$pid" = "$$" ] && continue
-    if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q 'run\.sh'; then
-      found=0
-    else
-      rm -f "$f" # a run that died without cleaning up
-    fi
-  done
-  return "$found"
-}
-
 stop_plane() {
-  exec 9>"$run_dir/.lock"
-  flock -w 120 9 || true
-  rm -f "$users/$$"
   if [ "${SECURESTACK_KEEP_PLANE:-}" = 1 ]; then
     log "leaving the control plane running (SECURESTACK_KEEP_PLANE=1); stop it with bash test/env/stop.sh"
-  elif other_live_users; then
-    log "another test run is still using the control plane; leaving it running for that run"
   else
-    SECURESTACK_STOP_LOCKED=1 bash test/env/stop.sh || true
+    bash test/env/stop.sh || true
   fi
 }
 trap stop_plane EXIT
