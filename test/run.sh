@@ -45,7 +45,8 @@ else
 fi
 
 # (d) control-plane binaries (a no-op once built)
-bash test/env/build.sh >/dev/null
+tools_bin="$(bash test/env/build.sh | tail -n 1)"
+export HELM="$tools_bin/helm"
 
 # Which tests: arguments naming files (a .ts source maps to its compiled .js), or all of them.
 files=()

@@ -3,6 +3,7 @@
 #   kube-apiserver, kube-controller-manager, kube-scheduler  (k8s.io/kubernetes, wrapper module)
 #   etcd                                                      (go.etcd.io/etcd/server/v3)
 #   kwok                                                      (sigs.k8s.io/kwok)
+#   helm, for the chart tests                                 (helm.sh/helm/v3)
 # Prints the bin folder on stdout; progress goes to stderr.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -10,11 +11,11 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$here/versions.sh"
 root="$(cd "$here/../.." && pwd)"
 cache="${SECURESTACK_TOOLS_DIR:-$root/.testenv/tools}"
-bin="$cache/kube-$KUBE_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION/bin"
+bin="$cache/kube-$KUBE_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION-helm-$HELM_VERSION/bin"
 
 command -v go >/dev/null || { echo "build.sh: the Go toolchain is required (https://go.dev/doc/install or apt-get install golang)" >&2; exit 1; }
 
-want=(kube-apiserver kube-controller-manager kube-scheduler etcd kwok)
+want=(kube-apiserver kube-controller-manager kube-scheduler etcd kwok helm)
 missing=0
 for b in "${want[@]}"; do [ -x "$bin/$b" ] || missing=1; done
 if [ "$missing" = 0 ]; then echo "$bin"; exit 0; fi
@@ -39,5 +40,10 @@ if [ ! -x "$bin.partial/kwok" ]; then
   GOBIN="$bin.partial" go install -trimpath -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
 fi
 echo "build.sh: kwok done after $(( $(date +%s) - start ))s" >&2
+# helm renders and lints the chart in tests (test/chart.test.ts).
+if [ ! -x "$bin.partial/helm" ]; then
+  GOBIN="$bin.partial" go install -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+fi
+echo "build.sh: helm done after $(( $(date +%s) - start ))s" >&2
 rm -rf "$bin" && mv "$bin.partial" "$bin"
 echo "$bin"

@@ -337,17 +337,13 @@ fi
 
 if [ -n "${SECURESTACK_BIN_DIR:-}" ]; then
   bin="$SECURESTACK_BIN_DIR"
+  for c in "${components[@]}"; do
+    [ -x "$bin/$c" ] || { log "ERROR: $bin/$c is missing (SECURESTACK_BIN_DIR)"; exit 1; }
+  done
 else
-  bin="${SECURESTACK_TOOLS_DIR:-$root/.testenv/tools}/kube-$KUBE_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION/bin"
+  # build.sh owns the cache layout; it returns at once when everything is built.
+  bin="$(bash "$here/build.sh" | tail -n 1)"
 fi
-for c in "${components[@]}"; do
-  if [ ! -x "$bin/$c" ]; then
-    [ -n "${SECURESTACK_BIN_DIR:-}" ] && { log "ERROR: $bin/$c is missing (SECURESTACK_BIN_DIR)"; exit 1; }
-    log "binaries missing; building them with test/env/build.sh"
-    bin="$(bash "$here/build.sh" | tail -n 1)"
-    break
-  fi
-done
 command -v kubectl >/dev/null || { log "ERROR: kubectl is required on PATH"; exit 1; }
 
 for p in "$etcd_port" "$etcd_peer_port" "$api_port" "$kcm_port" "$sched_port" "$kwok_port"; do

@@ -1,5 +1,6 @@
-# Pinned versions of the test control plane. Sourced by build.sh and start.sh.
+# Pinned versions of the test control plane and test tools. Sourced by build.sh and start.sh.
 # Changing a version here makes build.sh rebuild into a fresh folder.
 KUBE_VERSION=v1.36.1
 ETCD_VERSION=v3.6.8
 KWOK_VERSION=v0.8.0
+HELM_VERSION=v3.19.0
