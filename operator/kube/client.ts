@@ -6,6 +6,7 @@
  * HttpError) stay inside this file, so moving to the 1.x client later changes this file only.
  */
 import {
+  AuthenticationV1Api,
   BatchV1Api,
   CoordinationV1Api,
   CoreV1Api,
@@ -15,6 +16,9 @@ import {
   type CoreV1Event,
   type V1Job,
   type V1Lease,
+  type V1Pod,
+  type V1Secret,
+  type V1TokenReviewStatus,
 } from '@kubernetes/client-node';
 
 /** Where a resource type lives in the API. */
@@ -84,6 +88,7 @@ export class KubeClient {
   private readonly batch: BatchV1Api;
   private readonly coordination: CoordinationV1Api;
   private readonly core: CoreV1Api;
+  private readonly authentication: AuthenticationV1Api;
 
   constructor(
     readonly config: KubeConfig,
@@ -93,7 +98,8 @@ export class KubeClient {
     this.batch = config.makeApiClient(BatchV1Api);
     this.coordination = config.makeApiClient(CoordinationV1Api);
     this.core = config.makeApiClient(CoreV1Api);
-    for (const api of [this.custom, this.batch, this.coordination, this.core]) {
+    this.authentication = config.makeApiClient(AuthenticationV1Api);
+    for (const api of [this.custom, this.batch, this.coordination, this.core, this.authentication]) {
       // The options are `request`'s, whose types are not installed; only `timeout` is touched.
       api.addInterceptor((options: { timeout?: number }) => {
         options.timeout = requestTimeoutMs;
@@ -220,6 +226,58 @@ export class KubeClient {
   /** Optimistic: fails with 409 when the Lease changed since it was read. */
   async replaceLease(namespace: string, lease: V1Lease): Promise<V1Lease> {
     return this.call('update leases', () => this.coordination.replaceNamespacedLease(lease.metadata?.name ?? '', namespace, lease));
+  }
+
+  /** Scan Jobs in every namespace, by label: how a new leader finds the Jobs already running. */
+  async listJobsAllNamespaces(labelSelector: string): Promise<V1Job[]> {
+    const items: V1Job[] = [];
+    let continueToken: string | undefined;
+    do {
+      const page = await this.call('list jobs', () =>
+        this.batch.listJobForAllNamespaces(undefined, continueToken, undefined, labelSelector, listPageSize),
+      );
+      items.push(...page.items);
+      continueToken = page.metadata?._continue || undefined;
+    } while (continueToken);
+    return items;
+  }
+
+  // ---- pods, secrets, token reviews ---------------------------------------------------------
+
+  async getPod(namespace: string, name: string): Promise<V1Pod | undefined> {
+    try {
+      return await this.call('get pods', () => this.core.readNamespacedPod(name, namespace));
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** One named Secret; SecureStack never lists or watches Secrets. */
+  async getSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
+    try {
+      return await this.call('get secrets', () => this.core.readNamespacedSecret(name, namespace));
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async createSecret(namespace: string, secret: V1Secret): Promise<V1Secret> {
+    return this.call('create secrets', () => this.core.createNamespacedSecret(namespace, secret));
+  }
+
+  /** Optimistic: fails with 409 when the Secret changed since it was read. */
+  async replaceSecret(namespace: string, secret: V1Secret): Promise<V1Secret> {
+    return this.call('update secrets', () => this.core.replaceNamespacedSecret(secret.metadata?.name ?? '', namespace, secret));
+  }
+
+  /** Asks the API server who a bearer token belongs to, for the given audiences. */
+  async reviewToken(token: string, audiences: string[]): Promise<V1TokenReviewStatus> {
+    const review = await this.call('create tokenreviews', () =>
+      this.authentication.createTokenReview({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, audiences } }),
+    );
+    return review.status ?? {};
   }
 
   // ---- events -----------------------------------------------------------------------------

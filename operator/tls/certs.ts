@@ -1,0 +1,163 @@
+/**
+ * The operator's own certificate authority and serving certificates, so the report endpoint (and
+ * later the admission webhook) speak TLS without cert-manager. Keys are ECDSA P-256, made with
+ * WebCrypto; certificates are built with @peculiar/x509.
+ *
+ * The CA and the serving certificate live in one Secret in the operator's namespace, shared by
+ * every replica: whoever starts first creates it, the others read it (a create race ends in
+ * AlreadyExists and a re-read).
+ */
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
+import { X509Certificate, webcrypto } from 'node:crypto';
+import type { V1Secret } from '@kubernetes/client-node';
+import { isAlreadyExists, isConflict, type KubeClient } from '../kube/client';
+import type { Logger } from '../log';
+
+// Node's WebCrypto is the standard API x509 expects; the DOM type it names is not in our lib.
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+
+type CryptoKey = webcrypto.CryptoKey;
+type CryptoKeyPair = webcrypto.CryptoKeyPair;
+
+const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+const dayMs = 86_400_000;
+
+export interface KeyPairPem {
+  certPem: string;
+  keyPem: string;
+}
+
+export interface ServingBundle extends KeyPairPem {
+  caPem: string;
+}
+
+async function generateKeys(): Promise<CryptoKeyPair> {
+  return webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify']);
+}
+
+async function privateKeyPem(key: CryptoKey): Promise<string> {
+  const der = await webcrypto.subtle.exportKey('pkcs8', key);
+  const body = Buffer.from(der).toString('base64').replace(/(.{64})/g, '$1\n').trimEnd();
+  return `-----BEGIN PRIVATE KEY-----\n${body}\n-----END PRIVATE KEY-----\n`;
+}
+
+async function importPrivateKey(pem: string): Promise<CryptoKey> {
+  const der = Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
+  return webcrypto.subtle.importKey('pkcs8', der, algorithm, true, ['sign']);
+}
+
+function serial(): string {
+  return Buffer.from(webcrypto.getRandomValues(new Uint8Array(16))).toString('hex').replace(/^[89a-f]/, '1');
+}
+
+export async function createCa(commonName: string, validityDays: number, now = new Date()): Promise<KeyPairPem> {
+  const keys = await generateKeys();
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: serial(),
+    name: `CN=${commonName}`,
+    notBefore: new Date(now.getTime() - 5 * 60_000),
+    notAfter: new Date(now.getTime() + validityDays * dayMs),
+    signingAlgorithm: algorithm,
+    keys,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  return { certPem: cert.toString('pem'), keyPem: await privateKeyPem(keys.privateKey) };
+}
+
+/** A serving certificate for DNS names and IP addresses, signed by the CA. */
+export async function issueServingCert(ca: KeyPairPem, hosts: readonly string[], validityDays: number, now = new Date()): Promise<KeyPairPem> {
+  const keys = await generateKeys();
+  const caCert = new x509.X509Certificate(ca.certPem);
+  const names = hosts.map((host) => (/^[\d.]+$|:/.test(host) ? { type: 'ip' as const, value: host } : { type: 'dns' as const, value: host }));
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: serial(),
+    subject: `CN=${hosts[0] ?? 'securestack'}`,
+    issuer: caCert.subject,
+    notBefore: new Date(now.getTime() - 5 * 60_000),
+    notAfter: new Date(now.getTime() + validityDays * dayMs),
+    signingAlgorithm: algorithm,
+    publicKey: keys.publicKey,
+    signingKey: await importPrivateKey(ca.keyPem),
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
+      new x509.SubjectAlternativeNameExtension(names, false),
+    ],
+  });
+  return { certPem: cert.toString('pem'), keyPem: await privateKeyPem(keys.privateKey) };
+}
+
+/** True when the certificate covers every host and has more than a third of its life left. */
+export function stillGood(certPem: string, hosts: readonly string[], now = new Date()): boolean {
+  const cert = new X509Certificate(certPem);
+  const from = Date.parse(cert.validFrom);
+  const to = Date.parse(cert.validTo);
+  if (now.getTime() > to - (to - from) / 3) return false;
+  return hosts.every((host) => (/^[\d.]+$|:/.test(host) ? cert.checkIP(host) !== undefined : cert.checkHost(host) !== undefined));
+}
+
+function decode(secret: V1Secret | undefined, key: string): string | undefined {
+  const value = secret?.data?.[key];
+  return value ? Buffer.from(value, 'base64').toString('utf8') : undefined;
+}
+
+function bundleOf(secret: V1Secret | undefined): (ServingBundle & { caKeyPem: string }) | undefined {
+  const caPem = decode(secret, 'ca.crt');
+  const caKeyPem = decode(secret, 'ca.key');
+  const certPem = decode(secret, 'tls.crt');
+  const keyPem = decode(secret, 'tls.key');
+  return caPem && caKeyPem && certPem && keyPem ? { caPem, caKeyPem, certPem, keyPem } : undefined;
+}
+
+function secretBody(name: string, bundle: ServingBundle & { caKeyPem: string }, current?: V1Secret): V1Secret {
+  const encode = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: 'kubernetes.io/tls',
+    metadata: { ...(current?.metadata ?? {}), name, labels: { 'app.kubernetes.io/managed-by': 'securestack' } },
+    data: { 'ca.crt': encode(bundle.caPem), 'ca.key': encode(bundle.caKeyPem), 'tls.crt': encode(bundle.certPem), 'tls.key': encode(bundle.keyPem) },
+  };
+}
+
+export interface ServingSecretOptions {
+  client: KubeClient;
+  namespace: string;
+  name: string;
+  hosts: readonly string[];
+  log: Logger;
+  caValidityDays?: number;
+  certValidityDays?: number;
+}
+
+/**
+ * Returns the serving bundle from the shared Secret, creating or renewing it when it is missing,
+ * does not cover the hosts, or is past two thirds of its life. The CA is kept while it is good.
+ */
+export async function ensureServingSecret(options: ServingSecretOptions): Promise<ServingBundle> {
+  const { client, namespace, name, hosts, log } = options;
+  const current = await client.getSecret(namespace, name);
+  const existing = bundleOf(current);
+  if (existing && stillGood(existing.certPem, hosts) && stillGood(existing.caPem, [])) return existing;
+
+  const ca = existing && stillGood(existing.caPem, []) ? { certPem: existing.caPem, keyPem: existing.caKeyPem } : await createCa('securestack-ca', options.caValidityDays ?? 3650);
+  const serving = await issueServingCert(ca, hosts, options.certValidityDays ?? 365);
+  const bundle = { caPem: ca.certPem, caKeyPem: ca.keyPem, certPem: serving.certPem, keyPem: serving.keyPem };
+  try {
+    if (current) await client.replaceSecret(namespace, secretBody(name, bundle, current));
+    else await client.createSecret(namespace, secretBody(name, bundle));
+    log.info({ secret: `${namespace}/${name}`, hosts }, 'issued serving certificate');
+    return bundle;
+  } catch (err) {
+    // Another replica wrote it first: use theirs, so every replica serves the same certificate.
+    const theirs = bundleOf(await client.getSecret(namespace, name));
+    if (theirs && (isAlreadyExists(err) || isConflict(err))) return theirs;
+    throw err;
+  }
+}
