@@ -4,6 +4,7 @@
 #   etcd                                                      (go.etcd.io/etcd/server/v3)
 #   kwok                                                      (sigs.k8s.io/kwok)
 #   helm, for the chart tests                                 (helm.sh/helm/v3)
+#   crane, for the fixture images                             (github.com/google/go-containerregistry)
 # Prints the bin folder on stdout; progress goes to stderr.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -18,7 +19,15 @@ command -v go >/dev/null || { echo "build.sh: the Go toolchain is required (http
 want=(kube-apiserver kube-controller-manager kube-scheduler etcd kwok helm)
 missing=0
 for b in "${want[@]}"; do [ -x "$bin/$b" ] || missing=1; done
-if [ "$missing" = 0 ]; then echo "$bin"; exit 0; fi
+# crane (go-containerregistry), for the fixture images of test/env/images.sh: built into $bin on its
+# own with a version stamp, so adding or bumping it never rebuilds the control plane.
+build_crane() {
+  [ -x "$bin/crane" ] && [ "$(cat "$bin/.crane-version" 2>/dev/null)" = "$CRANE_VERSION" ] && return 0
+  echo "build.sh: building crane $CRANE_VERSION" >&2
+  CGO_ENABLED=0 GOBIN="$bin" go install -trimpath -ldflags "-s -w" "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION"
+  echo "$CRANE_VERSION" >"$bin/.crane-version"
+}
+if [ "$missing" = 0 ]; then build_crane; echo "$bin"; exit 0; fi
 
 mkdir -p "$bin.partial"
 export CGO_ENABLED=0 GOFLAGS=-mod=mod
@@ -46,4 +55,5 @@ if [ ! -x "$bin.partial/helm" ]; then
 fi
 echo "build.sh: helm done after $(( $(date +%s) - start ))s" >&2
 rm -rf "$bin" && mv "$bin.partial" "$bin"
+build_crane
 echo "$bin"

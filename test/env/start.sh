@@ -19,6 +19,8 @@
 #   SECURESTACK_KWOK_PORT          kwok healthz/metrics port (plain HTTP)               [16280]
 #   SECURESTACK_KWOK_NODES         number of fake nodes                                 [1]
 #   SECURESTACK_START_TIMEOUT      seconds to wait for each readiness step              [180]
+#   SECURESTACK_REGISTRY_PORT      anonymous OCI registry, plain HTTP                   [16500]
+#   SECURESTACK_AUTH_REGISTRY_PORT OCI registry with basic auth, plain HTTP             [16501]
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -33,6 +35,8 @@ api_port="${SECURESTACK_APISERVER_PORT:-16443}"
 kcm_port="${SECURESTACK_KCM_PORT:-16257}"
 sched_port="${SECURESTACK_SCHEDULER_PORT:-16259}"
 kwok_port="${SECURESTACK_KWOK_PORT:-16280}"
+registry_port="${SECURESTACK_REGISTRY_PORT:-16500}"
+auth_registry_port="${SECURESTACK_AUTH_REGISTRY_PORT:-16501}"
 nodes="${SECURESTACK_KWOK_NODES:-1}"
 step_timeout="${SECURESTACK_START_TIMEOUT:-180}"
 # Fixed on purpose: the apiserver certificate carries the first address of this range
@@ -110,7 +114,7 @@ kc() { kubectl --kubeconfig "$kubeconfig" --request-timeout=10s "$@"; }
 
 all_alive() { local c; for c in "${components[@]}"; do alive "$c" || return 1; done; }
 any_pidfile() { compgen -G "$pids/*.pid" >/dev/null; }
-healthy() { all_alive && [ -s "$kubeconfig" ] && api_get /readyz >/dev/null 2>&1; }
+healthy() { all_alive && registries_up && [ -s "$kubeconfig" ] && api_get /readyz >/dev/null 2>&1; }
 
 # The scheduler only places pods on nodes without NoSchedule taints; the node lifecycle controller
 # removes the initial not-ready taint once kwok reports the node Ready.
@@ -318,6 +322,69 @@ metadata:
 }
 
 # ---------------------------------------------------------------------------------------------
+# OCI registries for the image-scanning tests (Debian's docker-registry, distribution 2.8), plain
+# HTTP on loopback: `registry` anonymous, `auth-registry` with htpasswd basic auth for one test
+# user. Storage lives in <run>/registry/<name>/data and is wiped on start and stop; images.sh
+# pushes the fixture images. Addresses: <run>/registry-url, <run>/auth-registry-url; credentials:
+# <run>/auth-registry-dockerconfig.json (a .dockerconfigjson).
+registry_user="securestack"
+registry_password="securestack-test-password"
+
+registries_up() { alive registry && alive auth-registry && [ -s "$run/images.json" ]; }
+
+registry_config() { # name port [htpasswd file]
+  local dir="$run/registry/$1"
+  rm -rf "$dir/data" && mkdir -p "$dir/data"
+  cat >"$dir/config.yml" <<EOF
+version: 0.1
+log:
+  level: info
+  formatter: text
+storage:
+  filesystem:
+    rootdirectory: $dir/data
+  delete:
+    enabled: true
+  redirect:
+    disable: true
+  maintenance:
+    uploadpurging:
+      enabled: false
+http:
+  addr: 127.0.0.1:$2
+  secret: $(openssl rand -hex 16)
+  headers:
+    X-Content-Type-Options: [nosniff]
+EOF
+  if [ -n "${3:-}" ]; then
+    printf 'auth:\n  htpasswd:\n    realm: securestack-test-registry\n    path: %s\n' "$3" >>"$dir/config.yml"
+  fi
+}
+
+start_registries() {
+  command -v docker-registry >/dev/null ||
+    { log "ERROR: docker-registry is required (apt-get install docker-registry; .ci/run installs it)"; return 1; }
+  command -v htpasswd >/dev/null ||
+    { log "ERROR: htpasswd is required for the registry's bcrypt password file (apt-get install apache2-utils)"; return 1; }
+  mkdir -p "$run/registry"
+  rm -f "$run/registry-url" "$run/auth-registry-url" "$run/images.json"
+  htpasswd -Bbn "$registry_user" "$registry_password" >"$run/registry/htpasswd" 2>/dev/null
+  registry_config registry "$registry_port"
+  registry_config auth-registry "$auth_registry_port" "$run/registry/htpasswd"
+  launch registry docker-registry serve "$run/registry/registry/config.yml"
+  launch auth-registry docker-registry serve "$run/registry/auth-registry/config.yml"
+  wait_until "registry /v2/" registry curl -sf --max-time 2 "http://127.0.0.1:$registry_port/v2/"
+  wait_until "auth-registry /v2/ with the test user" auth-registry \
+    curl -sf --max-time 2 -u "$registry_user:$registry_password" "http://127.0.0.1:$auth_registry_port/v2/"
+  local auth; auth="$(printf '%s:%s' "$registry_user" "$registry_password" | base64 -w0)"
+  (umask 077 && printf '{"auths":{"127.0.0.1:%s":{"username":"%s","password":"%s","auth":"%s"}}}\n' \
+    "$auth_registry_port" "$registry_user" "$registry_password" "$auth" >"$run/auth-registry-dockerconfig.json")
+  echo "http://127.0.0.1:$registry_port" >"$run/registry-url"
+  echo "http://127.0.0.1:$auth_registry_port" >"$run/auth-registry-url"
+  SECURESTACK_RUN_DIR="$run" SECURESTACK_BIN_DIR="$bin" bash "$here/images.sh"
+}
+
+# ---------------------------------------------------------------------------------------------
 # main
 
 mkdir -p "$run"
@@ -346,7 +413,7 @@ else
 fi
 command -v kubectl >/dev/null || { log "ERROR: kubectl is required on PATH"; exit 1; }
 
-for p in "$etcd_port" "$etcd_peer_port" "$api_port" "$kcm_port" "$sched_port" "$kwok_port"; do
+for p in "$etcd_port" "$etcd_peer_port" "$api_port" "$kcm_port" "$sched_port" "$kwok_port" "$registry_port" "$auth_registry_port"; do
   port_free "$p" || { log "ERROR: port 127.0.0.1:$p is in use; stop whatever holds it or override the SECURESTACK_*_PORT variables"; exit 1; }
 done
 
@@ -376,6 +443,8 @@ write_kubeconfig "$kubeconfig.partial" admin
 mv "$kubeconfig.partial" "$kubeconfig"
 start_controllers
 create_nodes
+log "starting OCI registries on http://127.0.0.1:$registry_port (anonymous) and http://127.0.0.1:$auth_registry_port (basic auth)"
+start_registries
 
 trap - EXIT
 log "control plane ready in $((SECONDS - started))s (kubeconfig $kubeconfig, logs in $logs)"

@@ -48,11 +48,14 @@ stop_one() {
   log "stopped $name (pid $pid)"
 }
 
-# These three can go together: none needs another to exit cleanly, and all need the apiserver.
-for c in kwok kube-scheduler kube-controller-manager; do stop_one "$c" & done
+# These can go together: none needs another to exit cleanly (the registries need nothing at all).
+for c in kwok kube-scheduler kube-controller-manager registry auth-registry; do stop_one "$c" & done
 wait
 stop_one kube-apiserver
 stop_one etcd
 
 rm -rf "$run/etcd" "$run/kubeconfig" "$run"/*.kubeconfig
+# The OCI registries' storage and what start.sh/images.sh wrote about them (fresh on next start).
+rm -rf "$run/registry/registry/data" "$run/registry/auth-registry/data" \
+  "$run/registry-url" "$run/auth-registry-url" "$run/auth-registry-dockerconfig.json" "$run/images.json"
 log "control plane stopped (logs kept in $run/logs)"

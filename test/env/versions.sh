@@ -4,3 +4,6 @@ KUBE_VERSION=v1.36.1
 ETCD_VERSION=v3.6.8
 KWOK_VERSION=v0.8.0
 HELM_VERSION=v3.19.0
+# crane builds and pushes the fixture images (test/env/images.sh); built by build.sh into the same
+# bin dir, on its own (a new crane version does not rebuild the control plane).
+CRANE_VERSION=v0.22.1
