@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ScanDispatcher, type ObservedJob } from '../operator/scan/dispatcher';
+
+function job(digest: string, name: string, owner: string, active: boolean, succeeded = false): ObservedJob {
+  return { digest, name, namespace: 'ns', owner, active, succeeded };
+}
+
+describe('ScanDispatcher', () => {
+  it('starts one Job per digest; every other ImageScan of that digest waits on it', () => {
+    const dispatcher = new ScanDispatcher(5);
+    assert.deepEqual(dispatcher.admit('a', 'sha256:1', 1), { action: 'start' });
+    assert.deepEqual(dispatcher.admit('b', 'sha256:1', 2), { action: 'wait', job: undefined });
+    dispatcher.started('sha256:1', { namespace: 'ns', name: 'job-1', owner: 'a' });
+    assert.deepEqual(dispatcher.admit('c', 'sha256:1', 3), { action: 'wait', job: { namespace: 'ns', name: 'job-1', owner: 'a' } });
+    assert.equal(dispatcher.activeJobs, 1);
+    const wake = dispatcher.observe(job('sha256:1', 'job-1', 'a', false, true));
+    assert.deepEqual(wake.sort(), ['a', 'b', 'c']);
+    assert.equal(dispatcher.outcome('sha256:1')?.succeeded, true);
+    assert.equal(dispatcher.activeJobs, 0);
+  });
+
+  it('queues digests beyond the concurrency limit by age and admits the head when a slot frees', () => {
+    const states: Array<{ active: number; queued: number }> = [];
+    const dispatcher = new ScanDispatcher(2, (state) => states.push(state));
+    assert.equal(dispatcher.admit('a', 'd1', 1).action, 'start');
+    assert.equal(dispatcher.admit('b', 'd2', 2).action, 'start');
+    assert.deepEqual(dispatcher.admit('d', 'd4', 4), { action: 'queued', position: 1 });
+    assert.deepEqual(dispatcher.admit('c', 'd3', 3), { action: 'queued', position: 1 }, 'older ImageScans go first');
+    assert.deepEqual(dispatcher.admit('d', 'd4', 4), { action: 'queued', position: 2 });
+    assert.deepEqual(dispatcher.admit('e', 'd3', 5), { action: 'queued', position: 1 }, 'one queue entry per digest');
+    assert.equal(dispatcher.queuedDigests, 2);
+    dispatcher.started('d1', { namespace: 'ns', name: 'j1', owner: 'a' });
+    const wake = dispatcher.observe(job('d1', 'j1', 'a', false));
+    assert.deepEqual(wake.sort(), ['a', 'c', 'e'], 'the finished owner and the new queue head');
+    assert.deepEqual(dispatcher.admit('c', 'd3', 3), { action: 'start' });
+    assert.deepEqual(dispatcher.admit('e', 'd3', 5), { action: 'wait', job: undefined });
+    assert.deepEqual(states.at(-1), { active: 2, queued: 1 });
+  });
+
+  it('rebuilds running Jobs from the cluster so a new leader starts no duplicate', () => {
+    const dispatcher = new ScanDispatcher(1);
+    dispatcher.reset([job('d1', 'j1', 'a', true), job('d0', 'old', 'z', false, true)]);
+    assert.deepEqual(dispatcher.admit('a', 'd1', 1), { action: 'wait', job: { digest: 'd1', name: 'j1', namespace: 'ns', owner: 'a', active: true, succeeded: false } });
+    assert.deepEqual(dispatcher.admit('b', 'd2', 2), { action: 'queued', position: 1 });
+  });
+
+  it('frees the slot of a start that failed, and forgets released ImageScans', () => {
+    const dispatcher = new ScanDispatcher(1);
+    assert.equal(dispatcher.admit('a', 'd1', 1).action, 'start');
+    assert.equal(dispatcher.admit('b', 'd2', 2).action, 'queued');
+    dispatcher.abandon('d1');
+    dispatcher.release('b');
+    assert.equal(dispatcher.queuedDigests, 0);
+    assert.equal(dispatcher.admit('c', 'd3', 3).action, 'start');
+  });
+
+  it('ignores the end of an older Job for a digest that a newer Job is scanning', () => {
+    const dispatcher = new ScanDispatcher(2);
+    dispatcher.observe(job('d1', 'new', 'a', true));
+    assert.deepEqual(dispatcher.observe(job('d1', 'old', 'a', false)), []);
+    assert.equal(dispatcher.activeJobs, 1);
+  });
+});
