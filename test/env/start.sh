@@ -21,6 +21,7 @@
 #   SECURESTACK_START_TIMEOUT      seconds to wait for each readiness step              [180]
 #   SECURESTACK_REGISTRY_PORT      anonymous OCI registry, plain HTTP                   [16500]
 #   SECURESTACK_AUTH_REGISTRY_PORT OCI registry with basic auth, plain HTTP             [16501]
+#   SECURESTACK_NODEPLAYER         0 = do not start the node player (test/env/nodeplayer)  [1]
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -385,6 +386,52 @@ start_registries() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# The node player (test/env/nodeplayer, docs/testenv.md): plays the kubelet for pods labelled
+# securestack.io/component=scanner, running their containers as local processes. It needs the
+# compiled dist/, and an image map (<run>/nodeplayer-images.json) saying what each image runs.
+nodeplayer_wanted() { [ "${SECURESTACK_NODEPLAYER:-1}" != 0 ]; }
+nodeplayer_main="$root/dist/test/env/nodeplayer/main.js"
+
+write_nodeplayer_images() { # bin dir
+  local chart_repo trivy="$1/trivy"
+  chart_repo="$(awk '/^image:/{f=1;next} f&&/^[^ ]/{f=0} f&&/repository:/{print $2; exit}' "$root/charts/securestack/values.yaml" 2>/dev/null || true)"
+  local extra=""
+  if [ -n "$chart_repo" ] && [ "$chart_repo" != ghcr.io/securestack/securestack ]; then
+    extra="\"$chart_repo\": { \"entrypoint\": [\"node\"], \"workingDir\": \"$root\" },"
+  fi
+  # image repository (no tag or digest) -> { entrypoint, cmd?, workingDir? }: what the image runs.
+  cat >"$run/nodeplayer-images.json.tmp" <<EOF
+{
+  "docker.io/aquasec/trivy": { "entrypoint": ["$trivy"] },
+  "aquasec/trivy": { "entrypoint": ["$trivy"] },
+  "ghcr.io/aquasecurity/trivy": { "entrypoint": ["$trivy"] },
+  "ghcr.io/securestack/securestack": { "entrypoint": ["node"], "workingDir": "$root" },
+  $extra
+  "securestack.test/shell": { "entrypoint": ["/bin/sh", "-c"] }
+}
+EOF
+  mv "$run/nodeplayer-images.json.tmp" "$run/nodeplayer-images.json"
+}
+
+start_nodeplayer() {
+  local stale=0 src
+  [ -f "$nodeplayer_main" ] || stale=1
+  for src in "$root"/test/env/nodeplayer/*.ts; do [ "$src" -nt "$nodeplayer_main" ] && stale=1; done
+  if [ "$stale" = 1 ]; then
+    log "compiling the node player (tsc)"
+    (cd "$root" && npx tsc -p tsconfig.json >&2) || log "warning: tsc reported errors (see above)"
+    for src in "$root"/test/env/nodeplayer/*.ts; do
+      [ -f "$nodeplayer_main" ] && ! [ "$src" -nt "$nodeplayer_main" ] ||
+        { log "ERROR: $nodeplayer_main is missing or older than $src after tsc"; return 1; }
+    done
+  fi
+  rm -f "$run/nodeplayer/ready"
+  SECURESTACK_NODEPLAYER_IMAGES="$run/nodeplayer-images.json" \
+    launch nodeplayer "$(command -v node)" "$nodeplayer_main" --run-dir "$run" --kubeconfig "$kubeconfig"
+  wait_until "node player ready" nodeplayer test -s "$run/nodeplayer/ready"
+}
+
+# ---------------------------------------------------------------------------------------------
 # main
 
 mkdir -p "$run"
@@ -393,6 +440,10 @@ exec 9>"$run/.lock"
 flock -w 300 9 || { log "ERROR: another start.sh/stop.sh holds $run/.lock"; exit 1; }
 
 if healthy; then
+  if nodeplayer_wanted && ! alive nodeplayer; then
+    log "node player not running; starting it (logs in $logs/nodeplayer.log)"
+    start_nodeplayer
+  fi
   log "control plane already running (logs in $logs)"
   echo "$kubeconfig"
   exit 0
@@ -445,6 +496,11 @@ start_controllers
 create_nodes
 log "starting OCI registries on http://127.0.0.1:$registry_port (anonymous) and http://127.0.0.1:$auth_registry_port (basic auth)"
 start_registries
+if nodeplayer_wanted; then
+  log "starting the node player for pods labelled securestack.io/component=scanner"
+  write_nodeplayer_images "$bin"
+  start_nodeplayer
+fi
 
 trap - EXIT
 log "control plane ready in $((SECONDS - started))s (kubeconfig $kubeconfig, logs in $logs)"

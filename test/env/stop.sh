@@ -48,6 +48,9 @@ stop_one() {
   log "stopped $name (pid $pid)"
 }
 
+# The node player first, while the API server is up: it stops its pods' processes and marks
+# those pods Failed (NodeShutdown).
+stop_one nodeplayer
 # These can go together: none needs another to exit cleanly (the registries need nothing at all).
 for c in kwok kube-scheduler kube-controller-manager registry auth-registry; do stop_one "$c" & done
 wait

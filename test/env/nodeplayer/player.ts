@@ -1,0 +1,456 @@
+// The node player: a test-environment kubelet for SecureStack's scan pods. It watches pods labelled
+// securestack.io/component=scanner that the scheduler bound to a kwok node and runs each one as
+// local processes (see pod.ts). kwok's stages skip these pods (test/env/kwok/stages.yaml), except
+// for the final removal of a deleted pod.
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import * as path from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import { killGroup, PodRun, POD_MARKER, RUN_MARKER, type PodHost } from './pod';
+
+export interface PlayerOptions {
+  kubeconfig: string;
+  runDir: string;
+  imagesFile: string;
+  labelSelector: string;
+  maxRuntimeSeconds: number;
+  killGraceSeconds: number;
+}
+
+export const LEASE_NAMESPACE = 'kube-system';
+export const LEASE_NAME = 'securestack-nodeplayer';
+const LEASE_SECONDS = 15;
+const RENEW_MS = 5_000;
+
+const KWOK_NODE_ANNOTATION = 'kwok.x-k8s.io/node';
+
+type Known = PodRun | 'finished' | 'foreign';
+
+export function log(msg: string, fields: Record<string, unknown> = {}): void {
+  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), msg, ...fields })}\n`);
+}
+
+function errText(err: unknown): string {
+  if (err instanceof k8s.HttpError) {
+    const body: unknown = err.body;
+    const message = typeof body === 'object' && body !== null && 'message' in body ? JSON.stringify(body.message) : '';
+    return `HTTP ${err.statusCode ?? '?'} ${message}`.trim();
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+function statusCode(err: unknown): number | undefined {
+  return err instanceof k8s.HttpError ? err.statusCode : undefined;
+}
+
+/** MicroTime as the API server parses it: RFC 3339 with exactly six fractional digits. */
+function microTime(d = new Date()): string {
+  return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+}
+
+export class Player implements PodHost {
+  readonly runDir: string;
+  readonly imagesFile: string;
+  readonly apiHost: string;
+  readonly apiPort: string;
+  readonly killGraceSeconds: number;
+  readonly maxRuntimeSeconds: number;
+  private readonly kc = new k8s.KubeConfig();
+  private readonly core: k8s.CoreV1Api;
+  private readonly coord: k8s.CoordinationV1Api;
+  private readonly known = new Map<string, Known>();
+  private readonly nodes = new Map<string, string>();
+  private nodesFetchedAt = 0;
+  private nextIP = Math.floor(Math.random() * 4000);
+  private stopped = false;
+  private currentWatch: { abort(): void } | undefined;
+  private leaseTimer: NodeJS.Timeout | undefined;
+  private readonly identity = `nodeplayer-${hostname()}-${process.pid}`;
+
+  constructor(private readonly opts: PlayerOptions) {
+    this.runDir = opts.runDir;
+    this.imagesFile = opts.imagesFile;
+    this.killGraceSeconds = opts.killGraceSeconds;
+    this.maxRuntimeSeconds = opts.maxRuntimeSeconds;
+    this.kc.loadFromFile(opts.kubeconfig);
+    const server = new URL(this.kc.getCurrentCluster()?.server ?? 'https://127.0.0.1:443');
+    this.apiHost = server.hostname;
+    this.apiPort = server.port || '443';
+    this.core = this.kc.makeApiClient(k8s.CoreV1Api);
+    this.coord = this.kc.makeApiClient(k8s.CoordinationV1Api);
+  }
+
+  log(msg: string, fields?: Record<string, unknown>): void {
+    log(msg, fields);
+  }
+
+  /** Initial sync (orphans, leftovers), then the watch loop in the background. */
+  async start(): Promise<void> {
+    mkdirSync(path.join(this.runDir, 'nodeplayer', 'pods'), { recursive: true });
+    this.killLeftoverProcesses();
+    const rv = await this.resync(true);
+    await this.renewLease();
+    this.leaseTimer = setInterval(() => {
+      this.renewLease().catch((err: unknown) => log('lease renewal failed', { error: errText(err) }));
+    }, RENEW_MS);
+    writeFileSync(path.join(this.runDir, 'nodeplayer', 'ready'), `${process.pid}\n`);
+    log('node player ready', { labelSelector: this.opts.labelSelector, images: this.imagesFile, identity: this.identity });
+    void this.loop(rv);
+  }
+
+  /** Stops every pod (they end Failed/NodeShutdown), gives up the Lease. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.currentWatch?.abort();
+    if (this.leaseTimer) {
+      clearInterval(this.leaseTimer);
+    }
+    const runs = [...this.known.values()].filter((k): k is PodRun => k instanceof PodRun);
+    for (const r of runs) {
+      r.abort('NodeShutdown', 'the node player was stopped while the pod ran', false);
+    }
+    // stop.sh sends SIGKILL 5 s after SIGTERM: leave no process behind before that.
+    await Promise.race([Promise.all(runs.map((r) => r.done)), new Promise((res) => setTimeout(res, 3_000))]);
+    for (const r of runs) {
+      r.forceKill();
+    }
+    rmSync(path.join(this.runDir, 'nodeplayer', 'ready'), { force: true });
+    await this.coord.deleteNamespacedLease(LEASE_NAME, LEASE_NAMESPACE).catch(() => undefined);
+  }
+
+  private async loop(initialRv: string): Promise<void> {
+    let rv: string | undefined = initialRv;
+    while (!this.stopped) {
+      try {
+        if (rv === undefined) {
+          rv = await this.resync(false);
+        }
+        const gone = await this.watch(rv);
+        rv = gone ? undefined : this.lastRv;
+      } catch (err) {
+        log('watch failed; re-listing', { error: errText(err) });
+        rv = undefined;
+        await new Promise((res) => setTimeout(res, 1_000));
+      }
+    }
+  }
+
+  private lastRv: string | undefined;
+
+  /** Lists the pods and handles each; returns the list's resourceVersion. */
+  private async resync(initial: boolean): Promise<string> {
+    const res = await this.core.listPodForAllNamespaces(
+      undefined,
+      undefined,
+      undefined,
+      this.opts.labelSelector,
+    );
+    const uids = new Set<string>();
+    for (const pod of res.body.items) {
+      uids.add(pod.metadata?.uid ?? '');
+      this.onPod('SYNC', pod);
+    }
+    for (const [uid, k] of this.known) {
+      if (!uids.has(uid)) {
+        this.onGone(uid, k);
+      }
+    }
+    if (initial) {
+      // Folders of pods that no longer exist (a previous player died before cleaning up).
+      const podsDir = path.join(this.runDir, 'nodeplayer', 'pods');
+      for (const d of readdirSync(podsDir)) {
+        const uid = d.split('_').pop() ?? '';
+        if (!uids.has(uid)) {
+          rmSync(path.join(podsDir, d), { recursive: true, force: true });
+        }
+      }
+    }
+    this.lastRv = res.body.metadata?.resourceVersion ?? '';
+    return this.lastRv;
+  }
+
+  /** One watch from rv; resolves true when the version is too old (410) and a re-list is due. */
+  private watch(rv: string): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) => {
+      let gone = false;
+      const w = new k8s.Watch(this.kc);
+      w.watch(
+        '/api/v1/pods',
+        { labelSelector: this.opts.labelSelector, resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: 300 },
+        (type: string, obj: unknown) => {
+          const o = obj as k8s.V1Pod & { code?: number };
+          if (type === 'ERROR') {
+            gone = true;
+            log('watch error event', { code: o.code });
+            return;
+          }
+          if (o.metadata?.resourceVersion) {
+            this.lastRv = o.metadata.resourceVersion;
+          }
+          if (type !== 'BOOKMARK') {
+            this.onPod(type, o);
+          }
+        },
+        (err: unknown) => {
+          this.currentWatch = undefined;
+          if (err) {
+            reject(err instanceof Error ? err : new Error(JSON.stringify(err)));
+          } else {
+            resolve(gone);
+          }
+        },
+      ).then(
+        (req: { abort(): void }) => {
+          this.currentWatch = req;
+        },
+        (err: unknown) => reject(err instanceof Error ? err : new Error(String(err))),
+      );
+    });
+  }
+
+  private onPod(type: string, pod: k8s.V1Pod): void {
+    const uid = pod.metadata?.uid;
+    if (!uid) {
+      return;
+    }
+    const k = this.known.get(uid);
+    if (type === 'DELETED') {
+      this.onGone(uid, k);
+      return;
+    }
+    if (pod.metadata?.deletionTimestamp) {
+      if (k instanceof PodRun) {
+        k.abort('Killing', 'the pod was deleted', true);
+      }
+      return;
+    }
+    if (k !== undefined) {
+      return;
+    }
+    const nodeName = pod.spec?.nodeName;
+    if (!nodeName) {
+      return;
+    }
+    this.known.set(uid, 'foreign');
+    void this.admit(pod, nodeName).catch((err: unknown) => {
+      log('cannot start pod', { pod: `${pod.metadata?.namespace}/${pod.metadata?.name}`, error: errText(err) });
+      this.known.delete(uid);
+    });
+  }
+
+  private onGone(uid: string, k: Known | undefined): void {
+    this.known.delete(uid);
+    if (k instanceof PodRun) {
+      k.abort('Killing', 'the pod was deleted', true);
+      void k.done.then(() => k.cleanup());
+    } else if (k !== undefined) {
+      const podsDir = path.join(this.runDir, 'nodeplayer', 'pods');
+      try {
+        for (const d of readdirSync(podsDir)) {
+          if (d.endsWith(`_${uid}`)) {
+            rmSync(path.join(podsDir, d), { recursive: true, force: true });
+          }
+        }
+      } catch {
+        // nothing to clean
+      }
+    }
+  }
+
+  /** Decides what to do with a pod seen for the first time by this process. */
+  private async admit(pod: k8s.V1Pod, nodeName: string): Promise<void> {
+    const uid = pod.metadata?.uid ?? '';
+    const hostIP = await this.kwokNodeIP(nodeName);
+    if (hostIP === undefined) {
+      return; // not ours: a real node, or a node kwok does not play
+    }
+    const phase = pod.status?.phase ?? 'Pending';
+    if (phase === 'Succeeded' || phase === 'Failed') {
+      this.known.set(uid, 'finished');
+      return;
+    }
+    const label = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
+    if (phase === 'Running' || pod.status?.startTime) {
+      // Started by a player that is gone: its processes are gone too, so say so.
+      this.known.set(uid, 'finished');
+      log('pod was running under a previous node player; marking it Failed', { pod: label });
+      const at = new Date().toISOString();
+      const lost = (s: k8s.V1ContainerStatus): Record<string, unknown> => ({
+        name: s.name,
+        image: s.image,
+        imageID: s.imageID ?? '',
+        ready: false,
+        started: false,
+        restartCount: s.restartCount ?? 0,
+        state: {
+          terminated: s.state?.terminated ?? {
+            exitCode: 137,
+            reason: 'ContainerStatusUnknown',
+            message: 'The container could not be located when the pod was terminated',
+            startedAt: s.state?.running?.startedAt ?? at,
+            finishedAt: at,
+          },
+        },
+      });
+      await this.patchStatus(pod.metadata?.namespace ?? '', pod.metadata?.name ?? '', {
+        phase: 'Failed',
+        reason: 'NodeLost',
+        message: 'the node player that ran this pod stopped or restarted; its processes are gone',
+        conditions: [
+          { type: 'Ready', status: 'False', reason: 'PodFailed', lastTransitionTime: at },
+          { type: 'ContainersReady', status: 'False', reason: 'PodFailed', lastTransitionTime: at },
+        ],
+        containerStatuses: (pod.status?.containerStatuses ?? []).map(lost),
+        ...(pod.status?.initContainerStatuses ? { initContainerStatuses: pod.status.initContainerStatuses.map(lost) } : {}),
+      });
+      return;
+    }
+    const run = new PodRun(this, pod, this.allocateIP(), hostIP);
+    this.known.set(uid, run);
+    log('starting pod', { pod: label, node: nodeName });
+    run.start();
+    void run.done.then(() => {
+      if (this.known.get(uid) === run) {
+        this.known.set(uid, 'finished');
+      }
+    });
+  }
+
+  /** The node's InternalIP when it is a kwok node, else undefined (re-listed at most every 2 s). */
+  private async kwokNodeIP(name: string): Promise<string | undefined> {
+    if (!this.nodes.has(name) && Date.now() - this.nodesFetchedAt > 2_000) {
+      this.nodesFetchedAt = Date.now();
+      const res = await this.core.listNode();
+      this.nodes.clear();
+      for (const n of res.body.items) {
+        if (n.metadata?.annotations?.[KWOK_NODE_ANNOTATION] === 'fake') {
+          const ip = n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address ?? '10.0.0.1';
+          this.nodes.set(n.metadata.name ?? '', ip);
+        }
+      }
+    }
+    return this.nodes.get(name);
+  }
+
+  /** Pod IPs from 10.244.240.0/20, the top of kwok's 10.244.0.0/16, which kwok fills from below. */
+  private allocateIP(): string {
+    const n = (this.nextIP++ % 4094) + 1;
+    return `10.244.${240 + (n >> 8)}.${n & 255}`;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // PodHost
+
+  async patchStatus(namespace: string, name: string, status: Record<string, unknown>): Promise<void> {
+    await this.core.patchNamespacedPodStatus(name, namespace, { status }, undefined, undefined, 'securestack-nodeplayer', undefined, undefined, {
+      headers: { 'Content-Type': 'application/strategic-merge-patch+json' },
+    });
+  }
+
+  async readSecret(namespace: string, name: string): Promise<Record<string, Buffer> | undefined> {
+    try {
+      const res = await this.core.readNamespacedSecret(name, namespace);
+      const out: Record<string, Buffer> = {};
+      for (const [k, v] of Object.entries(res.body.data ?? {})) {
+        out[k] = Buffer.from(v, 'base64');
+      }
+      for (const [k, v] of Object.entries(res.body.stringData ?? {})) {
+        out[k] = Buffer.from(v, 'utf8');
+      }
+      return out;
+    } catch (err) {
+      if (statusCode(err) === 404) {
+        return undefined;
+      }
+      throw err;
+    }
+  }
+
+  async readConfigMap(namespace: string, name: string): Promise<Record<string, Buffer> | undefined> {
+    try {
+      const res = await this.core.readNamespacedConfigMap(name, namespace);
+      const out: Record<string, Buffer> = {};
+      for (const [k, v] of Object.entries(res.body.data ?? {})) {
+        out[k] = Buffer.from(v, 'utf8');
+      }
+      for (const [k, v] of Object.entries(res.body.binaryData ?? {})) {
+        out[k] = Buffer.from(v, 'base64');
+      }
+      return out;
+    } catch (err) {
+      if (statusCode(err) === 404) {
+        return undefined;
+      }
+      throw err;
+    }
+  }
+
+  /** A TokenRequest bound to the pod, as the kubelet makes for a serviceAccountToken projection. */
+  async requestToken(
+    namespace: string,
+    serviceAccount: string,
+    audience: string | undefined,
+    expirationSeconds: number,
+    pod: { name: string; uid: string },
+  ): Promise<string> {
+    const res = await this.core.createNamespacedServiceAccountToken(serviceAccount, namespace, {
+      spec: {
+        audiences: audience ? [audience] : [],
+        expirationSeconds,
+        boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.name, uid: pod.uid },
+      },
+    });
+    const token = res.body.status?.token;
+    if (!token) {
+      throw new Error(`TokenRequest for ServiceAccount ${namespace}/${serviceAccount} returned no token`);
+    }
+    return token;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // liveness and leftovers
+
+  /** A Lease kube-system/securestack-nodeplayer, renewed every 5 s: how tests see the player is up. */
+  private async renewLease(): Promise<void> {
+    const body = {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name: LEASE_NAME, namespace: LEASE_NAMESPACE },
+      spec: { holderIdentity: this.identity, leaseDurationSeconds: LEASE_SECONDS, renewTime: microTime() },
+    };
+    await this.coord.patchNamespacedLease(LEASE_NAME, LEASE_NAMESPACE, body, undefined, undefined, 'securestack-nodeplayer', undefined, true, {
+      headers: { 'Content-Type': 'application/apply-patch+yaml' },
+    });
+  }
+
+  /**
+   * Kills processes a previous player of this run dir left behind (it was SIGKILLed, so it could not
+   * stop them): every process carries SECURESTACK_NODEPLAYER_RUN=<run dir> in its environment.
+   */
+  private killLeftoverProcesses(): void {
+    const marker = `${RUN_MARKER}=${this.runDir}\0`;
+    let entries: string[] = [];
+    try {
+      entries = readdirSync('/proc').filter((d) => /^[0-9]+$/.test(d));
+    } catch {
+      return;
+    }
+    for (const pid of entries) {
+      let environ = '';
+      try {
+        environ = readFileSync(`/proc/${pid}/environ`, 'latin1');
+      } catch {
+        continue;
+      }
+      if (`\0${environ}`.includes(`\0${marker}`) && environ.includes(`${POD_MARKER}=`)) {
+        log('killing a process left by a previous node player', { pid: Number(pid) });
+        killGroup(Number(pid), 'SIGKILL');
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+    }
+  }
+}
