@@ -34,6 +34,31 @@ export interface OperatorConfig {
    * status, so a test can edit the object in that window and force a 409 conflict.
    */
   debugReconcileDelayMs: number;
+  /** Scan Jobs running at once, cluster-wide. */
+  maxConcurrentScans: number;
+  /** Failed scan Jobs retried (with backoff) before the ImageScan is Failed for good. */
+  scanRetries: number;
+  /** A completed result older than this is scanned again. */
+  rescanAfterMs: number;
+  /** Shared scan cache; empty means the in-memory cache only. */
+  redisURL: string;
+  cacheMaxEntries: number;
+  /** Trivy server for client/server mode; empty means each Job uses its own DB. */
+  trivyServerURL: string;
+  /** OCI repository of the vulnerability DB when there is no Trivy server; empty: Trivy's default. */
+  trivyDbRepository: string;
+  /** Registries (host[:port]) spoken to over plain HTTP. */
+  insecureRegistries: string[];
+  /** The report endpoint scan Jobs upload to. */
+  reportPort: number;
+  /** How scan Jobs reach the report endpoint: https://<service>.<namespace>.svc:<port> by default. */
+  reportURL: string;
+  /** Image with the uploader: the operator's own image. */
+  uploaderImage: string;
+  /** ServiceAccount scan pods run as, in the ImageScan's namespace. */
+  scanServiceAccount: string;
+  /** Secret (in the operator's namespace) holding the CA and the report endpoint's certificate. */
+  reportCertSecret: string;
 }
 
 export class ConfigError extends Error {}
@@ -91,6 +116,22 @@ function oneOf<T extends string>(values: readonly T[]) {
     const found = values.find((value) => value === raw);
     if (found === undefined) throw new Error('not allowed');
     return found;
+  };
+}
+
+function list(pattern: RegExp) {
+  return (raw: string): string[] => {
+    const items = raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
+    if (!items.every((item) => pattern.test(item))) throw new Error('bad item');
+    return items;
+  };
+}
+
+function url(protocols: readonly string[]) {
+  return (raw: string): string => {
+    const parsed = new URL(raw);
+    if (!protocols.includes(parsed.protocol)) throw new Error('bad protocol');
+    return raw.replace(/\/+$/, '');
   };
 }
 
@@ -165,6 +206,59 @@ const settings: { [K in keyof OperatorConfig]: Setting<K> } = {
     key: 'debugReconcileDelayMs', env: 'SECURESTACK_DEBUG_RECONCILE_DELAY', flag: 'debug-reconcile-delay',
     parse: duration(0, 60_000), fallback: () => 0, expects: 'a duration up to 1m',
   },
+  maxConcurrentScans: {
+    key: 'maxConcurrentScans', env: 'SECURESTACK_MAX_CONCURRENT_SCANS', flag: 'max-concurrent-scans',
+    parse: integer(1, 500), fallback: () => 5, expects: 'an integer between 1 and 500',
+  },
+  scanRetries: {
+    key: 'scanRetries', env: 'SECURESTACK_SCAN_RETRIES', flag: 'scan-retries',
+    parse: integer(0, 20), fallback: () => 3, expects: 'an integer between 0 and 20',
+  },
+  rescanAfterMs: {
+    key: 'rescanAfterMs', env: 'SECURESTACK_RESCAN_AFTER', flag: 'rescan-after',
+    parse: duration(60_000, 30 * 24 * 3_600_000), fallback: () => 24 * 3_600_000, expects: 'a duration between 1m and 720h, e.g. 24h',
+  },
+  redisURL: {
+    key: 'redisURL', env: 'SECURESTACK_REDIS_URL', flag: 'redis-url',
+    parse: url(['redis:', 'rediss:']), fallback: () => '', expects: 'a redis:// or rediss:// URL',
+  },
+  cacheMaxEntries: {
+    key: 'cacheMaxEntries', env: 'SECURESTACK_CACHE_MAX_ENTRIES', flag: 'cache-max-entries',
+    parse: integer(1, 1_000_000), fallback: () => 2_000, expects: 'an integer between 1 and 1000000',
+  },
+  trivyServerURL: {
+    key: 'trivyServerURL', env: 'SECURESTACK_TRIVY_SERVER', flag: 'trivy-server',
+    parse: url(['http:', 'https:']), fallback: () => '', expects: 'an http(s) URL of a Trivy server',
+  },
+  trivyDbRepository: {
+    key: 'trivyDbRepository', env: 'SECURESTACK_TRIVY_DB_REPOSITORY', flag: 'trivy-db-repository',
+    parse: matching(/^[a-z0-9][a-z0-9._\-/:]*$/), fallback: () => '', expects: 'an OCI repository such as mirror.gcr.io/aquasec/trivy-db:2',
+  },
+  insecureRegistries: {
+    key: 'insecureRegistries', env: 'SECURESTACK_INSECURE_REGISTRIES', flag: 'insecure-registries',
+    parse: list(/^[a-zA-Z0-9.-]+(:\d+)?$/), fallback: () => [], expects: 'a comma-separated list of host[:port]',
+  },
+  reportPort: {
+    key: 'reportPort', env: 'SECURESTACK_REPORT_PORT', flag: 'report-port',
+    parse: integer(0, 65535), fallback: () => 9444, expects: 'a TCP port between 0 and 65535',
+  },
+  reportURL: {
+    key: 'reportURL', env: 'SECURESTACK_REPORT_URL', flag: 'report-url',
+    parse: url(['https:']), fallback: () => '', expects: 'an https URL such as https://securestack-reports.securestack-system.svc:9444',
+  },
+  uploaderImage: {
+    key: 'uploaderImage', env: 'SECURESTACK_UPLOADER_IMAGE', flag: 'uploader-image',
+    parse: matching(/^[a-z0-9][a-z0-9._\-/:]*(@sha256:[a-f0-9]{64})?$/), fallback: () => 'ghcr.io/securestack/securestack:0.1.0',
+    expects: 'an image reference',
+  },
+  scanServiceAccount: {
+    key: 'scanServiceAccount', env: 'SECURESTACK_SCAN_SERVICE_ACCOUNT', flag: 'scan-service-account',
+    parse: matching(dns1123), fallback: () => 'default', expects: 'a ServiceAccount name',
+  },
+  reportCertSecret: {
+    key: 'reportCertSecret', env: 'SECURESTACK_REPORT_CERT_SECRET', flag: 'report-cert-secret',
+    parse: matching(dns1123), fallback: () => 'securestack-reports-tls', expects: 'a Secret name',
+  },
 };
 
 /** Reads `--name=value` and `--name value` flags. Unknown flags are an error. */
@@ -209,6 +303,7 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
   const entries = Object.values(settings).map((setting) => [setting.key, readSetting(setting, flags, env)] as const);
   const config = Object.fromEntries(entries) as unknown as OperatorConfig;
   checkLeaderTimings(config);
+  if (!config.reportURL) config.reportURL = `https://securestack-reports.${config.namespace}.svc:${config.reportPort}`;
   return config;
 }
 

@@ -8,13 +8,27 @@
 import type { Server } from 'node:http';
 import { ConfigError, loadConfig, type OperatorConfig } from './config';
 import { ImageScanReconciler } from './controllers/imagescan';
-import { imageScanJobWatch } from './controllers/types';
 import { KubeClient } from './kube/client';
+import { RegistryClient } from './registry';
 import { createLogger, type Logger } from './log';
 import { EventRecorder } from './runtime/events';
 import { boundPort, startHttpServer } from './runtime/http';
 import { Manager } from './runtime/manager';
 import { createMetrics } from './runtime/metrics';
+import { FallbackCache, MemoryCache, MemoryLru, type ScanCache } from './scan/cache';
+import { ScanDispatcher } from './scan/dispatcher';
+import { reportIntake } from './scan/intake';
+import { listScanJobs, scanJobWatch } from './scan/jobs';
+import { createScanMetrics, type ScanMetrics } from './scan/metrics';
+import { checkValidator } from './scan/report';
+import { RegistryResolver } from './scan/resolver';
+import { ResultCache } from './scan/result-cache';
+import { ResultStore } from './scan/results';
+import { startUploadServer } from './scan/upload-server';
+import { ensureServingSecret } from './tls/certs';
+
+/** Memory the in-process scan cache may hold (SBOMs are stored compressed). */
+const memoryCacheBytes = 256 * 1024 * 1024;
 
 function readConfig(): OperatorConfig {
   try {
@@ -32,23 +46,67 @@ async function main(): Promise<void> {
   const config = readConfig();
   const log = createLogger(config.logLevel);
   const metrics = createMetrics();
+  const scanMetrics = createScanMetrics(metrics.registry);
   const client = KubeClient.fromDefault((verb, code) => metrics.kubeRequestErrors.inc({ verb, code: String(code) }));
   const events = new EventRecorder(client, 'securestack-controller', config.identity);
+
+  await checkValidator();
+  const cache = new ResultCache(createScanCache(config, scanMetrics, log), config.rescanAfterMs);
+  const results = new ResultStore(client);
+  const dispatcher = new ScanDispatcher(config.maxConcurrentScans, ({ active, queued }) => {
+    scanMetrics.jobsActive.set(active);
+    scanMetrics.queueDepth.set(queued);
+  });
+  const tls = await ensureServingSecret({ client, namespace: config.namespace, name: config.reportCertSecret, hosts: reportHosts(config), log });
+  const reports = await startUploadServer({
+    port: config.reportPort,
+    host: config.bindAddress,
+    tls,
+    client,
+    log,
+    metrics: scanMetrics,
+    onReport: reportIntake(results, cache, log, 'trivy'),
+  });
+  const registry = new RegistryClient({ insecureRegistries: config.insecureRegistries });
+  const imageScans = new ImageScanReconciler({
+    client,
+    events,
+    config,
+    dispatcher,
+    results,
+    cache,
+    resolver: new RegistryResolver(client, registry),
+    metrics: scanMetrics,
+    reportCaPem: () => tls.caPem,
+  });
   const manager = new Manager({
     config,
     client,
     log,
     metrics,
-    reconcilers: [new ImageScanReconciler(client, events, config)],
-    secondaryWatches: [imageScanJobWatch],
+    reconcilers: [imageScans],
+    secondaryWatches: [scanJobWatch(dispatcher)],
+    beforeTerm: async () => dispatcher.reset(await listScanJobs(client)),
   });
   const server = await startHttpServer({ port: config.metricsPort, host: config.bindAddress, registry: metrics.registry, health: manager });
-  installSignalHandlers(manager, server, log);
-  log.info({ identity: config.identity, namespace: config.namespace, workers: config.workers, metricsPort: boundPort(server) }, 'starting');
+  installSignalHandlers(manager, [server, reports], log);
+  log.info({ identity: config.identity, namespace: config.namespace, workers: config.workers, metricsPort: boundPort(server), reportPort: boundPort(reports) }, 'starting');
   await manager.start();
 }
 
-function installSignalHandlers(manager: Manager, server: Server, log: Logger): void {
+/** Names the report certificate must cover: the Service, and the host of the configured URL. */
+function reportHosts(config: OperatorConfig): string[] {
+  const service = `securestack-reports.${config.namespace}.svc`;
+  return [...new Set([new URL(config.reportURL).hostname, service, `${service}.cluster.local`, 'localhost', '127.0.0.1'])];
+}
+
+function createScanCache(config: OperatorConfig, metrics: ScanMetrics, log: Logger): ScanCache {
+  const memory = new MemoryLru(config.cacheMaxEntries, memoryCacheBytes);
+  if (!config.redisURL) return new MemoryCache(memory, metrics);
+  return new FallbackCache({ url: config.redisURL, ttlSeconds: Math.ceil(config.rescanAfterMs / 1000), commandTimeoutMs: 1_000 }, memory, metrics, log);
+}
+
+function installSignalHandlers(manager: Manager, servers: Server[], log: Logger): void {
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) {
@@ -59,10 +117,10 @@ function installSignalHandlers(manager: Manager, server: Server, log: Logger): v
     log.info({ signal }, 'shutting down');
     manager
       .shutdown()
-      .then(() => new Promise<void>((resolve) => {
+      .then(() => Promise.all(servers.map((server) => new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
-      }))
+      }))))
       .then(
         () => {
           log.info('stopped');

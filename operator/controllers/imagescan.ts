@@ -1,150 +1,351 @@
 /**
- * ImageScan reconciler: one owned scanner Job per ImageScan, its progress mirrored into status.
+ * ImageScan reconciler: reference → digest → cached result, or one scan Job per digest
+ * cluster-wide → report → status, SBOM, Events and metrics.
  *
- * Idempotent by construction: the Job name is derived from the ImageScan's UID and attempt, and
- * existing Jobs are found again by label, so a restart or a second reconcile never starts a
- * second Job. Deleting the ImageScan deletes the Job through its ownerReference (the
- * controller-manager's garbage collector), so nothing here handles deletion.
+ * Level-based and idempotent: every step reads what exists (status, the dispatcher's view of
+ * running Jobs, stored results) and does the next thing, so a restart at any point resumes
+ * without losing a scan or starting a duplicate Job. The report itself arrives through the
+ * upload server, which stores it in objects owned by the Job's ImageScan; this reconciler only
+ * projects stored results into status.
  */
 import type { V1Job } from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ImageScan, ImageScanStatus } from '../api/types.generated';
 import { parseDuration, type OperatorConfig } from '../config';
-import { buildScanJob, imageScanUidLabel, scanJobName } from '../jobs/scanjob';
+import { buildScanJob, scanJobName, type ScannerSettings } from '../jobs/scanjob';
 import { isAlreadyExists, type KubeClient, type ObjectKey, type ResourceType } from '../kube/client';
+import { isInsecureRegistry, isRegistryError } from '../registry';
 import { setCondition, type ConditionUpdate } from '../runtime/conditions';
 import type { EventRecorder } from '../runtime/events';
-import { ensureLeading, type ReconcileContext, type ReconcileResult, type Reconciler } from '../runtime/reconciler';
+import { ensureLeading, keyOf, type ReconcileContext, type ReconcileResult, type Reconciler } from '../runtime/reconciler';
+import type { ScanDispatcher } from '../scan/dispatcher';
+import type { ScanMetrics } from '../scan/metrics';
+import type { ScanSummary } from '../scan/report';
+import type { ResultCache } from '../scan/result-cache';
+import type { ResolvedScanTarget } from '../scan/resolver';
+import type { ResultStore } from '../scan/results';
 import { imageScanType } from './types';
 
-type Phase = NonNullable<ImageScanStatus['phase']>;
-
 const defaultTimeout = '10m';
+const scannerName = 'trivy';
+/** A reference that does not resolve is tried again after this long (a Secret may appear). */
+const resolveRetryMs = 5 * 60_000;
+const retryBaseMs = 30_000;
 
-/** What the Job says about the scan, reduced to what status needs. */
-interface JobOutcome {
-  phase: Phase;
-  scanned: ConditionUpdate;
+export interface DigestResolver {
+  /** Resolves a reference to the digest to scan with the namespace's pull secrets. */
+  resolve(image: string, namespace: string, pullSecrets: readonly string[]): Promise<ResolvedScanTarget>;
+}
+
+export type ImageScanSettings = Pick<
+  OperatorConfig,
+  'scannerImage' | 'scanJobTtlSeconds' | 'debugReconcileDelayMs' | 'scanRetries' | 'rescanAfterMs' | 'trivyServerURL' | 'trivyDbRepository' | 'insecureRegistries' | 'reportURL' | 'uploaderImage' | 'scanServiceAccount'
+>;
+
+export interface ImageScanDeps {
+  client: KubeClient;
+  events: EventRecorder;
+  config: ImageScanSettings;
+  dispatcher: ScanDispatcher;
+  results: ResultStore;
+  cache: ResultCache;
+  resolver: DigestResolver;
+  metrics: ScanMetrics;
+  /** PEM of the CA behind the report endpoint, handed to the uploader. */
+  reportCaPem: () => string;
+}
+
+interface Found {
+  summary: ScanSummary;
+  sbomGzip: Buffer;
+  cached: boolean;
 }
 
 export class ImageScanReconciler implements Reconciler {
   readonly type: ResourceType = imageScanType;
+  /** Label sets of the vulnerability gauge per ImageScan, so a deleted scan's series go too. */
+  private readonly gaugeLabels = new Map<string, { namespace: string; image: string; digest: string }>();
 
-  constructor(
-    private readonly client: KubeClient,
-    private readonly events: EventRecorder,
-    private readonly config: Pick<OperatorConfig, 'scannerImage' | 'scanJobTtlSeconds' | 'debugReconcileDelayMs'>,
-  ) {}
+  constructor(private readonly deps: ImageScanDeps) {}
 
   async reconcile(key: ObjectKey, context: ReconcileContext): Promise<ReconcileResult> {
-    const scan = await this.client.getCustom<ImageScan>(this.type, key);
-    if (!scan?.metadata?.uid || scan.metadata.deletionTimestamp) return {};
-    if (this.config.debugReconcileDelayMs > 0) await sleep(this.config.debugReconcileDelayMs);
-
-    // spec.image is immutable (a CEL rule in the CRD), so an existing Job always scans it.
-    let job = await this.currentJob(scan);
-    let attempts = scan.status?.attempts ?? 0;
-    if (!job && !isTerminal(scan.status?.phase, scan)) {
-      attempts += 1;
-      job = await this.createJob(scan, attempts, context);
+    const queueKey = keyOf(this.type.kind, key);
+    const scan = await this.deps.client.getCustom<ImageScan>(this.type, key);
+    if (!scan?.metadata?.uid || scan.metadata.deletionTimestamp) {
+      this.forget(queueKey);
+      return {};
     }
-    await this.writeStatus(scan, job, attempts, context);
+    if (this.deps.config.debugReconcileDelayMs > 0) await sleep(this.deps.config.debugReconcileDelayMs);
+    const status = scan.status ?? {};
+    const current = status.observedGeneration === scan.metadata.generation;
+
+    if (current && status.phase === 'Completed') {
+      const age = Date.now() - Date.parse(status.completedAt ?? '');
+      if (age < this.deps.config.rescanAfterMs) {
+        this.deps.dispatcher.release(queueKey);
+        return { requeueAfterMs: this.deps.config.rescanAfterMs - age };
+      }
+    }
+    if (current && status.phase === 'Failed' && status.completedAt) {
+      this.deps.dispatcher.release(queueKey);
+      return {};
+    }
+
+    // Resolved on every pass: the registry answers from a HEAD request, and a moved tag must
+    // not keep its old result.
+    const resolved = await this.resolveDigest(scan, context);
+    if (!resolved) return { requeueAfterMs: resolveRetryMs };
+    const { digest } = resolved;
+
+    const found = await this.findResult(scan, digest);
+    if (found) return this.complete(scan, digest, found, context, queueKey);
+
+    const failure = await this.failureSinceStart(scan, digest);
+    if (failure) return this.retryOrFail(scan, digest, failure, context, queueKey);
+
+    return this.admit(scan, resolved, context, queueKey);
+  }
+
+  /** The digest for this generation: from status when known, else from the registry. */
+  private async resolveDigest(scan: ImageScan, context: ReconcileContext): Promise<ResolvedScanTarget | undefined> {
+    const pullSecrets = (scan.spec.imagePullSecrets ?? []).map((secret) => secret.name);
+    try {
+      return await this.deps.resolver.resolve(scan.spec.image, scan.metadata?.namespace ?? '', pullSecrets);
+    } catch (err) {
+      if (!isRegistryError(err)) throw err;
+      await this.writeStatus(scan, context, {
+        phase: 'Failed',
+        condition: { type: 'Scanned', status: 'False', reason: err.reason, message: `Resolving ${scan.spec.image}: ${err.message}` },
+        event: { type: 'Warning', reason: 'ScanFailed' },
+      });
+      this.deps.metrics.scansTotal.inc({ result: 'failed' });
+      return undefined;
+    }
+  }
+
+  /** A result for the digest: the shared cache first, then the objects of the Job that scanned it. */
+  private async findResult(scan: ImageScan, digest: string): Promise<Found | undefined> {
+    const cached = await this.deps.cache.lookup(digest, scannerName);
+    if (cached) return { summary: cached.summary, sbomGzip: cached.sbomGzip, cached: !this.ownsLastJob(scan, digest) };
+    const outcome = this.deps.dispatcher.outcome(digest);
+    const owner = outcome?.succeeded ? { namespace: outcome.job.namespace, name: outcome.job.owner } : { namespace: scan.metadata?.namespace ?? '', name: scan.metadata?.name ?? '' };
+    const stored = await this.deps.results.load(owner.namespace, owner.name, digest);
+    if (!stored || stored.kind !== 'result') return undefined;
+    await this.deps.cache.store(digest, scannerName, stored.summary, stored.sbomGzip);
+    return { summary: stored.summary, sbomGzip: stored.sbomGzip, cached: owner.name !== scan.metadata?.name || owner.namespace !== scan.metadata.namespace };
+  }
+
+  private ownsLastJob(scan: ImageScan, digest: string): boolean {
+    const job = this.deps.dispatcher.outcome(digest)?.job;
+    return job?.owner === scan.metadata?.name && job?.namespace === scan.metadata?.namespace;
+  }
+
+  /** Why the scan that this ImageScan waited for failed, if it ended after this attempt started. */
+  private async failureSinceStart(scan: ImageScan, digest: string): Promise<{ reason: string; message: string; final: boolean } | undefined> {
+    const startedAt = Date.parse(scan.status?.startedAt ?? '') || 0;
+    const outcome = this.deps.dispatcher.outcome(digest);
+    const stored = await this.deps.results.load(outcome?.job.namespace ?? scan.metadata?.namespace ?? '', outcome?.job.owner ?? scan.metadata?.name ?? '', digest);
+    if (stored?.kind === 'invalid' && stored.at >= startedAt) {
+      // A malformed report comes out the same on every retry: fail at once, with the reason.
+      return { reason: 'InvalidReport', message: stored.reason, final: true };
+    }
+    if (!outcome || outcome.succeeded || outcome.finishedAt < startedAt) return undefined;
+    return { reason: 'ScanJobFailed', message: `Scan Job ${outcome.job.namespace}/${outcome.job.name} failed: ${outcome.failureReason ?? 'unknown reason'}`, final: false };
+  }
+
+  private async retryOrFail(scan: ImageScan, digest: string, failure: { reason: string; message: string; final: boolean }, context: ReconcileContext, queueKey: string): Promise<ReconcileResult> {
+    const attempts = scan.status?.attempts ?? 1;
+    if (failure.final || attempts > this.deps.config.scanRetries) {
+      this.deps.dispatcher.release(queueKey);
+      this.deps.metrics.scansTotal.inc({ result: 'failed' });
+      await this.writeStatus(scan, context, {
+        phase: 'Failed',
+        digest,
+        completedAt: rfc3339(new Date()),
+        condition: { type: 'Scanned', status: 'False', reason: failure.reason, message: `${failure.message} (attempt ${attempts})` },
+        event: { type: 'Warning', reason: 'ScanFailed' },
+      });
+      return {};
+    }
+    const delayMs = retryBaseMs * 2 ** (attempts - 1);
+    await this.writeStatus(scan, context, {
+      phase: 'Queued',
+      digest,
+      attempts: attempts + 1,
+      // The next attempt starts now, so this failure is not counted twice.
+      startedAt: rfc3339(new Date()),
+      condition: { type: 'Scanned', status: 'Unknown', reason: 'Retrying', message: `${failure.message}; attempt ${attempts + 1} in ${Math.round(delayMs / 1000)}s` },
+      event: { type: 'Warning', reason: 'ScanFailed' },
+    });
+    return { requeueAfterMs: delayMs };
+  }
+
+  private async admit(scan: ImageScan, target: ResolvedScanTarget, context: ReconcileContext, queueKey: string): Promise<ReconcileResult> {
+    const { digest } = target;
+    const createdAt = Date.parse(scan.metadata?.creationTimestamp ?? '') || Date.now();
+    const admission = this.deps.dispatcher.admit(queueKey, digest, createdAt);
+    const startedAt = scan.status?.startedAt && scan.status.digest === digest ? scan.status.startedAt : rfc3339(new Date());
+    if (admission.action === 'queued') {
+      await this.writeStatus(scan, context, {
+        phase: 'Queued',
+        digest,
+        startedAt,
+        queuePosition: admission.position,
+        condition: { type: 'Scanned', status: 'Unknown', reason: 'Queued', message: `Waiting for a free scan slot (position ${admission.position})` },
+        event: { type: 'Normal', reason: 'ScanQueued' },
+      });
+      return {};
+    }
+    if (admission.action === 'wait') {
+      const job = admission.job;
+      await this.writeStatus(scan, context, {
+        phase: 'Scanning',
+        digest,
+        startedAt,
+        jobName: job && job.namespace === scan.metadata?.namespace ? job.name : scan.status?.jobName,
+        condition: { type: 'Scanned', status: 'Unknown', reason: 'WaitingForScan', message: job ? `Job ${job.namespace}/${job.name} is scanning this digest` : 'A scan of this digest is starting' },
+      });
+      return {};
+    }
+    const job = await this.startJob(scan, target, context);
+    await this.writeStatus(scan, context, {
+      phase: 'Scanning',
+      digest,
+      startedAt,
+      jobName: job.metadata?.name,
+      attempts: scan.status?.attempts ?? 1,
+      condition: { type: 'Scanned', status: 'Unknown', reason: 'JobCreated', message: `Job ${job.metadata?.name ?? ''} scans ${scan.spec.image}` },
+      event: { type: 'Normal', reason: 'ScanStarted' },
+    });
     return {};
   }
 
-  private async currentJob(scan: ImageScan): Promise<V1Job | undefined> {
-    const jobs = await this.client.listJobs(scan.metadata?.namespace ?? '', `${imageScanUidLabel}=${scan.metadata?.uid ?? ''}`);
-    const live = jobs.filter((job) => !job.metadata?.deletionTimestamp);
-    return live.sort((a, b) => attemptOf(b) - attemptOf(a))[0];
-  }
-
-  private async createJob(scan: ImageScan, attempt: number, context: ReconcileContext): Promise<V1Job> {
+  private async startJob(scan: ImageScan, target: ResolvedScanTarget, context: ReconcileContext): Promise<V1Job> {
+    const { config } = this.deps;
+    const { digest } = target;
     const namespace = scan.metadata?.namespace ?? '';
     const name = scan.metadata?.name ?? '';
+    const attempt = scan.status?.attempts ?? 1;
+    const scanner: ScannerSettings = {
+      image: scan.spec.scanner?.image ?? config.scannerImage,
+      serverURL: scan.spec.scanner?.serverURL ?? (config.trivyServerURL || undefined),
+      dbRepository: config.trivyDbRepository || undefined,
+      insecureRegistry: isInsecureRegistry(target.registry, config.insecureRegistries),
+      ignoreUnfixed: scan.spec.ignoreUnfixed ?? false,
+      severities: scan.spec.severities ?? [],
+    };
     const job = buildScanJob({
       scanName: name,
       scanUid: scan.metadata?.uid ?? '',
       namespace,
-      image: scan.spec.image,
-      scannerImage: scan.spec.scanner?.image ?? this.config.scannerImage,
-      pullSecrets: (scan.spec.imagePullSecrets ?? []).map((secret) => secret.name),
+      image: `${target.repository}@${digest}`,
+      digest,
+      scanner,
+      upload: { image: config.uploaderImage, baseURL: config.reportURL, caPem: this.deps.reportCaPem() },
+      pullSecret: target.pullSecret,
+      serviceAccountName: config.scanServiceAccount,
       timeoutSeconds: Math.ceil(parseDuration(scan.spec.timeout ?? defaultTimeout) / 1000),
-      ttlSecondsAfterFinished: this.config.scanJobTtlSeconds,
+      ttlSecondsAfterFinished: config.scanJobTtlSeconds,
       attempt,
     });
-    ensureLeading(context);
+    const jobName = job.metadata?.name ?? scanJobName(name, scan.metadata?.uid ?? '', attempt);
     try {
-      const created = await this.client.createJob(namespace, job);
-      context.log.info({ job: created.metadata?.name, image: scan.spec.image }, 'created scan Job');
-      await this.events.record(scan, 'Normal', 'ScanStarted', `Created Job ${created.metadata?.name ?? ''} to scan ${scan.spec.image}`, context.log);
+      ensureLeading(context);
+      const created = await this.deps.client.createJob(namespace, job);
+      context.log.info({ job: jobName, digest }, 'created scan Job');
+      this.deps.dispatcher.started(digest, { namespace, name: jobName, owner: name });
       return created;
     } catch (err) {
-      // A previous reconcile created it but its status write was lost: adopt it.
-      if (isAlreadyExists(err)) return job;
+      // A previous reconcile created it and its status write was lost: it is ours, adopt it.
+      if (isAlreadyExists(err)) {
+        this.deps.dispatcher.started(digest, { namespace, name: jobName, owner: name });
+        return job;
+      }
+      this.deps.dispatcher.abandon(digest);
       throw err;
     }
   }
 
-  private async writeStatus(scan: ImageScan, job: V1Job | undefined, attempts: number, context: ReconcileContext): Promise<void> {
+  private async complete(scan: ImageScan, digest: string, found: Found, context: ReconcileContext, queueKey: string): Promise<ReconcileResult> {
+    const { summary } = found;
+    ensureLeading(context);
+    const sbomRef = await this.deps.results.storeSbom(scan, found.sbomGzip);
+    const counts = summary.summary;
+    const previous = scan.status ?? {};
+    const wasComplete = previous.phase === 'Completed' && previous.digest === digest && previous.observedGeneration === scan.metadata?.generation;
+    await this.writeStatus(scan, context, {
+      phase: 'Completed',
+      digest,
+      queuePosition: undefined,
+      scanner: { name: summary.scanner.name ?? scannerName, version: summary.scanner.version, dbUpdatedAt: summary.scanner.dbUpdatedAt },
+      summary: counts,
+      topFindings: summary.topFindings,
+      componentCount: summary.componentCount,
+      sbomRef,
+      completedAt: wasComplete && previous.completedAt ? previous.completedAt : rfc3339(new Date()),
+      condition: {
+        type: 'Scanned',
+        status: 'True',
+        reason: found.cached ? 'CachedResult' : 'ScanCompleted',
+        message: `${counts.critical} critical, ${counts.high} high, ${counts.medium} medium, ${counts.low} low (${counts.fixable} fixable)${found.cached ? ', from the scan cache' : ''}`,
+      },
+      event: { type: 'Normal', reason: 'ScanCompleted' },
+    });
+    this.deps.dispatcher.release(queueKey);
+    this.recordVulnerabilities(queueKey, scan, digest, counts);
+    if (!wasComplete) {
+      this.deps.metrics.scansTotal.inc({ result: found.cached ? 'cached' : 'completed' });
+      const since = Date.parse(previous.startedAt ?? scan.metadata?.creationTimestamp ?? '');
+      if (since) this.deps.metrics.scanDuration.observe((Date.now() - since) / 1000);
+    }
+    return { requeueAfterMs: this.deps.config.rescanAfterMs };
+  }
+
+  private recordVulnerabilities(queueKey: string, scan: ImageScan, digest: string, counts: ScanSummary['summary']): void {
+    const labels = { namespace: scan.metadata?.namespace ?? '', image: scan.spec.image, digest };
+    this.forgetSeries(queueKey);
+    this.gaugeLabels.set(queueKey, labels);
+    const severities = { critical: counts.critical, high: counts.high, medium: counts.medium, low: counts.low, unknown: counts.unknown };
+    for (const [severity, value] of Object.entries(severities)) {
+      this.deps.metrics.imageVulnerabilities.set({ ...labels, severity }, value);
+    }
+  }
+
+  private forgetSeries(queueKey: string): void {
+    const labels = this.gaugeLabels.get(queueKey);
+    if (!labels) return;
+    for (const severity of ['critical', 'high', 'medium', 'low', 'unknown']) this.deps.metrics.imageVulnerabilities.remove({ ...labels, severity });
+    this.gaugeLabels.delete(queueKey);
+  }
+
+  private forget(queueKey: string): void {
+    this.deps.dispatcher.release(queueKey);
+    this.forgetSeries(queueKey);
+  }
+
+  /**
+   * Writes status for the generation that was read, only when something changed; records the
+   * Event when the phase changes. Sends the resourceVersion read: a concurrent edit makes this
+   * fail with 409 and the work queue retries from a fresh read.
+   */
+  private async writeStatus(
+    scan: ImageScan,
+    context: ReconcileContext,
+    update: Partial<Omit<ImageScanStatus, 'conditions' | 'observedGeneration'>> & { condition: ConditionUpdate; event?: { type: 'Normal' | 'Warning'; reason: string } },
+  ): Promise<void> {
+    const { condition, event, ...fields } = update;
     const previous = scan.status ?? {};
     const generation = scan.metadata?.generation;
-    let status: ImageScanStatus = { ...previous, observedGeneration: generation, attempts };
-    if (job) {
-      const jobName = job.metadata?.name ?? scanJobName(scan.metadata?.name ?? '', scan.metadata?.uid ?? '', attempts);
-      const outcome = jobOutcome(job);
-      status = {
-        ...status,
-        phase: outcome.phase,
-        jobName,
-        startedAt: previous.jobName === jobName && previous.startedAt ? previous.startedAt : rfc3339(new Date()),
-        conditions: setCondition(
-          setCondition(previous.conditions, { type: 'JobCreated', status: 'True', reason: 'JobCreated', message: `Created Job ${jobName} to scan ${scan.spec.image}` }, generation),
-          outcome.scanned,
-          generation,
-        ),
-      };
-      if (outcome.phase === 'Failed' && previous.phase !== 'Failed') {
-        await this.events.record(scan, 'Warning', 'ScanFailed', outcome.scanned.message, context.log);
-      }
-    }
-    if (JSON.stringify(status) === JSON.stringify(previous)) return;
+    const next: ImageScanStatus = { ...previous, ...fields, observedGeneration: generation };
+    if (next.phase !== 'Queued') delete next.queuePosition;
+    next.conditions = setCondition(previous.conditions, condition, generation);
+    if (JSON.stringify(next) === JSON.stringify(previous)) return;
     ensureLeading(context);
-    // Sends the resourceVersion we read: if the object changed meanwhile this fails with 409 and
-    // the work queue retries from a fresh read.
-    await this.client.replaceCustomStatus(this.type, { ...scan, status });
+    await this.deps.client.replaceCustomStatus(this.type, { ...scan, status: next });
+    if (event && (previous.phase !== next.phase || previous.observedGeneration !== generation)) {
+      await this.deps.events.record(scan, event.type, event.reason, condition.message, context.log);
+    }
   }
-}
-
-function attemptOf(job: V1Job): number {
-  return Number(job.metadata?.annotations?.['securestack.io/attempt'] ?? 0);
-}
-
-/** Finished scans are not restarted when their Job is gone (TTL); a new generation restarts them. */
-function isTerminal(phase: Phase | undefined, scan: ImageScan): boolean {
-  return (phase === 'Completed' || phase === 'Failed') && scan.status?.observedGeneration === scan.metadata?.generation;
-}
-
-function jobOutcome(job: V1Job): JobOutcome {
-  const conditions = job.status?.conditions ?? [];
-  const failed = conditions.find((condition) => condition.type === 'Failed' && condition.status === 'True');
-  if (failed) {
-    return {
-      phase: 'Failed',
-      scanned: { type: 'Scanned', status: 'False', reason: failed.reason ?? 'JobFailed', message: `Scan Job failed: ${failed.message ?? failed.reason ?? 'unknown reason'}` },
-    };
-  }
-  const complete = conditions.find((condition) => condition.type === 'Complete' && condition.status === 'True');
-  if (complete) {
-    return {
-      phase: 'Scanning',
-      scanned: { type: 'Scanned', status: 'Unknown', reason: 'AwaitingReport', message: 'Scan Job finished; waiting for the scanner report' },
-    };
-  }
-  const running = (job.status?.active ?? 0) > 0;
-  return {
-    phase: 'Scanning',
-    scanned: { type: 'Scanned', status: 'Unknown', reason: running ? 'JobRunning' : 'JobPending', message: running ? 'Scan Job is running' : 'Scan Job is waiting for its pod' },
-  };
 }
 
 function rfc3339(date: Date): string {

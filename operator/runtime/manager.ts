@@ -6,7 +6,7 @@
  * nothing but add a key (docs/adr/0003-work-queue.md). Dedupe, per-key order, parallel workers
  * and backoff live in WorkQueue.
  */
-import Operator, { type ResourceEvent } from '@dot-i/k8s-operator';
+import Operator, { ResourceEventType, type ResourceEvent } from '@dot-i/k8s-operator';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { randomUUID } from 'node:crypto';
 import type { OperatorConfig } from '../config';
@@ -24,7 +24,7 @@ export interface SecondaryWatch {
   version: string;
   plural: string;
   /** Queue keys to reconcile when this object changes (usually its owner). */
-  keysFor(object: KubernetesObject): string[];
+  keysFor(object: KubernetesObject, deleted: boolean): string[];
 }
 
 export interface ManagerOptions {
@@ -34,6 +34,8 @@ export interface ManagerOptions {
   metrics: OperatorMetrics;
   reconcilers: Reconciler[];
   secondaryWatches?: SecondaryWatch[];
+  /** Runs when this process starts leading, before any reconcile: rebuild in-memory state. */
+  beforeTerm?: () => Promise<void>;
 }
 
 const queueName = 'controller';
@@ -97,7 +99,7 @@ export class Manager extends Operator {
     }
     for (const watch of this.options.secondaryWatches ?? []) {
       await this.watchResource(watch.group, watch.version, watch.plural, (event) => {
-        for (const key of watch.keysFor(event.object)) this.term?.queue.add(key);
+        for (const key of watch.keysFor(event.object, event.type === ResourceEventType.Deleted)) this.term?.queue.add(key);
         return Promise.resolve();
       });
     }
@@ -152,8 +154,25 @@ export class Manager extends Operator {
   }
 
   private startTerm(): void {
+    void this.beginTerm();
+  }
+
+  private async beginTerm(): Promise<void> {
     if (this.stopping) return;
     const { metrics, config } = this.options;
+    // Without its state the term would act on a wrong picture (e.g. start duplicate Jobs), so
+    // no reconcile runs until the preparation succeeds.
+    for (let delay = 500; ; delay = Math.min(delay * 2, 10_000)) {
+      try {
+        await this.options.beforeTerm?.();
+        break;
+      } catch (err) {
+        this.options.log.error({ err: errorMessage(err), retryInMs: delay }, 'could not prepare the leadership term');
+        await sleep(delay);
+        if (this.stopping || !this.elector.isLeader) return;
+      }
+    }
+    if (this.stopping || !this.elector.isLeader) return;
     metrics.leader.set(1);
     metrics.leaderTransitions.inc({ event: 'started' });
     const queue = new WorkQueue({ onDepthChange: (depth) => metrics.queueDepth.set({ queue: queueName }, depth) });

@@ -25,6 +25,8 @@ export interface ObservedJob extends JobRef {
   active: boolean;
   succeeded: boolean;
   failureReason?: string;
+  /** When the Job finished, from its status (ms since epoch). */
+  finishedAt?: number;
 }
 
 export type Admission =
@@ -120,7 +122,8 @@ export class ScanDispatcher {
       job,
       succeeded: job.succeeded,
       failureReason: job.failureReason,
-      finishedAt: Date.now(),
+      // The Job's own time: a watch replaying an old Job must not look like a new failure.
+      finishedAt: job.finishedAt ?? Date.now(),
     });
     const wake = [...this.takeWaiters(job.digest), job.owner];
     for (const entry of this.queue.slice(0, this.freeSlots())) wake.push(...entry.keys);

@@ -1,0 +1,32 @@
+/**
+ * What happens to an authenticated report: validated and summarized, stored in objects owned by
+ * the ImageScan whose Job sent it, and put in the shared cache. An invalid report is recorded
+ * too, so the ImageScan fails with the reason instead of waiting forever.
+ */
+import { gzipSync } from 'node:zlib';
+import type { ImageScan } from '../api/types.generated';
+import type { Logger } from '../log';
+import { ReportError, parseReport } from './report';
+import type { ResultCache } from './result-cache';
+import type { ResultStore } from './results';
+import type { UploadVerdict } from './upload-server';
+
+export function reportIntake(results: ResultStore, cache: ResultCache, log: Logger, scanner: string) {
+  return async (scan: ImageScan, report: Buffer): Promise<UploadVerdict> => {
+    const digest = scan.status?.digest;
+    if (!digest) return { status: 422, reason: 'the ImageScan has no resolved digest yet' };
+    try {
+      const parsed = await parseReport(report, { ignoreUnfixed: scan.spec.ignoreUnfixed, severities: scan.spec.severities });
+      await results.saveReport(scan, digest, parsed.summary, report);
+      await cache.store(digest, scanner, parsed.summary, gzipSync(report));
+      return { status: 201 };
+    } catch (err) {
+      // A validator we cannot build is our fault, not the report's: 500, and the uploader retries.
+      if (!(err instanceof ReportError) || err.reason === 'ValidatorUnavailable') throw err;
+      const reason = err.message;
+      log.warn({ namespace: scan.metadata?.namespace, name: scan.metadata?.name, reason }, 'scanner report refused');
+      await results.saveInvalid(scan, digest, reason);
+      return { status: 422, reason };
+    }
+  };
+}
