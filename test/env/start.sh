@@ -21,6 +21,8 @@
 #   SECURESTACK_START_TIMEOUT      seconds to wait for each readiness step              [180]
 #   SECURESTACK_REGISTRY_PORT      anonymous OCI registry, plain HTTP                   [16500]
 #   SECURESTACK_AUTH_REGISTRY_PORT OCI registry with basic auth, plain HTTP             [16501]
+#   SECURESTACK_REDIS_PORT         redis-server for the shared scan cache               [16379]
+#   SECURESTACK_TRIVY_PORT         Trivy server (client/server scans), plain HTTP       [16454]
 #   SECURESTACK_NODEPLAYER         0 = do not start the node player (test/env/nodeplayer)  [1]
 set -euo pipefail
 
@@ -38,6 +40,8 @@ sched_port="${SECURESTACK_SCHEDULER_PORT:-16259}"
 kwok_port="${SECURESTACK_KWOK_PORT:-16280}"
 registry_port="${SECURESTACK_REGISTRY_PORT:-16500}"
 auth_registry_port="${SECURESTACK_AUTH_REGISTRY_PORT:-16501}"
+redis_port="${SECURESTACK_REDIS_PORT:-16379}"
+trivy_port="${SECURESTACK_TRIVY_PORT:-16454}"
 nodes="${SECURESTACK_KWOK_NODES:-1}"
 step_timeout="${SECURESTACK_START_TIMEOUT:-180}"
 # Fixed on purpose: the apiserver certificate carries the first address of this range
@@ -115,7 +119,7 @@ kc() { kubectl --kubeconfig "$kubeconfig" --request-timeout=10s "$@"; }
 
 all_alive() { local c; for c in "${components[@]}"; do alive "$c" || return 1; done; }
 any_pidfile() { compgen -G "$pids/*.pid" >/dev/null; }
-healthy() { all_alive && registries_up && [ -s "$kubeconfig" ] && api_get /readyz >/dev/null 2>&1; }
+healthy() { all_alive && registries_up && trivy_server_up && redis_up && [ -s "$kubeconfig" ] && api_get /readyz >/dev/null 2>&1; }
 
 # The scheduler only places pods on nodes without NoSchedule taints; the node lifecycle controller
 # removes the initial not-ready taint once kwok reports the node Ready.
@@ -432,6 +436,40 @@ start_nodeplayer() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# Trivy server for client/server scans (test/trivy.test.ts, scanner Jobs): plain HTTP on loopback,
+# serving the vulnerability DB fixture of test/env/build-trivydb.sh, copied into
+# <run>/trivy/cache/db and never updated (--skip-db-update). Address: <run>/trivy-server-url.
+# Redis for the shared scan cache (Debian's redis-server), on loopback, no persistence. The
+# process title carries the config path (in the run dir) so alive() recognises it.
+redis_up() { alive redis && [ -s "$run/redis-url" ]; }
+
+start_redis() {
+  command -v redis-server >/dev/null ||
+    { log "ERROR: redis-server is required (apt-get install redis-server; .ci/run installs it)"; return 1; }
+  mkdir -p "$run/redis"
+  rm -f "$run/redis-url"
+  printf 'bind 127.0.0.1\nport %s\nsave ""\nappendonly no\ndir %s\nprotected-mode yes\nproc-title-template "{title} {listen-addr} {config-file}"\n' \
+    "$redis_port" "$run/redis" >"$run/redis/redis.conf"
+  launch redis redis-server "$run/redis/redis.conf"
+  wait_until "redis PING" redis redis-cli -h 127.0.0.1 -p "$redis_port" ping
+  echo "redis://127.0.0.1:$redis_port" >"$run/redis-url"
+}
+
+trivy_server_up() { alive trivy-server && [ -s "$run/trivy-server-url" ]; }
+
+start_trivy_server() {
+  local dbdir cache="$run/trivy/cache"
+  [ -x "$bin/trivy" ] || { log "ERROR: $bin/trivy is missing (build.sh builds it; with SECURESTACK_BIN_DIR, put trivy there too)"; return 1; }
+  dbdir="$(bash "$here/build-trivydb.sh" | tail -n 1)"
+  rm -rf "$cache" "$run/trivy-server-url" && mkdir -p "$cache/db"
+  cp "$dbdir/trivy.db" "$dbdir/metadata.json" "$cache/db/"
+  launch trivy-server "$bin/trivy" server --listen "127.0.0.1:$trivy_port" --cache-dir "$cache" \
+    --skip-db-update --no-progress
+  wait_until "trivy server /healthz" trivy-server curl -sf --max-time 2 "http://127.0.0.1:$trivy_port/healthz"
+  echo "http://127.0.0.1:$trivy_port" >"$run/trivy-server-url"
+}
+
+# ---------------------------------------------------------------------------------------------
 # main
 
 mkdir -p "$run"
@@ -464,7 +502,7 @@ else
 fi
 command -v kubectl >/dev/null || { log "ERROR: kubectl is required on PATH"; exit 1; }
 
-for p in "$etcd_port" "$etcd_peer_port" "$api_port" "$kcm_port" "$sched_port" "$kwok_port" "$registry_port" "$auth_registry_port"; do
+for p in "$etcd_port" "$etcd_peer_port" "$api_port" "$kcm_port" "$sched_port" "$kwok_port" "$registry_port" "$auth_registry_port" "$trivy_port" "$redis_port"; do
   port_free "$p" || { log "ERROR: port 127.0.0.1:$p is in use; stop whatever holds it or override the SECURESTACK_*_PORT variables"; exit 1; }
 done
 
@@ -496,6 +534,10 @@ start_controllers
 create_nodes
 log "starting OCI registries on http://127.0.0.1:$registry_port (anonymous) and http://127.0.0.1:$auth_registry_port (basic auth)"
 start_registries
+log "starting trivy server $TRIVY_VERSION on http://127.0.0.1:$trivy_port (vulnerability DB fixture)"
+start_trivy_server
+log "starting redis on 127.0.0.1:$redis_port (shared scan cache)"
+start_redis
 if nodeplayer_wanted; then
   log "starting the node player for pods labelled securestack.io/component=scanner"
   write_nodeplayer_images "$bin"

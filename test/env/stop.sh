@@ -52,7 +52,7 @@ stop_one() {
 # those pods Failed (NodeShutdown).
 stop_one nodeplayer
 # These can go together: none needs another to exit cleanly (the registries need nothing at all).
-for c in kwok kube-scheduler kube-controller-manager registry auth-registry; do stop_one "$c" & done
+for c in kwok kube-scheduler kube-controller-manager registry auth-registry trivy-server redis; do stop_one "$c" & done
 wait
 stop_one kube-apiserver
 stop_one etcd
@@ -61,4 +61,6 @@ rm -rf "$run/etcd" "$run/kubeconfig" "$run"/*.kubeconfig
 # The OCI registries' storage and what start.sh/images.sh wrote about them (fresh on next start).
 rm -rf "$run/registry/registry/data" "$run/registry/auth-registry/data" \
   "$run/registry-url" "$run/auth-registry-url" "$run/auth-registry-dockerconfig.json" "$run/images.json"
+# The Trivy server's cache (a copy of the DB fixture and scan results; start.sh copies it afresh).
+rm -rf "$run/trivy/cache" "$run/trivy-server-url" "$run/redis" "$run/redis-url"
 log "control plane stopped (logs kept in $run/logs)"
