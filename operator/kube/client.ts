@@ -14,12 +14,15 @@ import {
   HttpError,
   KubeConfig,
   type CoreV1Event,
+  type V1ConfigMap,
   type V1Job,
   type V1Lease,
   type V1Pod,
   type V1Secret,
   type V1TokenReviewStatus,
 } from '@kubernetes/client-node';
+
+export type ConfigMap = V1ConfigMap;
 
 /** Where a resource type lives in the API. */
 export interface ResourceType {
@@ -278,6 +281,50 @@ export class KubeClient {
       this.authentication.createTokenReview({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, audiences } }),
     );
     return review.status ?? {};
+  }
+
+  // ---- config maps (SBOM parts) -------------------------------------------------------------
+
+  async getConfigMap(namespace: string, name: string): Promise<ConfigMap | undefined> {
+    try {
+      return await this.call('get configmaps', () => this.core.readNamespacedConfigMap(name, namespace));
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async listConfigMaps(namespace: string, labelSelector: string): Promise<ConfigMap[]> {
+    const items: ConfigMap[] = [];
+    let continueToken: string | undefined;
+    do {
+      const page = await this.call('list configmaps', () =>
+        this.core.listNamespacedConfigMap(namespace, undefined, undefined, continueToken, undefined, labelSelector, listPageSize),
+      );
+      items.push(...page.items);
+      continueToken = page.metadata?._continue || undefined;
+    } while (continueToken);
+    return items;
+  }
+
+  async createConfigMap(namespace: string, configMap: ConfigMap): Promise<ConfigMap> {
+    return this.call('create configmaps', () => this.core.createNamespacedConfigMap(namespace, configMap));
+  }
+
+  /** Unconditional unless configMap carries a resourceVersion (then 409 on a stale write). */
+  async replaceConfigMap(namespace: string, configMap: ConfigMap): Promise<ConfigMap> {
+    return this.call('update configmaps', () => this.core.replaceNamespacedConfigMap(configMap.metadata?.name ?? '', namespace, configMap));
+  }
+
+  /** Returns false when it was already gone. */
+  async deleteConfigMap(namespace: string, name: string): Promise<boolean> {
+    try {
+      await this.call('delete configmaps', () => this.core.deleteNamespacedConfigMap(name, namespace));
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
   }
 
   // ---- events -----------------------------------------------------------------------------
