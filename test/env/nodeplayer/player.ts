@@ -262,6 +262,9 @@ export class Player implements PodHost {
     const uid = pod.metadata?.uid ?? '';
     const hostIP = await this.kwokNodeIP(nodeName);
     if (hostIP === undefined) {
+      if (!this.otherNodes.has(nodeName)) {
+        this.known.delete(uid); // a node not seen yet: look again on the pod's next event
+      }
       return; // not ours: a real node, or a node kwok does not play
     }
     const phase = pod.status?.phase ?? 'Pending';
@@ -316,20 +319,39 @@ export class Player implements PodHost {
     });
   }
 
-  /** The node's InternalIP when it is a kwok node, else undefined (re-listed at most every 2 s). */
+  /**
+   * The node's InternalIP when it is a kwok node; undefined for other nodes. Nodes are re-listed
+   * (at most every 2 s, one list at a time) when a pod names one not seen yet.
+   */
   private async kwokNodeIP(name: string): Promise<string | undefined> {
-    if (!this.nodes.has(name) && Date.now() - this.nodesFetchedAt > 2_000) {
-      this.nodesFetchedAt = Date.now();
-      const res = await this.core.listNode();
-      this.nodes.clear();
-      for (const n of res.body.items) {
-        if (n.metadata?.annotations?.[KWOK_NODE_ANNOTATION] === 'fake') {
-          const ip = n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address ?? '10.0.0.1';
-          this.nodes.set(n.metadata.name ?? '', ip);
-        }
-      }
+    if (this.nodeFetch) {
+      await this.nodeFetch;
+    }
+    if (!this.nodes.has(name) && !this.otherNodes.has(name) && Date.now() - this.nodesFetchedAt > 2_000) {
+      this.nodeFetch ??= this.fetchNodes().finally(() => {
+        this.nodeFetch = undefined;
+      });
+      await this.nodeFetch;
     }
     return this.nodes.get(name);
+  }
+
+  private nodeFetch: Promise<void> | undefined;
+  private readonly otherNodes = new Set<string>();
+
+  private async fetchNodes(): Promise<void> {
+    this.nodesFetchedAt = Date.now();
+    const res = await this.core.listNode();
+    this.nodes.clear();
+    this.otherNodes.clear();
+    for (const n of res.body.items) {
+      const nodeName = n.metadata?.name ?? '';
+      if (n.metadata?.annotations?.[KWOK_NODE_ANNOTATION] === 'fake') {
+        this.nodes.set(nodeName, n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address ?? '10.0.0.1');
+      } else {
+        this.otherNodes.add(nodeName);
+      }
+    }
   }
 
   /** Pod IPs from 10.244.240.0/20, the top of kwok's 10.244.0.0/16, which kwok fills from below. */

@@ -72,7 +72,7 @@ interface ContainerStatus {
 interface Condition {
   type: string;
   status: 'True' | 'False';
-  reason?: string;
+  reason: string | null;
   lastTransitionTime: string;
 }
 
@@ -352,10 +352,11 @@ export class PodRun {
 
   private setCondition(type: string, status: 'True' | 'False', reason?: string): void {
     const old = this.conditions.get(type);
-    if (old && old.status === status && old.reason === reason) {
+    if (old && old.status === status && old.reason === (reason ?? null)) {
       return;
     }
-    this.conditions.set(type, { type, status, ...(reason ? { reason } : {}), lastTransitionTime: now() });
+    // reason null: a strategic merge patch then drops a reason left from the previous state.
+    this.conditions.set(type, { type, status, reason: reason ?? null, lastTransitionTime: now() });
   }
 
   private markRunning(statuses: ContainerStatus[], i: number): void {
