@@ -65,7 +65,7 @@ async function main(): Promise<void> {
     client,
     log,
     metrics: scanMetrics,
-    onReport: reportIntake(results, cache, log, 'trivy'),
+    onReport: reportIntake(results, cache, log, config.scannerImage),
   });
   const registry = new RegistryClient({ insecureRegistries: config.insecureRegistries });
   const imageScans = new ImageScanReconciler({

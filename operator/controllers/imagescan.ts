@@ -21,13 +21,14 @@ import { ensureLeading, keyOf, type ReconcileContext, type ReconcileResult, type
 import type { ScanDispatcher } from '../scan/dispatcher';
 import type { ScanMetrics } from '../scan/metrics';
 import type { ScanSummary } from '../scan/report';
+import { scanTargetKey } from '../scan/jobs';
 import type { ResultCache } from '../scan/result-cache';
 import type { ResolvedScanTarget } from '../scan/resolver';
 import type { ResultStore } from '../scan/results';
 import { imageScanType } from './types';
 
 const defaultTimeout = '10m';
-const scannerName = 'trivy';
+const defaultScannerName = 'trivy';
 /** A reference that does not resolve is tried again after this long (a Secret may appear). */
 const resolveRetryMs = 5 * 60_000;
 const retryBaseMs = 30_000;
@@ -97,13 +98,18 @@ export class ImageScanReconciler implements Reconciler {
     if (!resolved) return { requeueAfterMs: resolveRetryMs };
     const { digest } = resolved;
 
-    const found = await this.findResult(scan, digest);
+    const target = scanTargetKey(digest, this.scannerImage(scan));
+    const found = await this.findResult(scan, digest, target);
     if (found) return this.complete(scan, digest, found, context, queueKey);
 
-    const failure = await this.failureSinceStart(scan, digest);
+    const failure = await this.failureSinceStart(scan, digest, target);
     if (failure) return this.retryOrFail(scan, digest, failure, context, queueKey);
 
-    return this.admit(scan, resolved, context, queueKey);
+    return this.admit(scan, resolved, target, context, queueKey);
+  }
+
+  private scannerImage(scan: ImageScan): string {
+    return scan.spec.scanner?.image ?? this.deps.config.scannerImage;
   }
 
   /** The digest for this generation: from status when known, else from the registry. */
@@ -124,26 +130,27 @@ export class ImageScanReconciler implements Reconciler {
   }
 
   /** A result for the digest: the shared cache first, then the objects of the Job that scanned it. */
-  private async findResult(scan: ImageScan, digest: string): Promise<Found | undefined> {
-    const cached = await this.deps.cache.lookup(digest, scannerName);
-    if (cached) return { summary: cached.summary, sbomGzip: cached.sbomGzip, cached: !this.ownsLastJob(scan, digest) };
-    const outcome = this.deps.dispatcher.outcome(digest);
+  private async findResult(scan: ImageScan, digest: string, target: string): Promise<Found | undefined> {
+    const scanner = this.scannerImage(scan);
+    const cached = await this.deps.cache.lookup(digest, scanner);
+    if (cached) return { summary: cached.summary, sbomGzip: cached.sbomGzip, cached: !this.ownsLastJob(scan, target) };
+    const outcome = this.deps.dispatcher.outcome(target);
     const owner = outcome?.succeeded ? { namespace: outcome.job.namespace, name: outcome.job.owner } : { namespace: scan.metadata?.namespace ?? '', name: scan.metadata?.name ?? '' };
     const stored = await this.deps.results.load(owner.namespace, owner.name, digest);
     if (!stored || stored.kind !== 'result') return undefined;
-    await this.deps.cache.store(digest, scannerName, stored.summary, stored.sbomGzip);
+    await this.deps.cache.store(digest, scanner, stored.summary, stored.sbomGzip);
     return { summary: stored.summary, sbomGzip: stored.sbomGzip, cached: owner.name !== scan.metadata?.name || owner.namespace !== scan.metadata.namespace };
   }
 
-  private ownsLastJob(scan: ImageScan, digest: string): boolean {
-    const job = this.deps.dispatcher.outcome(digest)?.job;
+  private ownsLastJob(scan: ImageScan, target: string): boolean {
+    const job = this.deps.dispatcher.outcome(target)?.job;
     return job?.owner === scan.metadata?.name && job?.namespace === scan.metadata?.namespace;
   }
 
   /** Why the scan that this ImageScan waited for failed, if it ended after this attempt started. */
-  private async failureSinceStart(scan: ImageScan, digest: string): Promise<{ reason: string; message: string; final: boolean } | undefined> {
+  private async failureSinceStart(scan: ImageScan, digest: string, target: string): Promise<{ reason: string; message: string; final: boolean } | undefined> {
     const startedAt = Date.parse(scan.status?.startedAt ?? '') || 0;
-    const outcome = this.deps.dispatcher.outcome(digest);
+    const outcome = this.deps.dispatcher.outcome(target);
     const stored = await this.deps.results.load(outcome?.job.namespace ?? scan.metadata?.namespace ?? '', outcome?.job.owner ?? scan.metadata?.name ?? '', digest);
     if (stored?.kind === 'invalid' && stored.at >= startedAt) {
       // A malformed report comes out the same on every retry: fail at once, with the reason.
@@ -180,10 +187,10 @@ export class ImageScanReconciler implements Reconciler {
     return { requeueAfterMs: delayMs };
   }
 
-  private async admit(scan: ImageScan, target: ResolvedScanTarget, context: ReconcileContext, queueKey: string): Promise<ReconcileResult> {
-    const { digest } = target;
+  private async admit(scan: ImageScan, resolved: ResolvedScanTarget, target: string, context: ReconcileContext, queueKey: string): Promise<ReconcileResult> {
+    const { digest } = resolved;
     const createdAt = Date.parse(scan.metadata?.creationTimestamp ?? '') || Date.now();
-    const admission = this.deps.dispatcher.admit(queueKey, digest, createdAt);
+    const admission = this.deps.dispatcher.admit(queueKey, target, createdAt);
     const startedAt = scan.status?.startedAt && scan.status.digest === digest ? scan.status.startedAt : rfc3339(new Date());
     if (admission.action === 'queued') {
       await this.writeStatus(scan, context, {
@@ -207,7 +214,7 @@ export class ImageScanReconciler implements Reconciler {
       });
       return {};
     }
-    const job = await this.startJob(scan, target, context);
+    const job = await this.startJob(scan, resolved, target, context);
     await this.writeStatus(scan, context, {
       phase: 'Scanning',
       digest,
@@ -220,17 +227,17 @@ export class ImageScanReconciler implements Reconciler {
     return {};
   }
 
-  private async startJob(scan: ImageScan, target: ResolvedScanTarget, context: ReconcileContext): Promise<V1Job> {
+  private async startJob(scan: ImageScan, resolved: ResolvedScanTarget, target: string, context: ReconcileContext): Promise<V1Job> {
     const { config } = this.deps;
-    const { digest } = target;
+    const { digest } = resolved;
     const namespace = scan.metadata?.namespace ?? '';
     const name = scan.metadata?.name ?? '';
     const attempt = scan.status?.attempts ?? 1;
     const scanner: ScannerSettings = {
-      image: scan.spec.scanner?.image ?? config.scannerImage,
+      image: this.scannerImage(scan),
       serverURL: scan.spec.scanner?.serverURL ?? (config.trivyServerURL || undefined),
       dbRepository: config.trivyDbRepository || undefined,
-      insecureRegistry: isInsecureRegistry(target.registry, config.insecureRegistries),
+      insecureRegistry: isInsecureRegistry(resolved.registry, config.insecureRegistries),
       ignoreUnfixed: scan.spec.ignoreUnfixed ?? false,
       severities: scan.spec.severities ?? [],
     };
@@ -238,11 +245,11 @@ export class ImageScanReconciler implements Reconciler {
       scanName: name,
       scanUid: scan.metadata?.uid ?? '',
       namespace,
-      image: `${target.repository}@${digest}`,
+      image: `${resolved.repository}@${digest}`,
       digest,
       scanner,
       upload: { image: config.uploaderImage, baseURL: config.reportURL, caPem: this.deps.reportCaPem() },
-      pullSecret: target.pullSecret,
+      pullSecret: resolved.pullSecret,
       serviceAccountName: config.scanServiceAccount,
       timeoutSeconds: Math.ceil(parseDuration(scan.spec.timeout ?? defaultTimeout) / 1000),
       ttlSecondsAfterFinished: config.scanJobTtlSeconds,
@@ -253,15 +260,15 @@ export class ImageScanReconciler implements Reconciler {
       ensureLeading(context);
       const created = await this.deps.client.createJob(namespace, job);
       context.log.info({ job: jobName, digest }, 'created scan Job');
-      this.deps.dispatcher.started(digest, { namespace, name: jobName, owner: name });
+      this.deps.dispatcher.started(target, { namespace, name: jobName, owner: name });
       return created;
     } catch (err) {
       // A previous reconcile created it and its status write was lost: it is ours, adopt it.
       if (isAlreadyExists(err)) {
-        this.deps.dispatcher.started(digest, { namespace, name: jobName, owner: name });
+        this.deps.dispatcher.started(target, { namespace, name: jobName, owner: name });
         return job;
       }
-      this.deps.dispatcher.abandon(digest);
+      this.deps.dispatcher.abandon(target);
       throw err;
     }
   }
@@ -277,7 +284,7 @@ export class ImageScanReconciler implements Reconciler {
       phase: 'Completed',
       digest,
       queuePosition: undefined,
-      scanner: { name: summary.scanner.name ?? scannerName, version: summary.scanner.version, dbUpdatedAt: summary.scanner.dbUpdatedAt },
+      scanner: { name: summary.scanner.name ?? defaultScannerName, version: summary.scanner.version, dbUpdatedAt: summary.scanner.dbUpdatedAt },
       summary: counts,
       topFindings: summary.topFindings,
       componentCount: summary.componentCount,

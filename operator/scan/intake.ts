@@ -11,14 +11,14 @@ import type { ResultCache } from './result-cache';
 import type { ResultStore } from './results';
 import type { UploadVerdict } from './upload-server';
 
-export function reportIntake(results: ResultStore, cache: ResultCache, log: Logger, scanner: string) {
+export function reportIntake(results: ResultStore, cache: ResultCache, log: Logger, defaultScanner: string) {
   return async (scan: ImageScan, report: Buffer): Promise<UploadVerdict> => {
     const digest = scan.status?.digest;
     if (!digest) return { status: 422, reason: 'the ImageScan has no resolved digest yet' };
     try {
       const parsed = await parseReport(report, { ignoreUnfixed: scan.spec.ignoreUnfixed, severities: scan.spec.severities });
       await results.saveReport(scan, digest, parsed.summary, report);
-      await cache.store(digest, scanner, parsed.summary, gzipSync(report));
+      await cache.store(digest, scan.spec.scanner?.image ?? defaultScanner, parsed.summary, gzipSync(report));
       return { status: 201 };
     } catch (err) {
       // A validator we cannot build is our fault, not the report's: 500, and the uploader retries.

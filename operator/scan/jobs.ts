@@ -9,6 +9,14 @@ import type { SecondaryWatch } from '../runtime/manager';
 import { keyOf } from '../runtime/reconciler';
 import type { ObservedJob, ScanDispatcher } from './dispatcher';
 
+/**
+ * What the dispatcher, the cache and the result store key a scan by: the same digest scanned by
+ * another scanner is another scan.
+ */
+export function scanTargetKey(digest: string, scannerImage: string): string {
+  return `${digest}|${scannerImage}`;
+}
+
 export const scanJobSelector = `${managedByLabel}=${managedByValue},${componentLabel}=${scannerComponent}`;
 
 /** Reduces a scan Job to what the dispatcher needs; undefined for any other Job. */
@@ -16,13 +24,14 @@ export function observedJob(job: V1Job, deleted: boolean): ObservedJob | undefin
   const labels = job.metadata?.labels ?? {};
   if (labels[managedByLabel] !== managedByValue || labels[componentLabel] !== scannerComponent) return undefined;
   const digest = job.metadata?.annotations?.[digestAnnotation];
+  const scanner = job.spec?.template.spec?.initContainers?.find((container) => container.name === 'scanner')?.image;
   const owner = job.metadata?.ownerReferences?.find((ref) => ref.kind === imageScanType.kind && ref.controller);
-  if (!digest || !owner) return undefined;
+  if (!digest || !scanner || !owner) return undefined;
   const conditions = job.status?.conditions ?? [];
   const succeeded = conditions.some((condition) => condition.type === 'Complete' && condition.status === 'True');
   const failed = conditions.find((condition) => condition.type === 'Failed' && condition.status === 'True');
   return {
-    digest,
+    digest: scanTargetKey(digest, scanner),
     namespace: job.metadata?.namespace ?? '',
     name: job.metadata?.name ?? '',
     owner: owner.name,

@@ -411,6 +411,8 @@ write_nodeplayer_images() { # bin dir
   "ghcr.io/aquasecurity/trivy": { "entrypoint": ["$trivy"] },
   "ghcr.io/securestack/securestack": { "entrypoint": ["node"], "workingDir": "$root" },
   $extra
+  "securestack.test/malformed-scanner": { "entrypoint": ["node", "$root/dist/test/support/fake-scanner.js", "malformed"] },
+  "securestack.test/large-scanner": { "entrypoint": ["node", "$root/dist/test/support/fake-scanner.js", "large"] },
   "securestack.test/shell": { "entrypoint": ["/bin/sh", "-c"] }
 }
 EOF

@@ -1,0 +1,223 @@
+// Image scanning end to end on the real plane: ImageScan → digest from the loopback registry →
+// scan Job → the node player runs the real Trivy (client mode, against the Trivy server with
+// the fixture DB) and the real uploader → HTTPS report endpoint → status, SBOM, Events, metrics.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { request } from 'node:https';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { KubeClient } from '../operator/kube/client';
+import { parseReport } from '../operator/scan/report';
+import { readSbom } from '../operator/scan/sbom-store';
+import { createTestNamespace, deleteNamespace, kubectl, repoRoot, requireCluster, waitFor } from './support/cluster';
+import { ensureCrds } from './support/crds';
+import { requireNodePlayer } from './support/nodeplayer';
+import { startOperator, waitUntilLeading, type OperatorProcess } from './support/operator';
+import {
+  fixtureDigest,
+  freePort,
+  getScan,
+  imageScanManifest,
+  scanEnvironment,
+  scanJobsForDigest,
+  scanOperatorEnv,
+  type ScanEnvironment,
+  type ScanObject,
+} from './support/scanenv';
+
+interface ExpectedFinding {
+  id: string;
+  package: string;
+  fixedVersion?: string;
+  severity: string;
+}
+
+function expectedFor(ecosystem: 'debian' | 'alpine' | 'npm'): ExpectedFinding[] {
+  const all = JSON.parse(readFileSync(path.join(repoRoot(), 'test', 'fixtures', 'scan', 'expected.json'), 'utf8')) as Record<string, ExpectedFinding[]>;
+  const list = all[ecosystem];
+  assert.ok(list && list.length > 0, `expected.json has ${ecosystem} findings`);
+  return list;
+}
+
+function countsOf(findings: readonly ExpectedFinding[]): Record<string, number> {
+  const count = (severity: string): number => findings.filter((finding) => finding.severity === severity).length;
+  return {
+    critical: count('CRITICAL'),
+    high: count('HIGH'),
+    medium: count('MEDIUM'),
+    low: count('LOW'),
+    unknown: count('UNKNOWN'),
+    fixable: findings.filter((finding) => finding.fixedVersion).length,
+  };
+}
+
+async function waitForPhase(namespace: string, name: string, phase: string, operator: OperatorProcess, timeoutMs = 120_000): Promise<ScanObject> {
+  try {
+    return await waitFor(`ImageScan ${namespace}/${name} to be ${phase}`, async () => {
+      const scan = await getScan(namespace, name);
+      if (scan?.status?.phase === 'Failed' && phase !== 'Failed') throw new Error(`ImageScan failed: ${JSON.stringify(scan.status.conditions)}`);
+      return scan?.status?.phase === phase ? scan : undefined;
+    }, { timeoutMs, intervalMs: 250 });
+  } catch (err) {
+    const scan = await getScan(namespace, name);
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\nstatus: ${JSON.stringify(scan?.status)}\n${operator.describe()}`);
+  }
+}
+
+/** PUT to the report endpoint, as a scan Job would, with whatever credentials a test wants. */
+function putReport(port: number, target: string, headers: Record<string, string>, body: Buffer | undefined, ca: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: `/v1/reports/${target}`, method: 'PUT', ca, headers, timeout: 10_000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('image scanning against the real plane, registry, Trivy and node player', () => {
+  let env: ScanEnvironment;
+  const namespaces: string[] = [];
+  const running: OperatorProcess[] = [];
+
+  before(async () => {
+    await requireCluster();
+    await requireNodePlayer();
+    await ensureCrds();
+    env = scanEnvironment();
+  });
+
+  after(async () => {
+    await Promise.all(running.map((operator) => operator.stop('SIGKILL')));
+    await Promise.all(namespaces.map((namespace) => deleteNamespace(namespace)));
+  });
+
+  async function namespace(prefix: string): Promise<string> {
+    const name = await createTestNamespace(prefix);
+    namespaces.push(name);
+    return name;
+  }
+
+  async function operator(home: string, lease: string, reportPort: number, extra: Record<string, string> = {}): Promise<OperatorProcess> {
+    const process = startOperator({ identity: `${lease}-${running.length}`, namespace: home, leaseName: lease, env: scanOperatorEnv(env, reportPort, extra) });
+    running.push(process);
+    await waitUntilLeading(process, home, lease);
+    return process;
+  }
+
+  it('completes an ImageScan with the fixture CVEs, a stored CycloneDX 1.6 SBOM, an Event, metrics and printer columns', async () => {
+    const ns = await namespace('scan');
+    const op = await operator(ns, 'scan', await freePort());
+    const image = `${env.registry}/fixtures/debian-app:1`;
+    await kubectl(['apply', '-f', '-'], { namespace: ns, input: imageScanManifest('debian', image) });
+    const scan = await waitForPhase(ns, 'debian', 'Completed', op);
+
+    const expected = expectedFor('debian');
+    const status = scan.status ?? {};
+    assert.equal(status.digest, fixtureDigest(env, 'fixtures/debian-app:1'));
+    assert.deepEqual(status.summary, countsOf(expected));
+    assert.deepEqual(new Set(status.topFindings?.map((finding) => `${finding.id}/${finding.package}`)), new Set(expected.slice(0, 20).map((finding) => `${finding.id}/${finding.package}`)));
+    assert.equal(status.topFindings?.[0]?.severity, 'CRITICAL', 'most severe first');
+    assert.equal(status.scanner?.name, 'trivy');
+    assert.ok((status.componentCount ?? 0) >= 3);
+    assert.equal(status.observedGeneration, 1);
+
+    const client = KubeClient.fromDefault();
+    assert.ok(status.sbomRef, 'sbomRef is set');
+    const sbom = await readSbom(client, ns, status.sbomRef);
+    const parsed = await parseReport(sbom);
+    assert.equal(parsed.summary.specVersion, '1.6');
+    assert.deepEqual(parsed.summary.summary, countsOf(expected));
+
+    const printed = await kubectl(['get', 'imagescans', 'debian'], { namespace: ns });
+    const [header = '', row = ''] = printed.stdout.trim().split('\n');
+    assert.match(header, /CRITICAL\s+HIGH/);
+    assert.match(row, new RegExp(`Completed\\s+${countsOf(expected).critical}\\s+${countsOf(expected).high}`));
+
+    const events = await kubectl(['get', 'events', '--field-selector', 'involvedObject.name=debian', '-o', 'jsonpath={.items[*].reason}'], { namespace: ns });
+    assert.match(events.stdout, /ScanStarted/);
+    assert.match(events.stdout, /ScanCompleted/);
+    assert.equal(await op.metric('securestack_image_vulnerabilities', { namespace: ns, severity: 'critical' }), countsOf(expected).critical);
+    assert.equal(await op.metric('securestack_report_uploads_total', { result: 'accepted' }), 1);
+    assert.equal(await op.metric('securestack_scans_total', { result: 'completed' }), 1);
+  });
+
+  it('ten ImageScans of one digest in three namespaces create exactly one Job and all complete', async () => {
+    const spaces = [await namespace('dedupe-a'), await namespace('dedupe-b'), await namespace('dedupe-c')];
+    const op = await operator(spaces[0] ?? '', 'dedupe', await freePort());
+    const image = `${env.registry}/fixtures/alpine-app:1`;
+    const created: Array<[string, string]> = [];
+    for (let i = 0; i < 10; i++) {
+      const ns = spaces[i % 3] ?? '';
+      await kubectl(['apply', '-f', '-'], { namespace: ns, input: imageScanManifest(`alpine-${i}`, image) });
+      created.push([ns, `alpine-${i}`]);
+    }
+    for (const [ns, name] of created) await waitForPhase(ns, name, 'Completed', op);
+    const jobs = await scanJobsForDigest(fixtureDigest(env, 'fixtures/alpine-app:1'));
+    assert.equal(jobs.length, 1, `one Job for the digest, found ${jobs.join(', ')}`);
+    const expected = countsOf(expectedFor('alpine'));
+    for (const [ns, name] of created) assert.deepEqual((await getScan(ns, name))?.status?.summary, expected);
+    assert.equal(await op.metric('securestack_scans_total', { result: 'completed' }) + (await op.metric('securestack_scans_total', { result: 'cached' })), 10);
+  });
+
+  it('refuses uploads without the scan\'s credentials (401) and oversize ones (413); a malformed report fails the ImageScan and the controller keeps running', async () => {
+    const ns = await namespace('refuse');
+    const port = await freePort();
+    const op = await operator(ns, 'refuse', port);
+    const ca = Buffer.from((await kubectl(['get', 'secret', 'securestack-reports-tls', '-o', 'jsonpath={.data.ca\\.crt}'], { namespace: ns })).stdout, 'base64').toString();
+    await kubectl(['apply', '-f', '-'], { namespace: ns, input: imageScanManifest('target', `${env.registry}/fixtures/node-app:1`, { scanner: { image: 'securestack.test/malformed-scanner:1' } }) });
+    await waitFor('the ImageScan to exist', () => getScan(ns, 'target'));
+
+    assert.equal(await putReport(port, `${ns}/target`, { 'content-encoding': 'gzip' }, Buffer.from('x'), ca), 401, 'no token');
+    const foreign = (await kubectl(['create', 'token', 'default', '--audience', 'securestack-report'], { namespace: ns })).stdout.trim();
+    assert.equal(await putReport(port, `${ns}/target`, { authorization: `Bearer ${foreign}`, 'content-encoding': 'gzip' }, Buffer.from('x'), ca), 401, 'a token not bound to the scan pod');
+    const otherAudience = (await kubectl(['create', 'token', 'default', '--audience', 'something-else'], { namespace: ns })).stdout.trim();
+    assert.equal(await putReport(port, `${ns}/target`, { authorization: `Bearer ${otherAudience}`, 'content-encoding': 'gzip' }, Buffer.from('x'), ca), 401, 'a token for another audience');
+    assert.equal(await putReport(port, `${ns}/target`, { 'content-length': String(60 * 1024 * 1024), 'content-encoding': 'gzip' }, undefined, ca), 413, 'over 50 MiB');
+    assert.ok((await op.metric('securestack_report_uploads_total', { result: 'unauthorized' })) >= 3);
+    assert.ok((await op.metric('securestack_report_uploads_total', { result: 'too_large' })) >= 1);
+
+    const failed = await waitForPhase(ns, 'target', 'Failed', op);
+    const condition = failed.status?.conditions?.find((entry) => entry.type === 'Scanned');
+    assert.equal(condition?.reason, 'InvalidReport');
+    assert.match(condition?.message ?? '', /CycloneDX 1\.6/);
+    assert.equal(await op.metric('securestack_report_uploads_total', { result: 'invalid' }), 1);
+    const healthz = await fetch(`http://127.0.0.1:${await op.metricsPort()}/healthz`);
+    assert.equal(healthz.status, 200, 'the controller keeps running');
+  });
+
+  it('a report with 5,000 components and 2,000 vulnerabilities completes with no object over 900 KiB', async () => {
+    const ns = await namespace('large');
+    const op = await operator(ns, 'large', await freePort());
+    await kubectl(['apply', '-f', '-'], { namespace: ns, input: imageScanManifest('large', `${env.registry}/fixtures/debian-app:1`, { scanner: { image: 'securestack.test/large-scanner:1' } }) });
+    const scan = await waitForPhase(ns, 'large', 'Completed', op, 180_000);
+    assert.equal(scan.status?.componentCount, 5_001);
+    assert.equal(scan.status?.topFindings?.length, 20);
+    const sizes: Array<[string, number]> = [];
+    for (const kind of ['imagescans', 'configmaps']) {
+      const list = JSON.parse((await kubectl(['get', kind, '-o', 'json'], { namespace: ns })).stdout) as { items: Array<{ metadata: { name: string } }> };
+      for (const item of list.items) sizes.push([`${kind}/${item.metadata.name}`, Buffer.byteLength(JSON.stringify(item))]);
+    }
+    const parts = sizes.filter(([name]) => name.includes('sbom'));
+    assert.ok(parts.length >= 1, 'the SBOM is stored');
+    for (const [name, bytes] of sizes) assert.ok(bytes < 900 * 1024, `${name} is ${bytes} bytes`);
+    process.stdout.write(`# large report: ${parts.length} SBOM part(s), largest object ${Math.max(...sizes.map(([, bytes]) => bytes))} bytes\n`);
+  });
+
+  it('a controller killed while the Job runs resumes after restart: the scan completes with one Job', async () => {
+    const ns = await namespace('restart');
+    const port = await freePort();
+    const first = await operator(ns, 'restart', port);
+    const image = `${env.registry}/fixtures/node-app:1`;
+    await kubectl(['apply', '-f', '-'], { namespace: ns, input: imageScanManifest('resume', image) });
+    const digest = fixtureDigest(env, 'fixtures/node-app:1');
+    await waitFor('the scan Job', async () => ((await scanJobsForDigest(digest)).some((job) => job.startsWith(`${ns}/`)) ? true : undefined), { timeoutMs: 60_000, intervalMs: 100 });
+    await first.stop('SIGKILL');
+    const second = await operator(ns, 'restart', port);
+    const scan = await waitForPhase(ns, 'resume', 'Completed', second);
+    assert.deepEqual(scan.status?.summary, countsOf(expectedFor('npm')));
+    const jobs = (await scanJobsForDigest(digest)).filter((job) => job.startsWith(`${ns}/`));
+    assert.equal(jobs.length, 1, `exactly one Job: ${jobs.join(', ')}`);
+  });
+});

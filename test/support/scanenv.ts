@@ -1,0 +1,97 @@
+// What the image-scanning tests need from the test plane (test/env/start.sh): the loopback
+// registries and their fixture images, the Trivy server, and a configured operator.
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import * as path from 'node:path';
+import { kubectl } from './cluster';
+import { runDir } from './nodeplayer';
+
+const HOW_TO = 'run `npm test` (it starts the plane with registries, the Trivy server and the node player) or `bash test/env/start.sh`';
+
+function readRunFile(name: string): string {
+  const file = path.join(runDir(), name);
+  if (!existsSync(file)) throw new Error(`${file} is missing: the scan test environment is not running; ${HOW_TO}`);
+  return readFileSync(file, 'utf8').trim();
+}
+
+export interface ScanEnvironment {
+  /** host:port of the anonymous registry. */
+  registry: string;
+  authRegistry: string;
+  /** image reference → digest, as pushed by images.sh. */
+  images: Record<string, string>;
+  trivyServer: string;
+}
+
+export function scanEnvironment(): ScanEnvironment {
+  return {
+    registry: new URL(readRunFile('registry-url')).host,
+    authRegistry: new URL(readRunFile('auth-registry-url')).host,
+    images: JSON.parse(readRunFile('images.json')) as Record<string, string>,
+    trivyServer: readRunFile('trivy-server-url'),
+  };
+}
+
+/** The digest images.sh recorded for a fixture reference such as `fixtures/debian-app:1`. */
+export function fixtureDigest(env: ScanEnvironment, reference: string): string {
+  const found = Object.entries(env.images).find(([ref]) => ref.endsWith(`/${reference}`) && ref.startsWith(env.registry));
+  if (!found) throw new Error(`no fixture image ${reference} in images.json: ${JSON.stringify(env.images)}`);
+  return found[1];
+}
+
+/** A TCP port nobody listens on right now. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Operator settings for scanning against the test plane; the report endpoint on `reportPort`. */
+export function scanOperatorEnv(env: ScanEnvironment, reportPort: number, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    SECURESTACK_TRIVY_SERVER: env.trivyServer,
+    SECURESTACK_INSECURE_REGISTRIES: `${env.registry},${env.authRegistry}`,
+    SECURESTACK_REPORT_PORT: String(reportPort),
+    SECURESTACK_REPORT_URL: `https://127.0.0.1:${reportPort}`,
+    SECURESTACK_SCANNER_IMAGE: 'docker.io/aquasec/trivy:0.67.2',
+    SECURESTACK_UPLOADER_IMAGE: 'ghcr.io/securestack/securestack:0.1.0',
+    ...extra,
+  };
+}
+
+export interface ScanObject {
+  metadata: { name: string; namespace: string; generation: number };
+  status?: {
+    phase?: string;
+    digest?: string;
+    attempts?: number;
+    jobName?: string;
+    queuePosition?: number;
+    observedGeneration?: number;
+    summary?: { critical: number; high: number; medium: number; low: number; unknown: number; fixable: number };
+    topFindings?: Array<{ id: string; package: string; severity: string; installedVersion?: string; fixedVersion?: string; score?: number; title?: string }>;
+    componentCount?: number;
+    sbomRef?: { name: string; parts: number };
+    scanner?: { name?: string; version?: string };
+    conditions?: Array<{ type: string; status: string; reason: string; message: string }>;
+  };
+}
+
+export async function getScan(namespace: string, name: string): Promise<ScanObject | undefined> {
+  const result = await kubectl(['get', 'imagescan', name, '-o', 'json'], { namespace, allowFail: true });
+  return result.code === 0 ? (JSON.parse(result.stdout) as ScanObject) : undefined;
+}
+
+export function imageScanManifest(name: string, image: string, spec: Record<string, unknown> = {}): string {
+  return JSON.stringify({ apiVersion: 'securestack.io/v1alpha1', kind: 'ImageScan', metadata: { name }, spec: { image, ...spec } });
+}
+
+/** Scan Jobs for a digest in every namespace. */
+export async function scanJobsForDigest(digest: string): Promise<string[]> {
+  const label = `securestack.io/digest=${digest.replace(/^sha256:/, '').slice(0, 63)}`;
+  const result = await kubectl(['get', 'jobs', '-A', '-l', label, '-o', 'jsonpath={range .items[*]}{.metadata.namespace}/{.metadata.name}{"\\n"}{end}']);
+  return result.stdout.split('\n').filter((line) => line !== '');
+}
