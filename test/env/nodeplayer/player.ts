@@ -363,10 +363,21 @@ export class Player implements PodHost {
   // -------------------------------------------------------------------------------------------
   // PodHost
 
+  /** Patches pods/status; retries transient failures (not 404: a deleted pod stays deleted). */
   async patchStatus(namespace: string, name: string, status: Record<string, unknown>): Promise<void> {
-    await this.core.patchNamespacedPodStatus(name, namespace, { status }, undefined, undefined, 'securestack-nodeplayer', undefined, undefined, {
-      headers: { 'Content-Type': 'application/strategic-merge-patch+json' },
-    });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.core.patchNamespacedPodStatus(name, namespace, { status }, undefined, undefined, 'securestack-nodeplayer', undefined, undefined, {
+          headers: { 'Content-Type': 'application/strategic-merge-patch+json' },
+        });
+        return;
+      } catch (err) {
+        if (statusCode(err) === 404 || attempt >= 5 || this.stopped) {
+          throw new Error(`status of pod ${namespace}/${name}: ${errText(err)}`);
+        }
+        await new Promise((res) => setTimeout(res, 200 * attempt));
+      }
+    }
   }
 
   async readSecret(namespace: string, name: string): Promise<Record<string, Buffer> | undefined> {
