@@ -21,6 +21,11 @@ export interface GenerateOptions {
   trivyVersion?: string;
   /** Description length; Trivy copies the advisory text, often several hundred characters. */
   descriptionChars?: number;
+  /**
+   * File hashes on language packages (Trivy writes them from the files' digests), default true.
+   * Hashes and varied descriptions make the JSON compress about as badly as real SBOMs do.
+   */
+  hashes?: boolean;
 }
 
 export interface ExpectedFinding {
@@ -41,6 +46,13 @@ export interface GeneratedReport {
   findings: ExpectedFinding[];
   componentCount: number;
 }
+
+const WORDS = (
+  'buffer overflow heap stack use after free integer underflow out of bounds read write null pointer dereference ' +
+  'remote local attacker crafted request header cookie certificate parser decoder encoder library function allows ' +
+  'denial service arbitrary code execution information disclosure privilege escalation bypass authentication via ' +
+  'when processing handling malformed specially packet file archive image font string regular expression memory leak'
+).split(' ');
 
 const SEVERITIES: GenSeverity[] = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'UNKNOWN'];
 
@@ -63,6 +75,7 @@ export function generateTrivyReport(options: GenerateOptions): GeneratedReport {
   const multiEvery = options.multiAffectEvery ?? 10;
   const unfixedEvery = options.unfixedEvery ?? 3;
   const descriptionChars = options.descriptionChars ?? 400;
+  const withHashes = options.hashes ?? true;
   const digest = `sha256:${hex(`image-${options.seed ?? 42}`)}`;
   const layer = `sha256:${hex('layer')}`;
 
@@ -112,6 +125,7 @@ export function generateTrivyReport(options: GenerateOptions): GeneratedReport {
         type: 'library',
         name,
         version,
+        ...(withHashes ? { hashes: [{ alg: 'SHA-1', content: hex(`sha1-${i}-${rand()}`).slice(0, 40) }, { alg: 'SHA-256', content: hex(`sha256-${i}-${rand()}`) }] } : {}),
         licenses: [{ license: { id: 'MIT' } }],
         purl,
         properties: [
@@ -132,6 +146,7 @@ export function generateTrivyReport(options: GenerateOptions): GeneratedReport {
         group,
         name,
         version,
+        ...(withHashes ? { hashes: [{ alg: 'SHA-1', content: hex(`sha1-${i}-${rand()}`).slice(0, 40) }] } : {}),
         purl,
         properties: [
           { name: 'aquasecurity:trivy:FilePath', value: `app/lib/${name}-${version}.jar` },
@@ -169,7 +184,9 @@ export function generateTrivyReport(options: GenerateOptions): GeneratedReport {
       });
       if (source !== 'nvd') ratings.push({ source: { name: 'nvd' }, score, method: 'CVSSv31', severity: severity.toLowerCase(), vector: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H' });
     }
-    const description = (lorem.repeat(Math.ceil(descriptionChars / lorem.length)).slice(0, descriptionChars) + ` (${id})`).trim();
+    let text = '';
+    while (text.length < descriptionChars) text += `${WORDS[Math.floor(rand() * WORDS.length)] ?? 'flaw'} `;
+    const description = `${lorem.slice(0, 60)}${text}`.slice(0, descriptionChars).trim() + ` (${id})`;
     const vuln: Record<string, unknown> = {
       id,
       source: { name: source, url: source === 'ghsa' ? 'https://github.com/advisories' : 'https://security-tracker.debian.org/tracker/' },
