@@ -59,6 +59,12 @@ export interface OperatorConfig {
   scanServiceAccount: string;
   /** Secret (in the operator's namespace) holding the CA and the report endpoint's certificate. */
   reportCertSecret: string;
+  /** Keep an ImageScan for every image running pods use. */
+  workloadScanning: boolean;
+  workloadNamespaces: string[];
+  workloadExcludeNamespaces: string[];
+  /** Pod label requirements: key=value, key!=value, key, !key. */
+  workloadPodSelector: string[];
 }
 
 export class ConfigError extends Error {}
@@ -254,6 +260,26 @@ const settings: { [K in keyof OperatorConfig]: Setting<K> } = {
   scanServiceAccount: {
     key: 'scanServiceAccount', env: 'SECURESTACK_SCAN_SERVICE_ACCOUNT', flag: 'scan-service-account',
     parse: matching(dns1123), fallback: () => 'default', expects: 'a ServiceAccount name',
+  },
+  workloadScanning: {
+    key: 'workloadScanning', env: 'SECURESTACK_WORKLOAD_SCANNING', flag: 'workload-scanning',
+    parse: (raw) => {
+      if (raw !== 'true' && raw !== 'false') throw new Error('not a boolean');
+      return raw === 'true';
+    },
+    fallback: () => true, expects: 'true or false',
+  },
+  workloadNamespaces: {
+    key: 'workloadNamespaces', env: 'SECURESTACK_WORKLOAD_NAMESPACES', flag: 'workload-namespaces',
+    parse: list(dns1123), fallback: () => [], expects: 'a comma-separated list of namespaces',
+  },
+  workloadExcludeNamespaces: {
+    key: 'workloadExcludeNamespaces', env: 'SECURESTACK_WORKLOAD_EXCLUDE_NAMESPACES', flag: 'workload-exclude-namespaces',
+    parse: list(dns1123), fallback: () => ['kube-system', 'kube-public', 'kube-node-lease'], expects: 'a comma-separated list of namespaces',
+  },
+  workloadPodSelector: {
+    key: 'workloadPodSelector', env: 'SECURESTACK_WORKLOAD_POD_SELECTOR', flag: 'workload-pod-selector',
+    parse: list(/^!?[A-Za-z0-9][-A-Za-z0-9_./]*((!=|==?)[-A-Za-z0-9_.]*)?$/), fallback: () => [], expects: 'a comma-separated label selector such as app=web,tier!=test',
   },
   reportCertSecret: {
     key: 'reportCertSecret', env: 'SECURESTACK_REPORT_CERT_SECRET', flag: 'report-cert-secret',

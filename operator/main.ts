@@ -8,6 +8,7 @@
 import type { Server } from 'node:http';
 import { ConfigError, loadConfig, type OperatorConfig } from './config';
 import { ImageScanReconciler } from './controllers/imagescan';
+import { WorkloadIndex, WorkloadReconciler, podWatch } from './controllers/workloads';
 import { KubeClient } from './kube/client';
 import { RegistryClient } from './registry';
 import { createLogger, type Logger } from './log';
@@ -79,13 +80,19 @@ async function main(): Promise<void> {
     metrics: scanMetrics,
     reportCaPem: () => tls.caPem,
   });
+  const workloads = new WorkloadIndex({
+    includeNamespaces: config.workloadNamespaces,
+    // Its own namespace is never scanned as a workload.
+    excludeNamespaces: [...config.workloadExcludeNamespaces, config.namespace],
+    podSelector: config.workloadPodSelector,
+  });
   const manager = new Manager({
     config,
     client,
     log,
     metrics,
-    reconcilers: [imageScans],
-    secondaryWatches: [scanJobWatch(dispatcher)],
+    reconcilers: config.workloadScanning ? [imageScans, new WorkloadReconciler(client, workloads)] : [imageScans],
+    secondaryWatches: config.workloadScanning ? [scanJobWatch(dispatcher), podWatch(workloads)] : [scanJobWatch(dispatcher)],
     beforeTerm: async () => dispatcher.reset(await listScanJobs(client)),
   });
   const server = await startHttpServer({ port: config.metricsPort, host: config.bindAddress, registry: metrics.registry, health: manager });

@@ -205,6 +205,46 @@ describe('image scanning against the real plane, registry, Trivy and node player
     process.stdout.write(`# large report: ${parts.length} SBOM part(s), largest object ${Math.max(...sizes.map(([, bytes]) => bytes))} bytes\n`);
   });
 
+  it('keeps an ImageScan per image that running pods use, shares one Job across namespaces, and removes it with the pods', async () => {
+    const spaces = [await namespace('wl-a'), await namespace('wl-b')];
+    const op = await operator(spaces[0] ?? '', 'workloads', await freePort(), {
+      SECURESTACK_WORKLOAD_SCANNING: 'true',
+      SECURESTACK_WORKLOAD_NAMESPACES: spaces.join(','),
+    });
+    const image = `${env.registry}/fixtures/alpine-app:1`;
+    const deployment = (name: string): string =>
+      JSON.stringify({
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name },
+        spec: {
+          replicas: 2,
+          selector: { matchLabels: { app: name } },
+          template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'app', image }] } },
+        },
+      });
+    for (const ns of spaces) await kubectl(['apply', '-f', '-'], { namespace: ns, input: deployment('shop') });
+    const scans = await Promise.all(
+      spaces.map((ns) =>
+        waitFor(`a workload ImageScan in ${ns}`, async () => {
+          const list = JSON.parse((await kubectl(['get', 'imagescans', '-l', 'securestack.io/source=workload', '-o', 'json'], { namespace: ns })).stdout) as { items: ScanObject[] };
+          const done = list.items.filter((item) => item.status?.phase === 'Completed');
+          return done.length === 1 ? done[0] : undefined;
+        }, { timeoutMs: 120_000 }),
+      ),
+    );
+    for (const scan of scans) assert.deepEqual(scan.status?.summary, countsOf(expectedFor('alpine')));
+    const jobs = (await scanJobsForDigest(fixtureDigest(env, 'fixtures/alpine-app:1'))).filter((job) => spaces.some((ns) => job.startsWith(`${ns}/`)));
+    assert.equal(jobs.length, 1, `one Job for both namespaces: ${jobs.join(', ')}`);
+
+    await kubectl(['delete', 'deployment', 'shop', '--wait=true'], { namespace: spaces[1] ?? '' });
+    await waitFor('the unused workload ImageScan to be removed', async () => {
+      const left = (await kubectl(['get', 'imagescans', '-l', 'securestack.io/source=workload', '-o', 'name'], { namespace: spaces[1] ?? '' })).stdout.trim();
+      return left === '' ? true : undefined;
+    }, { timeoutMs: 60_000 });
+    assert.ok((await op.metric('securestack_reconcile_total', { kind: 'WorkloadImages' })) > 0);
+  });
+
   it('a controller killed while the Job runs resumes after restart: the scan completes with one Job', async () => {
     const ns = await namespace('restart');
     const port = await freePort();

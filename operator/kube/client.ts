@@ -198,6 +198,18 @@ export class KubeClient {
     return asObject<T>(body);
   }
 
+  async deleteCustom(type: ResourceType, key: ObjectKey): Promise<void> {
+    try {
+      await this.call(`delete ${type.plural}`, () =>
+        type.namespaced
+          ? this.custom.deleteNamespacedCustomObject(type.group, type.version, namespaceOf(key), type.plural, key.name)
+          : this.custom.deleteClusterCustomObject(type.group, type.version, type.plural, key.name),
+      );
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
   // ---- jobs -------------------------------------------------------------------------------
 
   async createJob(namespace: string, job: V1Job): Promise<V1Job> {

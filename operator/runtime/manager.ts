@@ -25,6 +25,8 @@ export interface SecondaryWatch {
   plural: string;
   /** Queue keys to reconcile when this object changes (usually its owner). */
   keysFor(object: KubernetesObject, deleted: boolean): string[];
+  /** Every key this watch knows of, queued on each resync (for reconcilers without a resource). */
+  allKeys?(): string[];
 }
 
 export interface ManagerOptions {
@@ -92,8 +94,9 @@ export class Manager extends Operator {
 
   /** Called by Operator.start(): establish watches, then campaign for the Lease. */
   protected async init(): Promise<void> {
-    for (const reconciler of this.reconcilers.values()) await this.waitUntilServed(reconciler.type);
-    for (const reconciler of this.reconcilers.values()) {
+    const served = [...this.reconcilers.values()].filter((reconciler) => !reconciler.virtual);
+    for (const reconciler of served) await this.waitUntilServed(reconciler.type);
+    for (const reconciler of served) {
       const { group, version, plural, kind } = reconciler.type;
       await this.watchResource(group, version, plural, (event) => this.enqueueEvent(kind, event));
     }
@@ -198,7 +201,11 @@ export class Manager extends Operator {
 
   /** Lists every object of every reconciled kind and queues it; covers missed events. */
   private async resync(): Promise<void> {
+    for (const watch of this.options.secondaryWatches ?? []) {
+      for (const key of watch.allKeys?.() ?? []) this.term?.queue.add(key);
+    }
     for (const reconciler of this.reconcilers.values()) {
+      if (reconciler.virtual) continue;
       try {
         const objects = await this.options.client.listCustom(reconciler.type);
         for (const object of objects) {

@@ -22,6 +22,11 @@ export interface ReconcileContext {
 export interface Reconciler {
   /** The resource this reconciler owns; its keys are `kind/namespace/name`. */
   readonly type: ResourceType;
+  /**
+   * Keys come only from secondary watches (the type is not a served resource): the manager
+   * neither watches nor lists it.
+   */
+  readonly virtual?: boolean;
   reconcile(key: ObjectKey, context: ReconcileContext): Promise<ReconcileResult>;
 }
 

@@ -40,6 +40,8 @@ export function startOperator(options: OperatorOptions): OperatorProcess {
       SECURESTACK_METRICS_PORT: '0',
       SECURESTACK_BIND_ADDRESS: '127.0.0.1',
       SECURESTACK_LOG_LEVEL: 'debug',
+      // Off unless a test asks: other tests' pods would otherwise turn into ImageScans.
+      SECURESTACK_WORKLOAD_SCANNING: 'false',
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,173 @@
+/**
+ * Automatic workload scanning: keeps one ImageScan per image that running pods use, in the pods'
+ * namespace, labelled `securestack.io/source=workload`, and removes it when no pod uses the image
+ * any more. Many namespaces with one digest still share one Job and one cached result (the
+ * dispatcher and the cache key by digest); rescans after the rescan period or a newer
+ * vulnerability DB come from the ImageScan reconciler.
+ *
+ * Keys are namespaces. The pod watch keeps only what this needs from each pod (namespace, labels
+ * matched, image references) so memory stays bounded with many pods.
+ */
+import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
+import { createHash } from 'node:crypto';
+import { apiVersion, type ImageScan } from '../api/types.generated';
+import { isAlreadyExists, type KubeClient, type ObjectKey, type ResourceType } from '../kube/client';
+import type { SecondaryWatch } from '../runtime/manager';
+import { ensureLeading, keyOf, type ReconcileContext, type ReconcileResult, type Reconciler } from '../runtime/reconciler';
+import { imageScanType } from './types';
+
+export const sourceLabel = 'securestack.io/source';
+export const workloadSource = 'workload';
+const workloadKind = 'WorkloadImages';
+const workloadType: ResourceType = { group: '', version: 'v1', plural: 'pods', kind: workloadKind, namespaced: false };
+
+export interface WorkloadFilter {
+  /** Only these namespaces (empty: all). */
+  includeNamespaces: readonly string[];
+  excludeNamespaces: readonly string[];
+  /** Pod label requirements: `key=value`, `key!=value`, `key` (exists), `!key`. */
+  podSelector: readonly string[];
+}
+
+/** What the index keeps of one pod. */
+interface PodImages {
+  namespace: string;
+  images: string[];
+}
+
+export function matchesSelector(labels: Record<string, string>, selector: readonly string[]): boolean {
+  return selector.every((requirement) => {
+    const notEqual = /^([^!=]+)!=(.*)$/.exec(requirement);
+    if (notEqual) return labels[notEqual[1] ?? ''] !== notEqual[2];
+    const equal = /^([^!=]+)==?(.*)$/.exec(requirement);
+    if (equal) return labels[equal[1] ?? ''] === equal[2];
+    if (requirement.startsWith('!')) return !(requirement.slice(1) in labels);
+    return requirement in labels;
+  });
+}
+
+/**
+ * The images a pod runs: the digest the kubelet pulled (status imageID) when it reports one,
+ * otherwise the reference in the spec, which the ImageScan resolves.
+ */
+export function podImages(pod: V1Pod): string[] {
+  const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+  const containers = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
+  return containers.map((container) => {
+    const image = container.image ?? '';
+    const digest = /sha256:[a-f0-9]{64}$/.exec(statuses.find((status) => status.name === container.name)?.imageID ?? '')?.[0];
+    return digest ? `${image.replace(/@sha256:[a-f0-9]{64}$/, '').replace(/:[^/:]+$/, '')}@${digest}` : image;
+  }).filter((image) => image !== '');
+}
+
+/** A stable, DNS-safe ImageScan name for an image reference. */
+export function workloadScanName(image: string): string {
+  const repository = image.replace(/@sha256:[a-f0-9]{64}$/, '').replace(/:[^/:]+$/, '').split('/').pop() ?? 'image';
+  const stem = repository.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'image';
+  return `wl-${stem}-${createHash('sha256').update(image).digest('hex').slice(0, 12)}`;
+}
+
+export class WorkloadIndex {
+  private readonly pods = new Map<string, PodImages>();
+
+  constructor(private readonly filter: WorkloadFilter) {}
+
+  /** Records a pod event; returns the namespace key to reconcile, if the pod matters. */
+  observe(pod: V1Pod, deleted: boolean): string | undefined {
+    const namespace = pod.metadata?.namespace ?? '';
+    const id = `${namespace}/${pod.metadata?.name ?? ''}`;
+    const previous = this.pods.get(id);
+    const running = !deleted && !pod.metadata?.deletionTimestamp && (pod.status?.phase === 'Running' || pod.status?.phase === 'Pending');
+    if (!running || !this.wanted(namespace, pod.metadata?.labels ?? {})) {
+      if (!previous) return undefined;
+      this.pods.delete(id);
+      return namespace;
+    }
+    const images = podImages(pod);
+    if (previous && previous.images.join('\n') === images.join('\n')) return undefined;
+    this.pods.set(id, { namespace, images });
+    return namespace;
+  }
+
+  imagesIn(namespace: string): Set<string> {
+    const images = new Set<string>();
+    for (const pod of this.pods.values()) if (pod.namespace === namespace) for (const image of pod.images) images.add(image);
+    return images;
+  }
+
+  namespaces(): string[] {
+    return [...new Set([...this.pods.values()].map((pod) => pod.namespace))];
+  }
+
+  get size(): number {
+    return this.pods.size;
+  }
+
+  private wanted(namespace: string, labels: Record<string, string>): boolean {
+    const { includeNamespaces, excludeNamespaces, podSelector } = this.filter;
+    // SecureStack's own pods (the scan Jobs above all) are never scanned as workloads.
+    if (labels['app.kubernetes.io/managed-by'] === 'securestack') return false;
+    if (includeNamespaces.length > 0 && !includeNamespaces.includes(namespace)) return false;
+    if (excludeNamespaces.includes(namespace)) return false;
+    return matchesSelector(labels, podSelector);
+  }
+}
+
+/** Pod events into the index, namespaces into the work queue. */
+export function podWatch(index: WorkloadIndex): SecondaryWatch {
+  const keyFor = (namespace: string): string => keyOf(workloadKind, { name: namespace });
+  return {
+    group: '',
+    version: 'v1',
+    plural: 'pods',
+    keysFor(object: KubernetesObject, deleted: boolean): string[] {
+      const namespace = index.observe(object, deleted);
+      return namespace ? [keyFor(namespace)] : [];
+    },
+    allKeys: () => index.namespaces().map(keyFor),
+  };
+}
+
+export class WorkloadReconciler implements Reconciler {
+  readonly type = workloadType;
+  readonly virtual = true;
+
+  constructor(
+    private readonly client: KubeClient,
+    private readonly index: WorkloadIndex,
+  ) {}
+
+  async reconcile(key: ObjectKey, context: ReconcileContext): Promise<ReconcileResult> {
+    const namespace = key.name;
+    const wanted = this.index.imagesIn(namespace);
+    const existing = await this.client.listCustom<ImageScan>(imageScanType, { namespace, labelSelector: `${sourceLabel}=${workloadSource}` });
+    const have = new Map(existing.map((scan) => [scan.spec.image, scan]));
+    for (const image of wanted) {
+      if (have.has(image)) continue;
+      ensureLeading(context);
+      await this.createScan(namespace, image);
+      context.log.info({ image }, 'created ImageScan for a running workload');
+    }
+    for (const [image, scan] of have) {
+      if (wanted.has(image)) continue;
+      ensureLeading(context);
+      await this.client.deleteCustom(imageScanType, { namespace, name: scan.metadata?.name ?? '' });
+      context.log.info({ image }, 'deleted ImageScan of an image no pod uses any more');
+    }
+    return {};
+  }
+
+  private async createScan(namespace: string, image: string): Promise<void> {
+    try {
+      await this.client.createCustom<ImageScan>(imageScanType, {
+        apiVersion,
+        kind: 'ImageScan',
+        metadata: { name: workloadScanName(image), namespace, labels: { [sourceLabel]: workloadSource, 'app.kubernetes.io/managed-by': 'securestack' } },
+        spec: { image },
+      });
+    } catch (err) {
+      // Same name, same image: created by an earlier pass whose list did not see it yet.
+      if (!isAlreadyExists(err)) throw err;
+    }
+  }
+}

@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { V1Pod } from '@kubernetes/client-node';
+import { WorkloadIndex, matchesSelector, podImages, workloadScanName } from '../operator/controllers/workloads';
+
+const digest = `sha256:${'a'.repeat(64)}`;
+
+function pod(namespace: string, name: string, images: string[], extra: Partial<V1Pod> = {}, phase = 'Running'): V1Pod {
+  return {
+    metadata: { namespace, name, labels: { app: 'web' } },
+    spec: { containers: images.map((image, i) => ({ name: `c${i}`, image })) },
+    status: { phase },
+    ...extra,
+  };
+}
+
+describe('workload scanning', () => {
+  it('takes the digest the kubelet pulled, else the spec reference', () => {
+    const withDigest = pod('a', 'p', ['reg.example/app:1.0', 'nginx:1.27'], {});
+    withDigest.status = { phase: 'Running', containerStatuses: [{ name: 'c0', image: 'reg.example/app:1.0', imageID: `docker-pullable://reg.example/app@${digest}`, ready: true, restartCount: 0 }] };
+    assert.deepEqual(podImages(withDigest), [`reg.example/app@${digest}`, 'nginx:1.27']);
+  });
+
+  it('matches pod label selectors', () => {
+    const labels = { app: 'web', tier: 'front' };
+    assert.equal(matchesSelector(labels, ['app=web', 'tier!=back', 'tier', '!canary']), true);
+    assert.equal(matchesSelector(labels, ['app==api']), false);
+    assert.equal(matchesSelector(labels, ['!tier']), false);
+    assert.equal(matchesSelector(labels, []), true);
+  });
+
+  it('indexes running pods by namespace, honours filters, and forgets pods that stop', () => {
+    const index = new WorkloadIndex({ includeNamespaces: [], excludeNamespaces: ['kube-system'], podSelector: ['app=web'] });
+    assert.equal(index.observe(pod('a', 'p1', ['img:1']), false), 'a');
+    assert.equal(index.observe(pod('a', 'p1', ['img:1']), false), undefined, 'an unchanged pod changes nothing');
+    assert.equal(index.observe(pod('a', 'p2', ['img:1', 'img:2']), false), 'a');
+    assert.equal(index.observe(pod('kube-system', 'p', ['img:3']), false), undefined);
+    assert.equal(index.observe(pod('b', 'other', ['img:4'], { metadata: { namespace: 'b', name: 'other', labels: { app: 'db' } } }), false), undefined);
+    assert.equal(index.observe(pod('b', 'own', ['img:5'], { metadata: { namespace: 'b', name: 'own', labels: { app: 'web', 'app.kubernetes.io/managed-by': 'securestack' } } }), false), undefined, 'scan pods are not workloads');
+    assert.deepEqual([...index.imagesIn('a')].sort(), ['img:1', 'img:2']);
+    assert.equal(index.observe(pod('a', 'p2', ['img:1', 'img:2'], {}, 'Succeeded'), false), 'a');
+    assert.deepEqual([...index.imagesIn('a')], ['img:1']);
+    assert.equal(index.observe(pod('a', 'p1', ['img:1']), true), 'a');
+    assert.equal(index.size, 0);
+  });
+
+  it('names ImageScans stably and DNS-safely', () => {
+    const name = workloadScanName(`Registry.example:5000/Team/My_App@${digest}`);
+    assert.match(name, /^wl-my-app-[0-9a-f]{12}$/);
+    assert.equal(workloadScanName(`Registry.example:5000/Team/My_App@${digest}`), name);
+    assert.notEqual(workloadScanName('nginx:1.27'), workloadScanName('nginx:1.28'));
+  });
+});
