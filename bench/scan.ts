@@ -1,0 +1,185 @@
+// bench/scan: 1,000 ImageScans over 50 unique digests on the test plane, without and with Redis.
+//
+//   bash bench/scan.sh            (starts the plane, builds, runs this, prints and records figures)
+//
+// Phase 1 (cold): 1,000 ImageScans (20 per digest, spread over 5 namespaces) created at once;
+// counts the scan Jobs (must be 50) and the time until all are Completed.
+// Phase 2 (warm): 200 more ImageScans of the same digests, created one at a time; each one's
+// time from create to Completed, from watch events, is a cache hit (p50, p99).
+// Then the controller's RSS. The real Trivy scans through the node player, as in the tests.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { KubeConfig, Watch } from '@kubernetes/client-node';
+import { kubectl, kubeconfigPath, repoRoot } from '../test/support/cluster';
+import { runDir } from '../test/support/nodeplayer';
+import { freePort, scanEnvironment, scanOperatorEnv, type ScanEnvironment } from '../test/support/scanenv';
+
+const digests = 50;
+const coldScans = 1_000;
+const warmScans = 200;
+const namespaces = 5;
+
+interface Figures {
+  mode: string;
+  jobs: number;
+  coldSeconds: number;
+  warmP50Ms: number;
+  warmP99Ms: number;
+  rssMiB: number;
+}
+
+function crane(): string {
+  const bin = spawnSync('bash', [path.join(repoRoot(), 'test/env/build.sh')], { encoding: 'utf8' }).stdout.trim().split('\n').pop() ?? '';
+  return path.join(bin, 'crane');
+}
+
+/** 50 images: the Debian fixture plus one small unique layer each, so every digest differs. */
+function pushImages(env: ScanEnvironment): string[] {
+  const work = mkdtempSync(path.join(tmpdir(), 'bench-images-'));
+  const refs: string[] = [];
+  for (let i = 0; i < digests; i++) {
+    const dir = path.join(work, `layer-${i}`);
+    spawnSync('mkdir', ['-p', path.join(dir, 'etc')]);
+    writeFileSync(path.join(dir, 'etc', 'bench-id'), `image ${i}\n`);
+    const tar = path.join(work, `layer-${i}.tar`);
+    spawnSync('tar', ['-C', dir, '--owner=0', '--group=0', '--mtime=@0', '-cf', tar, 'etc']);
+    const ref = `${env.registry}/bench/app-${i}:1`;
+    const result = spawnSync(crane(), ['--insecure', 'append', '-b', `${env.registry}/fixtures/debian-app:1`, '-f', tar, '-t', ref], { encoding: 'utf8' });
+    if (result.status !== 0) throw new Error(`crane append failed: ${result.stderr}`);
+    refs.push(ref);
+  }
+  return refs;
+}
+
+function startOperator(env: ScanEnvironment, namespace: string, reportPort: number, extra: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, [path.join(repoRoot(), 'dist/operator/main.js')], {
+    env: {
+      ...process.env,
+      KUBECONFIG: kubeconfigPath(),
+      ...scanOperatorEnv(env, reportPort, extra),
+      SECURESTACK_NAMESPACE: namespace,
+      SECURESTACK_LEASE_NAME: `bench-${namespace}`,
+      SECURESTACK_METRICS_PORT: '0',
+      SECURESTACK_BIND_ADDRESS: '127.0.0.1',
+      SECURESTACK_WORKLOAD_SCANNING: 'false',
+      SECURESTACK_LOG_LEVEL: 'warn',
+      SECURESTACK_WORKERS: '8',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
+
+function manifest(name: string, image: string): Record<string, unknown> {
+  return { apiVersion: 'securestack.io/v1alpha1', kind: 'ImageScan', metadata: { name }, spec: { image } };
+}
+
+async function createAll(namespace: string, items: Array<Record<string, unknown>>): Promise<void> {
+  await kubectl(['apply', '-f', '-'], { namespace, input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }), timeoutMs: 300_000 });
+}
+
+async function countCompleted(prefix: string): Promise<number> {
+  const out = await kubectl(['get', 'imagescans', '-A', '-o', 'jsonpath={range .items[*]}{.metadata.namespace} {.status.phase}{"\\n"}{end}'], { timeoutMs: 120_000 });
+  return out.stdout.split('\n').filter((line) => line.startsWith(prefix) && line.endsWith('Completed')).length;
+}
+
+async function scanJobs(prefix: string): Promise<number> {
+  const out = await kubectl(['get', 'jobs', '-A', '-l', 'securestack.io/component=scanner', '-o', 'jsonpath={range .items[*]}{.metadata.namespace}{"\\n"}{end}']);
+  return out.stdout.split('\n').filter((line) => line.startsWith(prefix)).length;
+}
+
+function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return Math.round((kb / 1024) * 10) / 10;
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+}
+
+/** Create → Completed latency of each warm ImageScan, from watch events (not polling). */
+async function warmLatencies(namespace: string, images: string[]): Promise<number[]> {
+  const config = new KubeConfig();
+  config.loadFromFile(kubeconfigPath());
+  const created = new Map<string, number>();
+  const done = new Map<string, number>();
+  const watch = new Watch(config);
+  const request = (await watch.watch(`/apis/securestack.io/v1alpha1/namespaces/${namespace}/imagescans`, {}, (_type: string, object: { metadata?: { name?: string }; status?: { phase?: string } }) => {
+    const name = object.metadata?.name ?? '';
+    if (object.status?.phase === 'Completed' && !done.has(name)) done.set(name, performance.now());
+  }, () => undefined)) as { abort: () => void };
+  for (let i = 0; i < warmScans; i++) {
+    const name = `warm-${i}`;
+    created.set(name, performance.now());
+    await kubectl(['create', '-f', '-'], { namespace, input: JSON.stringify(manifest(name, images[i % images.length] ?? '')) });
+  }
+  const deadline = Date.now() + 120_000;
+  while (done.size < warmScans && Date.now() < deadline) await sleep(200);
+  request.abort();
+  return [...created].filter(([name]) => done.has(name)).map(([name, at]) => (done.get(name) ?? at) - at);
+}
+
+async function run(env: ScanEnvironment, images: string[], mode: 'memory' | 'redis'): Promise<Figures> {
+  const prefix = `bench-${mode}-`;
+  const spaces = Array.from({ length: namespaces }, (_, i) => `${prefix}${i}`);
+  for (const ns of [...spaces, `${prefix}op`, `${prefix}warm`]) await kubectl(['create', 'namespace', ns]);
+  const extra: Record<string, string> = {};
+  if (mode === 'redis') {
+    const url = readFileSync(path.join(runDir(), 'redis-url'), 'utf8').trim();
+    spawnSync('redis-cli', ['-u', url, 'flushall']);
+    extra.SECURESTACK_REDIS_URL = url;
+  }
+  const operator = startOperator(env, `${prefix}op`, await freePort(), extra);
+  try {
+    const started = performance.now();
+    await Promise.all(
+      spaces.map((ns, n) =>
+        createAll(ns, Array.from({ length: coldScans / namespaces }, (_, i) => manifest(`scan-${i}`, images[(i * namespaces + n) % images.length] ?? ''))),
+      ),
+    );
+    const deadline = Date.now() + 30 * 60_000;
+    while ((await countCompleted(prefix)) < coldScans) {
+      if (Date.now() > deadline) throw new Error(`${mode}: not all ${coldScans} ImageScans completed in 30 minutes`);
+      await sleep(2_000);
+    }
+    const coldSeconds = (performance.now() - started) / 1000;
+    const jobs = await scanJobs(prefix);
+    const latencies = await warmLatencies(`${prefix}warm`, images);
+    if (latencies.length < warmScans) throw new Error(`${mode}: only ${latencies.length} of ${warmScans} warm ImageScans completed`);
+    const figures = {
+      mode,
+      jobs,
+      coldSeconds: Math.round(coldSeconds * 10) / 10,
+      warmP50Ms: Math.round(percentile(latencies, 50)),
+      warmP99Ms: Math.round(percentile(latencies, 99)),
+      rssMiB: rssMiB(operator.pid ?? 0),
+    };
+    process.stdout.write(`${JSON.stringify(figures)}\n`);
+    return figures;
+  } finally {
+    operator.kill('SIGTERM');
+    for (const ns of [...spaces, `${prefix}op`, `${prefix}warm`]) await kubectl(['delete', 'namespace', ns, '--wait=false'], { allowFail: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const env = scanEnvironment();
+  const images = pushImages(env);
+  process.stdout.write(`pushed ${images.length} images with unique digests to ${env.registry}\n`);
+  const results = [await run(env, images, 'memory'), await run(env, images, 'redis')];
+  process.stdout.write('\n| cache | scan Jobs | 1,000 scans done (s) | cache hit p50 (ms) | cache hit p99 (ms) | controller RSS (MiB) |\n|---|---|---|---|---|---|\n');
+  for (const r of results) process.stdout.write(`| ${r.mode} | ${r.jobs} | ${r.coldSeconds} | ${r.warmP50Ms} | ${r.warmP99Ms} | ${r.rssMiB} |\n`);
+  if (results.some((r) => r.jobs !== digests)) {
+    process.stderr.write(`FAIL: expected ${digests} scan Jobs per run\n`);
+    process.exitCode = 1;
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench/scan: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exit(1);
+});
