@@ -5,6 +5,7 @@
 #   kwok                                                      (sigs.k8s.io/kwok)
 #   helm, for the chart tests                                 (helm.sh/helm/v3)
 #   crane, for the fixture images                             (github.com/google/go-containerregistry)
+#   trivy, the scanner (and its server) of the scan tests      (github.com/aquasecurity/trivy)
 # Prints the bin folder on stdout; progress goes to stderr.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -15,6 +16,12 @@ cache="${SECURESTACK_TOOLS_DIR:-$root/.testenv/tools}"
 bin="$cache/kube-$KUBE_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION-helm-$HELM_VERSION/bin"
 
 command -v go >/dev/null || { echo "build.sh: the Go toolchain is required (https://go.dev/doc/install or apt-get install golang)" >&2; exit 1; }
+
+# One build at a time per cache: a second caller (another test run, start.sh) waits for the first
+# and then finds everything built, instead of compiling the same thing twice on two cores.
+mkdir -p "$cache"
+exec 8>"$cache/.build.lock"
+flock 8
 
 want=(kube-apiserver kube-controller-manager kube-scheduler etcd kwok helm)
 missing=0
@@ -27,7 +34,22 @@ build_crane() {
   CGO_ENABLED=0 GOBIN="$bin" go install -trimpath -ldflags "-s -w" "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION"
   echo "$CRANE_VERSION" >"$bin/.crane-version"
 }
-if [ "$missing" = 0 ]; then build_crane; echo "$bin"; exit 0; fi
+# trivy (github.com/aquasecurity/trivy), the scanner of the image-scanning tests (test/trivy.test.ts,
+# the Trivy server of start.sh): built into $bin on its own with a version stamp like crane. Trivy
+# needs GOEXPERIMENT=jsonv2 (as in its goreleaser.yml); CGO stays off. Cold: about 10 min on 2 cores.
+build_trivy() {
+  [ -x "$bin/trivy" ] && [ "$(cat "$bin/.trivy-version" 2>/dev/null)" = "$TRIVY_VERSION" ] && return 0
+  echo "build.sh: building trivy $TRIVY_VERSION (first time about 10 min on 2 cores)" >&2
+  local t0=$SECONDS
+  rm -rf "$bin.trivy-partial"
+  CGO_ENABLED=0 GOEXPERIMENT=jsonv2 GOFLAGS=-mod=mod GOBIN="$bin.trivy-partial" go install -trimpath \
+    -ldflags "-s -w -X github.com/aquasecurity/trivy/pkg/version/app.ver=${TRIVY_VERSION#v}" \
+    "github.com/aquasecurity/trivy/cmd/trivy@$TRIVY_VERSION"
+  mv -f "$bin.trivy-partial/trivy" "$bin/trivy" && rm -rf "$bin.trivy-partial"
+  echo "$TRIVY_VERSION" >"$bin/.trivy-version"
+  echo "build.sh: trivy done after $((SECONDS - t0))s" >&2
+}
+if [ "$missing" = 0 ]; then build_crane; build_trivy; echo "$bin"; exit 0; fi
 
 mkdir -p "$bin.partial"
 export CGO_ENABLED=0 GOFLAGS=-mod=mod
@@ -56,4 +78,5 @@ fi
 echo "build.sh: helm done after $(( $(date +%s) - start ))s" >&2
 rm -rf "$bin" && mv "$bin.partial" "$bin"
 build_crane
+build_trivy
 echo "$bin"
