@@ -43,6 +43,7 @@ export const DEFAULT_TIMEOUT_MS = 15_000;
 export const DEFAULT_MAX_REDIRECTS = 3;
 const MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024;
 const MAX_ERROR_BODY_BYTES = 16 * 1024;
+/** Bound on cached tokens and on registries whose auth challenge is remembered. */
 const MAX_CACHED_TOKENS = 1000;
 /** Tokens are dropped this long before the registry says they expire. */
 const TOKEN_EXPIRY_MARGIN_MS = 10_000;
@@ -332,6 +333,10 @@ export class RegistryClient {
 
   /** @internal */
   rememberChallenge(registry: string, challenge: Challenge): void {
+    if (!this.challenges.has(registry) && this.challenges.size >= MAX_CACHED_TOKENS) {
+      const oldest = this.challenges.keys().next();
+      if (!oldest.done) this.challenges.delete(oldest.value);
+    }
     this.challenges.set(registry, challenge);
   }
 
