@@ -32,6 +32,7 @@ const defaultScannerName = 'trivy';
 /** A reference that does not resolve is tried again after this long (a Secret may appear). */
 const resolveRetryMs = 5 * 60_000;
 const retryBaseMs = 30_000;
+const queuedRefreshMs = 15_000;
 
 export interface DigestResolver {
   /** Resolves a reference to the digest to scan with the namespace's pull secrets. */
@@ -60,6 +61,8 @@ interface Found {
   summary: ScanSummary;
   sbomGzip: Buffer;
   cached: boolean;
+  /** When the scan behind the result ran: the ImageScan's completedAt, and its age for rescans. */
+  scannedAt: number;
 }
 
 export class ImageScanReconciler implements Reconciler {
@@ -133,13 +136,14 @@ export class ImageScanReconciler implements Reconciler {
   private async findResult(scan: ImageScan, digest: string, target: string): Promise<Found | undefined> {
     const scanner = this.scannerImage(scan);
     const cached = await this.deps.cache.lookup(digest, scanner);
-    if (cached) return { summary: cached.summary, sbomGzip: cached.sbomGzip, cached: !this.ownsLastJob(scan, target) };
+    if (cached) return { ...cached, cached: !this.ownsLastJob(scan, target) };
     const outcome = this.deps.dispatcher.outcome(target);
     const owner = outcome?.succeeded ? { namespace: outcome.job.namespace, name: outcome.job.owner } : { namespace: scan.metadata?.namespace ?? '', name: scan.metadata?.name ?? '' };
     const stored = await this.deps.results.load(owner.namespace, owner.name, digest);
-    if (!stored || stored.kind !== 'result') return undefined;
-    await this.deps.cache.store(digest, scanner, stored.summary, stored.sbomGzip);
-    return { summary: stored.summary, sbomGzip: stored.sbomGzip, cached: owner.name !== scan.metadata?.name || owner.namespace !== scan.metadata.namespace };
+    // A stored result past the rescan period is what a rescan replaces, not an answer.
+    if (!stored || stored.kind !== 'result' || Date.now() - stored.at >= this.deps.config.rescanAfterMs) return undefined;
+    await this.deps.cache.store(digest, scanner, stored.summary, stored.sbomGzip, stored.at);
+    return { summary: stored.summary, sbomGzip: stored.sbomGzip, scannedAt: stored.at, cached: owner.name !== scan.metadata?.name || owner.namespace !== scan.metadata.namespace };
   }
 
   private ownsLastJob(scan: ImageScan, target: string): boolean {
@@ -201,7 +205,8 @@ export class ImageScanReconciler implements Reconciler {
         condition: { type: 'Scanned', status: 'Unknown', reason: 'Queued', message: `Waiting for a free scan slot (position ${admission.position})` },
         event: { type: 'Normal', reason: 'ScanQueued' },
       });
-      return {};
+      // Positions move as scans ahead finish; refresh them now and then.
+      return { requeueAfterMs: queuedRefreshMs };
     }
     if (admission.action === 'wait') {
       const job = admission.job;
@@ -279,7 +284,8 @@ export class ImageScanReconciler implements Reconciler {
     const sbomRef = await this.deps.results.storeSbom(scan, found.sbomGzip);
     const counts = summary.summary;
     const previous = scan.status ?? {};
-    const wasComplete = previous.phase === 'Completed' && previous.digest === digest && previous.observedGeneration === scan.metadata?.generation;
+    const completedAt = rfc3339(new Date(found.scannedAt));
+    const wasComplete = previous.phase === 'Completed' && previous.completedAt === completedAt && previous.observedGeneration === scan.metadata?.generation;
     await this.writeStatus(scan, context, {
       phase: 'Completed',
       digest,
@@ -289,7 +295,7 @@ export class ImageScanReconciler implements Reconciler {
       topFindings: summary.topFindings,
       componentCount: summary.componentCount,
       sbomRef,
-      completedAt: wasComplete && previous.completedAt ? previous.completedAt : rfc3339(new Date()),
+      completedAt,
       condition: {
         type: 'Scanned',
         status: 'True',

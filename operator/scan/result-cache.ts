@@ -14,6 +14,8 @@ const unknownDb = 'unknown';
 export interface CachedScan {
   summary: ScanSummary;
   sbomGzip: Buffer;
+  /** When the scan that produced this result ran (ms since epoch). */
+  scannedAt: number;
 }
 
 export class ResultCache {
@@ -27,7 +29,7 @@ export class ResultCache {
   async lookup(digest: string, scanner: string): Promise<CachedScan | undefined> {
     const found = await this.cache.get({ digest, scanner, dbVersion: this.newestDb });
     if (!found || Date.now() - found.scannedAt > this.maxAgeMs) return undefined;
-    return { summary: JSON.parse(found.summary) as ScanSummary, sbomGzip: found.sbomGzip };
+    return { summary: JSON.parse(found.summary) as ScanSummary, sbomGzip: found.sbomGzip, scannedAt: found.scannedAt };
   }
 
   async store(digest: string, scanner: string, summary: ScanSummary, sbomGzip: Buffer, scannedAt = Date.now()): Promise<void> {
