@@ -1,7 +1,9 @@
 // Static checks of the Helm chart that need no Helm binary: CRD copies match the source of
 // truth, templates are structurally sound, every .Values reference exists, and RBAC stays
 // least-privilege. Then helm ($HELM, built by test/env/build.sh, or PATH) lints and renders the
-// chart and the rendered Deployment is checked; without helm that test fails and says so.
+// chart and the rendered Deployment is checked; without helm that test fails and says so. The
+// scan pipeline's part: the reports Service, every scan/workload setting rendered from values and
+// accepted by the operator's own config parser, and pull-Secret Roles only where asked for.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
+import { loadConfig } from '../operator/config';
 
 // Compiled to dist/test/, two levels below the repo root.
 const root = path.resolve(__dirname, '..', '..');
@@ -176,6 +179,8 @@ void test('ClusterRole grants exactly the least-privilege set', () => {
     ...cross(crdKinds.map((k) => `${k}/status`), ['get', 'update', 'patch']),
     ...cross(crdKinds.map((k) => `${k}/finalizers`), ['update']),
     ...cross(['jobs'], ['get', 'list', 'watch', 'create', 'delete'], 'batch'),
+    // Scan results and SBOM parts, owned by ImageScans (ADR 0007); never watched.
+    ...cross(['configmaps'], ['get', 'list', 'create', 'update', 'delete'], 'core'),
     ...cross(['pods', 'namespaces'], ['get', 'list', 'watch'], 'core'),
     ...cross(['events'], ['create', 'patch'], 'core'),
     ...cross(['events'], ['create', 'patch'], 'events.k8s.io'),
@@ -187,7 +192,7 @@ void test('ClusterRole grants exactly the least-privilege set', () => {
   assert.ok(!got.some((g) => g.includes('secrets')), 'no cluster-wide secrets access');
 });
 
-void test('namespaced Role covers only its Lease and webhook Secret', () => {
+void test('namespaced Role covers only its Lease and the webhook and report certificate Secrets', () => {
   const role = stubRender('role.yaml');
   assert.equal(role.kind, 'Role');
   assert.equal((role.metadata as Record<string, unknown>).namespace, 'TEMPLATED');
@@ -196,8 +201,8 @@ void test('namespaced Role covers only its Lease and webhook Secret', () => {
     'coordination.k8s.io/leases:get[TEMPLATED]',
     'coordination.k8s.io/leases:update[TEMPLATED]',
     'core/secrets:create',
-    'core/secrets:get[TEMPLATED]',
-    'core/secrets:update[TEMPLATED]',
+    'core/secrets:get[TEMPLATED,TEMPLATED]',
+    'core/secrets:update[TEMPLATED,TEMPLATED]',
   ]);
 });
 
@@ -248,7 +253,7 @@ void test('helm lint and template render the hardened Deployment', () => {
   const out = runHelm(['template', 'rel', chart, '--namespace', 'sec', '--kube-version', '1.36.1']);
   const objects = yaml.loadAll(out).filter((o): o is K8sObject => typeof o === 'object' && o !== null);
   const kinds = objects.map((o) => o.kind).sort();
-  assert.deepEqual(kinds, ['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'ServiceAccount']);
+  assert.deepEqual(kinds, ['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'Service', 'ServiceAccount']);
   for (const o of objects.filter((x) => !x.kind.startsWith('Cluster'))) assert.equal(o.metadata.namespace, 'sec', `${o.kind} namespace`);
 
   const deploy = objects.find((o) => o.kind === 'Deployment');
@@ -269,6 +274,223 @@ void test('helm lint and template render the hardened Deployment', () => {
   const minimal = runHelm(['template', 'rel', chart, '--kube-version', '1.36.1', '--set', 'rbac.create=false', '--set', 'serviceAccount.create=false', '--set', 'podDisruptionBudget.enabled=false']);
   assert.deepEqual(
     yaml.loadAll(minimal).filter((o): o is K8sObject => typeof o === 'object' && o !== null).map((o) => o.kind).sort(),
-    ['Deployment', 'Service'],
+    ['Deployment', 'Service', 'Service'],
   );
+});
+
+// ---- the scan pipeline --------------------------------------------------------------------
+
+interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: { fieldRef?: { fieldPath: string }; secretKeyRef?: { name: string; key: string } };
+}
+
+interface Port {
+  name: string;
+  port?: number;
+  containerPort?: number;
+  targetPort?: number | string;
+  protocol?: string;
+}
+
+interface RenderedRole extends K8sObject {
+  rules?: Rule[];
+  roleRef?: { kind: string; name: string };
+  subjects?: { kind: string; name: string; namespace?: string }[];
+}
+
+function render(...sets: string[]): RenderedRole[] {
+  const args = ['template', 'rel', chart, '--namespace', 'sec', '--kube-version', '1.36.1'];
+  for (const set of sets) args.push('--set', set);
+  return yaml.loadAll(runHelm(args)).filter((o): o is RenderedRole => typeof o === 'object' && o !== null);
+}
+
+function operatorContainer(objects: readonly K8sObject[]): { image: string; env: EnvVar[]; ports: Port[] } {
+  const deploy = objects.find((o) => o.kind === 'Deployment');
+  assert.ok(deploy?.spec, 'a Deployment is rendered');
+  const pod = (deploy.spec.template as { spec: { containers: { image: string; env: EnvVar[]; ports: Port[] }[] } }).spec;
+  const container = pod.containers[0];
+  assert.ok(container);
+  return container;
+}
+
+/** The plain `value` environment of the operator container (valueFrom entries left out). */
+function plainEnv(env: readonly EnvVar[]): Record<string, string> {
+  const names = env.map((e) => e.name);
+  assert.deepEqual(names, [...new Set(names)], 'no environment variable is set twice');
+  return Object.fromEntries(env.filter((e) => e.value !== undefined).map((e) => [e.name, e.value ?? '']));
+}
+
+/** What the operator makes of the rendered environment, with the downward API filled in. */
+function operatorConfig(env: readonly EnvVar[]): ReturnType<typeof loadConfig> {
+  return loadConfig([], { ...plainEnv(env), SECURESTACK_NAMESPACE: 'sec', POD_NAME: 'rel-securestack-0' });
+}
+
+/** Every SECURESTACK_* variable operator/config.ts reads. */
+function configEnvNames(): string[] {
+  const source = readFileSync(path.join(root, 'operator', 'config.ts'), 'utf8');
+  const names = [...source.matchAll(/env: '(SECURESTACK_[A-Z_]+)'/g)].map((m) => m[1] ?? '');
+  assert.ok(names.length > 20, `expected the settings table in operator/config.ts, found ${names.length} names`);
+  return names.sort();
+}
+
+void test('the reports Service exposes the report endpoint and the operator is told its URL', () => {
+  assert.ok(helm, 'helm is missing');
+  const objects = render();
+  const services = objects.filter((o) => o.kind === 'Service');
+  const reports = services.find((o) => o.metadata.name === 'rel-securestack-reports');
+  assert.ok(reports?.spec, `a reports Service among ${services.map((o) => o.metadata.name).join(', ')}`);
+  assert.equal(reports.metadata.namespace, 'sec');
+  assert.equal(reports.spec.type, 'ClusterIP');
+  assert.deepEqual(reports.spec.ports, [{ name: 'reports', port: 9444, targetPort: 'reports', protocol: 'TCP' }]);
+  const deploy = objects.find((o) => o.kind === 'Deployment');
+  assert.deepEqual(reports.spec.selector, (deploy?.spec?.selector as { matchLabels: unknown }).matchLabels, 'selects the operator pods');
+  // The main Service keeps metrics and webhook only.
+  const main = services.find((o) => o.metadata.name === 'rel-securestack');
+  assert.deepEqual((main?.spec?.ports as Port[]).map((p) => p.name), ['metrics', 'webhook']);
+
+  const container = operatorContainer(objects);
+  assert.deepEqual(container.ports.find((p) => p.name === 'reports'), { name: 'reports', containerPort: 9444, protocol: 'TCP' });
+  const env = plainEnv(container.env);
+  assert.equal(env.SECURESTACK_REPORT_PORT, '9444');
+  assert.equal(env.SECURESTACK_REPORT_URL, 'https://rel-securestack-reports.sec.svc:9444');
+  assert.equal(env.SECURESTACK_REPORT_CERT_SECRET, 'securestack-reports-tls');
+
+  // The release named after the chart gets the operator's default name, securestack-reports.
+  const plain = yaml.loadAll(runHelm(['template', 'securestack', chart, '--namespace', 'sec', '--kube-version', '1.36.1'])) as K8sObject[];
+  assert.ok(plain.some((o) => o?.kind === 'Service' && o.metadata.name === 'securestack-reports'));
+
+  // One port value moves the container port, the Service and the URL together.
+  const moved = render('scanning.reportPort=9555');
+  const movedContainer = operatorContainer(moved);
+  assert.equal(movedContainer.ports.find((p) => p.name === 'reports')?.containerPort, 9555);
+  assert.equal((moved.find((o) => o.metadata.name === 'rel-securestack-reports')?.spec?.ports as Port[])[0]?.port, 9555);
+  const movedConfig = operatorConfig(movedContainer.env);
+  assert.equal(movedConfig.reportPort, 9555);
+  assert.equal(movedConfig.reportURL, 'https://rel-securestack-reports.sec.svc:9555');
+});
+
+void test('the namespaced Role names the Lease and both certificate Secrets', () => {
+  assert.ok(helm, 'helm is missing');
+  const role = render('scanning.reportCertSecretName=my-reports-tls').find((o) => o.kind === 'Role' && o.metadata.namespace === 'sec');
+  assert.ok(role?.rules);
+  assert.deepEqual(grants(role.rules), [
+    'coordination.k8s.io/leases:create',
+    'coordination.k8s.io/leases:get[securestack-controller]',
+    'coordination.k8s.io/leases:update[securestack-controller]',
+    'core/secrets:create',
+    'core/secrets:get[securestack-webhook-tls,my-reports-tls]',
+    'core/secrets:update[securestack-webhook-tls,my-reports-tls]',
+  ]);
+});
+
+void test('scan and workload settings render from values and parse as the operator parses them', () => {
+  assert.ok(helm, 'helm is missing');
+  // Defaults: the operator's own defaults, the uploader from the chart's image.
+  const defaults = operatorContainer(render());
+  const env = plainEnv(defaults.env);
+  assert.equal(env.SECURESTACK_SCANNER_IMAGE, 'docker.io/aquasec/trivy:0.67.2');
+  assert.equal(env.SECURESTACK_SCAN_JOB_TTL, '1h');
+  assert.equal(env.SECURESTACK_MAX_CONCURRENT_SCANS, '5');
+  assert.equal(env.SECURESTACK_SCAN_RETRIES, '3');
+  assert.equal(env.SECURESTACK_RESCAN_AFTER, '24h');
+  assert.equal(env.SECURESTACK_SCAN_SERVICE_ACCOUNT, 'default');
+  assert.equal(env.SECURESTACK_UPLOADER_IMAGE, defaults.image, 'the uploader runs from the operator image');
+  assert.equal(env.SECURESTACK_WORKLOAD_SCANNING, 'true');
+  assert.equal(env.SECURESTACK_WORKLOAD_EXCLUDE_NAMESPACES, 'kube-system,kube-public,kube-node-lease');
+  for (const unset of ['SECURESTACK_TRIVY_SERVER', 'SECURESTACK_TRIVY_DB_REPOSITORY', 'SECURESTACK_INSECURE_REGISTRIES', 'SECURESTACK_REDIS_URL', 'SECURESTACK_WORKLOAD_NAMESPACES', 'SECURESTACK_WORKLOAD_POD_SELECTOR']) {
+    assert.ok(!defaults.env.some((e) => e.name === unset), `${unset} is not set by default`);
+  }
+  const fallback = loadConfig([], { SECURESTACK_NAMESPACE: 'sec' });
+  const config = operatorConfig(defaults.env);
+  for (const key of ['scannerImage', 'scanJobTtlSeconds', 'maxConcurrentScans', 'scanRetries', 'rescanAfterMs', 'cacheMaxEntries', 'trivyServerURL', 'trivyDbRepository', 'insecureRegistries', 'redisURL', 'scanServiceAccount', 'reportPort', 'reportCertSecret', 'workloadScanning', 'workloadNamespaces', 'workloadExcludeNamespaces', 'workloadPodSelector'] as const) {
+    assert.deepEqual(config[key], fallback[key], `chart default of ${key} equals the operator's`);
+  }
+  assert.equal(config.uploaderImage, defaults.image);
+
+  // Every setting set through values.
+  const set = operatorContainer(render(
+    'image.tag=1.2.3',
+    'scanning.scannerImage=registry.local/trivy:0.99.0',
+    'scanning.jobTTL=30m',
+    'scanning.maxConcurrentScans=12',
+    'scanning.retries=0',
+    'scanning.rescanAfter=6h',
+    'scanning.cacheMaxEntries=1000000',
+    'scanning.trivyServer=http://trivy.trivy-system.svc:4954',
+    'scanning.trivyDbRepository=mirror.gcr.io/aquasec/trivy-db:2',
+    'scanning.insecureRegistries={localhost:5000,registry.local}',
+    'scanning.jobServiceAccount=scanner',
+    'scanning.redisURL=redis://redis.sec.svc:6379/0',
+    'workload.enabled=false',
+    'workload.namespaces={team-a,team-b}',
+    'workload.excludeNamespaces={team-c}',
+    'workload.podSelector={app=web,tier!=test}',
+  ));
+  assert.equal(set.image, 'ghcr.io/securestack/securestack:1.2.3');
+  const c = operatorConfig(set.env);
+  assert.equal(c.scannerImage, 'registry.local/trivy:0.99.0');
+  assert.equal(c.scanJobTtlSeconds, 1800);
+  assert.equal(c.maxConcurrentScans, 12);
+  assert.equal(c.scanRetries, 0);
+  assert.equal(c.rescanAfterMs, 6 * 3_600_000);
+  assert.equal(c.cacheMaxEntries, 1_000_000, 'large numbers are not rendered as 1e+06');
+  assert.equal(c.trivyServerURL, 'http://trivy.trivy-system.svc:4954');
+  assert.equal(c.trivyDbRepository, 'mirror.gcr.io/aquasec/trivy-db:2');
+  assert.deepEqual(c.insecureRegistries, ['localhost:5000', 'registry.local']);
+  assert.equal(c.uploaderImage, 'ghcr.io/securestack/securestack:1.2.3', 'the uploader follows image.tag');
+  assert.equal(c.scanServiceAccount, 'scanner');
+  assert.equal(c.redisURL, 'redis://redis.sec.svc:6379/0');
+  assert.equal(c.workloadScanning, false);
+  assert.deepEqual(c.workloadNamespaces, ['team-a', 'team-b']);
+  assert.deepEqual(c.workloadExcludeNamespaces, ['team-c']);
+  assert.deepEqual(c.workloadPodSelector, ['app=web', 'tier!=test']);
+
+  // Every SECURESTACK_* setting the operator reads is rendered by the chart, except these.
+  const notFromChart = ['SECURESTACK_BIND_ADDRESS', 'SECURESTACK_DEBUG_RECONCILE_DELAY', 'SECURESTACK_IDENTITY'];
+  const rendered = new Set(set.env.map((e) => e.name));
+  const missing = configEnvNames().filter((name) => !rendered.has(name) && !notFromChart.includes(name));
+  assert.deepEqual(missing, [], 'operator settings the chart cannot set');
+
+  // A digest-pinned operator image pins the uploader too; an explicit uploader image wins.
+  const digest = `sha256:${'a'.repeat(64)}`;
+  assert.equal(plainEnv(operatorContainer(render(`image.digest=${digest}`)).env).SECURESTACK_UPLOADER_IMAGE, `ghcr.io/securestack/securestack@${digest}`);
+  assert.equal(plainEnv(operatorContainer(render('scanning.uploaderImage=registry.local/uploader:1')).env).SECURESTACK_UPLOADER_IMAGE, 'registry.local/uploader:1');
+
+  // The Redis URL from an existing Secret is a secretKeyRef and wins over redisURL.
+  const fromSecret = operatorContainer(render('scanning.redisURL=redis://plain:6379', 'scanning.redis.existingSecret=redis-auth', 'scanning.redis.key=url')).env;
+  assert.deepEqual(fromSecret.filter((e) => e.name === 'SECURESTACK_REDIS_URL'), [
+    { name: 'SECURESTACK_REDIS_URL', valueFrom: { secretKeyRef: { name: 'redis-auth', key: 'url' } } },
+  ]);
+});
+
+void test('pull-Secret Roles exist only in the namespaces listed, get on secrets only', () => {
+  assert.ok(helm, 'helm is missing');
+  const isPullSecretObject = (o: K8sObject): boolean => o.metadata.name === 'rel-securestack-pull-secrets';
+  // Absent by default: nothing outside the release namespace, no Secret grant but the certificates.
+  const defaults = render();
+  assert.deepEqual(defaults.filter(isPullSecretObject), []);
+  assert.deepEqual(defaults.filter((o) => o.metadata.namespace !== undefined && o.metadata.namespace !== 'sec'), []);
+
+  const objects = render('scanning.pullSecretNamespaces={team-a,team-b,team-a}');
+  const roles = objects.filter((o) => o.kind === 'Role' && isPullSecretObject(o));
+  const bindings = objects.filter((o) => o.kind === 'RoleBinding' && isPullSecretObject(o));
+  assert.deepEqual(roles.map((o) => o.metadata.namespace), ['team-a', 'team-b'], 'one Role per listed namespace');
+  assert.deepEqual(bindings.map((o) => o.metadata.namespace), ['team-a', 'team-b'], 'one RoleBinding per listed namespace');
+  for (const role of roles) assert.deepEqual(grants(role.rules ?? []), ['core/secrets:get']);
+  for (const binding of bindings) {
+    assert.deepEqual(binding.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'rel-securestack-pull-secrets' });
+    assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: 'rel-securestack', namespace: 'sec' }]);
+  }
+  // Still nothing cluster-wide.
+  const clusterRole = objects.find((o) => o.kind === 'ClusterRole');
+  assert.ok(!grants(clusterRole?.rules ?? []).some((g) => g.includes('secrets')));
+
+  // Optionally narrowed to named Secrets.
+  const named = render('scanning.pullSecretNamespaces={team-a}', 'scanning.pullSecretNames={regcred,ghcr}').filter((o) => o.kind === 'Role' && isPullSecretObject(o));
+  assert.deepEqual(named.flatMap((o) => grants(o.rules ?? [])), ['core/secrets:get[regcred,ghcr]']);
+
+  // rbac.create=false creates none of them.
+  assert.deepEqual(render('rbac.create=false', 'scanning.pullSecretNamespaces={team-a}').filter(isPullSecretObject), []);
 });

@@ -47,3 +47,22 @@ app.kubernetes.io/part-of: securestack
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
 {{- end -}}
+
+{{/* The reports Service scan Jobs upload to: <fullname>-reports, a DNS-1035 label. */}}
+{{- define "securestack.reportsServiceName" -}}
+{{- printf "%s-reports" (include "securestack.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Image of the uploader step in scan Jobs: scanning.uploaderImage, else the operator's own image. */}}
+{{- define "securestack.uploaderImage" -}}
+{{- default (include "securestack.image" .) .Values.scanning.uploaderImage -}}
+{{- end -}}
+
+{{/* A list (or an already comma-separated string) as one comma-separated string. */}}
+{{- define "securestack.csv" -}}
+{{- if kindIs "string" . -}}
+{{- . -}}
+{{- else -}}
+{{- join "," (default (list) .) -}}
+{{- end -}}
+{{- end -}}
