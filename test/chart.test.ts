@@ -300,9 +300,10 @@ interface RenderedRole extends K8sObject {
   subjects?: { kind: string; name: string; namespace?: string }[];
 }
 
+/** `helm template` with `--set` for each argument; `json:key=value` uses --set-json (numbers as float64, as from a values file). */
 function render(...sets: string[]): RenderedRole[] {
   const args = ['template', 'rel', chart, '--namespace', 'sec', '--kube-version', '1.36.1'];
-  for (const set of sets) args.push('--set', set);
+  for (const set of sets) args.push(...(set.startsWith('json:') ? ['--set-json', set.slice(5)] : ['--set', set]));
   return yaml.loadAll(runHelm(args)).filter((o): o is RenderedRole => typeof o === 'object' && o !== null);
 }
 
@@ -417,7 +418,7 @@ void test('scan and workload settings render from values and parse as the operat
     'scanning.maxConcurrentScans=12',
     'scanning.retries=0',
     'scanning.rescanAfter=6h',
-    'scanning.cacheMaxEntries=1000000',
+    'json:scanning.cacheMaxEntries=1000000',
     'scanning.trivyServer=http://trivy.trivy-system.svc:4954',
     'scanning.trivyDbRepository=mirror.gcr.io/aquasec/trivy-db:2',
     'scanning.insecureRegistries={localhost:5000,registry.local}',
