@@ -11,12 +11,18 @@ import type { ResultCache } from './result-cache';
 import type { ResultStore } from './results';
 import type { UploadVerdict } from './upload-server';
 
+/**
+ * CycloneDX 1.6 as the design says, and 1.7, which Trivy emits from v0.68 on (the Trivy the test
+ * plane builds, v0.74.0, writes 1.7); both are validated against their own schema.
+ */
+export const acceptedSpecVersions = ['1.6', '1.7'] as const;
+
 export function reportIntake(results: ResultStore, cache: ResultCache, log: Logger, defaultScanner: string) {
   return async (scan: ImageScan, report: Buffer): Promise<UploadVerdict> => {
     const digest = scan.status?.digest;
     if (!digest) return { status: 422, reason: 'the ImageScan has no resolved digest yet' };
     try {
-      const parsed = await parseReport(report, { ignoreUnfixed: scan.spec.ignoreUnfixed, severities: scan.spec.severities });
+      const parsed = await parseReport(report, { specVersions: acceptedSpecVersions, ignoreUnfixed: scan.spec.ignoreUnfixed, severities: scan.spec.severities });
       await results.saveReport(scan, digest, parsed.summary, report);
       await cache.store(digest, scan.spec.scanner?.image ?? defaultScanner, parsed.summary, gzipSync(report));
       return { status: 201 };
