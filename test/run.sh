@@ -47,6 +47,7 @@ fi
 # (d) control-plane binaries (a no-op once built)
 tools_bin="$(bash test/env/build.sh | tail -n 1)"
 export HELM="$tools_bin/helm"
+export TRIVY="$tools_bin/trivy"
 
 # Which tests: arguments naming files (a .ts source maps to its compiled .js), or all of them.
 files=()
