@@ -4,6 +4,7 @@
 // npm packages), fully offline:
 //   - client/server mode against the Trivy server start.sh runs (<run dir>/trivy-server-url),
 //   - `trivy image --input` of an OCI layout built here,
+//   - `trivy image` of the fixture images test/env/images.sh pushed to the loopback registry,
 //   - standalone mode with the fixture DB in a private cache dir (--skip-db-update --offline-scan),
 //   - `trivy fs` of the package-lock.json alone (image and rootfs scans ignore lock files).
 // Without trivy or the server the tests fail and say how to get them; they never skip.
@@ -440,6 +441,22 @@ describe('trivy with the vulnerability DB fixture, offline', () => {
     }
     assert.ok(statSync(path.join(cache, 'db', 'trivy.db')).size > 0);
   });
+
+  // The fixture images test/env/images.sh pushes to the plane's plain-HTTP loopback registry
+  // (<run>/images.json): no --insecure needed for 127.0.0.1, --image-src remote skips the
+  // docker/containerd/podman daemons that do not exist here.
+  const IMAGES: Record<Ecosystem, string> = { debian: 'fixtures/debian-app:1', alpine: 'fixtures/alpine-app:1', npm: 'fixtures/node-app:1' };
+  for (const eco of ECOSYSTEMS) {
+    it(`client/server: trivy image <loopback registry>/${IMAGES[eco]} finds the ${eco} fixture CVEs`, async () => {
+      const file = path.join(runDir, 'images.json');
+      assert.ok(existsSync(file), `${file} is missing (start.sh pushes the fixture images): ${HOW_TO}`);
+      const refs = Object.keys(JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>);
+      const ref = refs.find((r) => r.endsWith(`/${IMAGES[eco]}`));
+      assert.ok(ref, `${file} lists no image ending in /${IMAGES[eco]}: ${refs.join(', ')}`);
+      const bom = await scan(['image', '--server', url, ...COMMON, '--image-src', 'remote', ref], home);
+      assertReport(bom, eco, `image ${ref} (client/server)`);
+    });
+  }
 
   it('trivy fs reads the package-lock.json (lockfileVersion 3) alone', async () => {
     const lockOnly = path.join(tmp, 'lock-only');
