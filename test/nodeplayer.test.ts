@@ -277,6 +277,19 @@ describe('node player', () => {
     await waitFor('the process to be gone', () => Promise.resolve(processesWith(marker).length === 0 ? true : undefined), { timeoutMs: 10_000 });
   });
 
+  it("the Job's own activeDeadlineSeconds (how scan Jobs time out): the Job controller deletes the pod, the player kills it", async () => {
+    const marker = `np-jobdeadline-${randomBytes(4).toString('hex')}`;
+    await kubectl(['create', '-f', '-'], {
+      namespace: ns,
+      input: job('jobdeadline', { containers: [shell('main', 'sleep 600', { args: ['sleep 600', marker] })] }, { activeDeadlineSeconds: 3 }),
+    });
+    await waitFor('the sleeping process', () => Promise.resolve(processesWith(marker).length > 0 ? true : undefined), { timeoutMs: 30_000 });
+    const done = await waitJobFinished('jobdeadline', 30_000);
+    assert.equal(done.type, 'Failed');
+    assert.equal(done.reason, 'DeadlineExceeded');
+    await waitFor('the process to be gone', () => Promise.resolve(processesWith(marker).length === 0 ? true : undefined), { timeoutMs: 15_000 });
+  });
+
   it('deleting a running pod kills its processes, removes its folders, and the pod disappears', async () => {
     const marker = `np-delete-${randomBytes(4).toString('hex')}`;
     await kubectl(['create', '-f', '-'], {

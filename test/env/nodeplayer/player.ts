@@ -128,6 +128,9 @@ export class Player implements PodHost {
         const gone = await this.watch(rv);
         rv = gone ? undefined : this.lastRv;
       } catch (err) {
+        if (this.stopped) {
+          break;
+        }
         log('watch failed; re-listing', { error: errText(err) });
         rv = undefined;
         await new Promise((res) => setTimeout(res, 1_000));
