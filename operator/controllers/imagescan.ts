@@ -146,8 +146,10 @@ export class ImageScanReconciler implements Reconciler {
     return { summary: stored.summary, sbomGzip: stored.sbomGzip, scannedAt: stored.at, cached: owner.name !== scan.metadata?.name || owner.namespace !== scan.metadata.namespace };
   }
 
+  /** Whether this ImageScan's own Job produced the result (else it is a cache hit). */
   private ownsLastJob(scan: ImageScan, target: string): boolean {
-    const job = this.deps.dispatcher.outcome(target)?.job;
+    // The report arrives before the Job finishes, so the running Job counts too.
+    const job = this.deps.dispatcher.lastJob(target);
     return job?.owner === scan.metadata?.name && job?.namespace === scan.metadata?.namespace;
   }
 

@@ -131,6 +131,11 @@ export class ScanDispatcher {
     return [...new Set(wake)];
   }
 
+  /** The Job scanning the digest now, or else the last one that did. */
+  lastJob(digest: string): JobRef | undefined {
+    return this.running.get(digest) ?? this.outcomes.get(digest)?.job;
+  }
+
   /** How the last Job for a digest ended, if it ended while this process watched. */
   outcome(digest: string): Outcome | undefined {
     return this.outcomes.get(digest);
