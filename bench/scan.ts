@@ -8,14 +8,13 @@
 // time from create to Completed, from watch events, is a cache hit (p50, p99).
 // Then the controller's RSS. The real Trivy scans through the node player, as in the tests.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig, Watch } from '@kubernetes/client-node';
 import { kubectl, kubeconfigPath, repoRoot } from '../test/support/cluster';
 import { runDir } from '../test/support/nodeplayer';
-import { freePort, scanEnvironment, scanOperatorEnv, type ScanEnvironment } from '../test/support/scanenv';
+import { freePort, pushUniqueImage, scanEnvironment, scanOperatorEnv, type ScanEnvironment } from '../test/support/scanenv';
 
 const digests = 50;
 const coldScans = 1_000;
@@ -31,27 +30,9 @@ interface Figures {
   rssMiB: number;
 }
 
-function crane(): string {
-  const bin = spawnSync('bash', [path.join(repoRoot(), 'test/env/build.sh')], { encoding: 'utf8' }).stdout.trim().split('\n').pop() ?? '';
-  return path.join(bin, 'crane');
-}
-
 /** 50 images: the Debian fixture plus one small unique layer each, so every digest differs. */
 function pushImages(env: ScanEnvironment): string[] {
-  const work = mkdtempSync(path.join(tmpdir(), 'bench-images-'));
-  const refs: string[] = [];
-  for (let i = 0; i < digests; i++) {
-    const dir = path.join(work, `layer-${i}`);
-    spawnSync('mkdir', ['-p', path.join(dir, 'etc')]);
-    writeFileSync(path.join(dir, 'etc', 'bench-id'), `image ${i}\n`);
-    const tar = path.join(work, `layer-${i}.tar`);
-    spawnSync('tar', ['-C', dir, '--owner=0', '--group=0', '--mtime=@0', '-cf', tar, 'etc']);
-    const ref = `${env.registry}/bench/app-${i}:1`;
-    const result = spawnSync(crane(), ['--insecure', 'append', '-b', `${env.registry}/fixtures/debian-app:1`, '-f', tar, '-t', ref], { encoding: 'utf8' });
-    if (result.status !== 0) throw new Error(`crane append failed: ${result.stderr}`);
-    refs.push(ref);
-  }
-  return refs;
+  return Array.from({ length: digests }, (_, i) => pushUniqueImage(env, `bench/app-${i}`, `bench image ${i}`));
 }
 
 function startOperator(env: ScanEnvironment, namespace: string, reportPort: number, extra: Record<string, string>): ChildProcess {

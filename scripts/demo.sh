@@ -39,29 +39,37 @@ kubectl wait --for=condition=Established --timeout=60s -f crds/ >/dev/null
 
 say "Running the operator (log: $run_dir/logs/operator.log)"
 kubectl create namespace securestack-system --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+registry="$(sed 's#^http://##' "$run_dir/registry-url")"
+report_port=19444
 SECURESTACK_NAMESPACE=securestack-system SECURESTACK_METRICS_PORT=0 SECURESTACK_BIND_ADDRESS=127.0.0.1 \
+  SECURESTACK_TRIVY_SERVER="$(cat "$run_dir/trivy-server-url")" SECURESTACK_REDIS_URL="$(cat "$run_dir/redis-url")" \
+  SECURESTACK_INSECURE_REGISTRIES="$registry" SECURESTACK_REPORT_PORT=$report_port \
+  SECURESTACK_REPORT_URL="https://127.0.0.1:$report_port" SECURESTACK_WORKLOAD_NAMESPACES=demo \
   node dist/operator/main.js >"$run_dir/logs/operator.log" 2>&1 &
 operator_pid=$!
 
-say "Applying the examples"
+say "Applying the examples, an ImageScan of a local image, and a Deployment to scan automatically"
 kubectl create namespace demo --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 kubectl apply -n demo -f examples/
+printf 'apiVersion: securestack.io/v1alpha1\nkind: ImageScan\nmetadata:\n  name: debian-app\nspec:\n  image: %s/fixtures/debian-app:1\n' "$registry" |
+  kubectl apply -n demo -f -
+kubectl create deployment shop -n demo --image="$registry/fixtures/alpine-app:1" --replicas=2 --dry-run=client -o yaml |
+  kubectl apply -f - >/dev/null
 
-say "Waiting for the ImageScans to get their scan Jobs"
-for _ in $(seq 1 60); do
-  pending=$(kubectl get imagescans -n demo -o jsonpath='{range .items[*]}{.status.jobName}{"|"}{end}' | tr '|' '\n' | grep -c '^$' || true)
+say "Waiting for the scans (the examples name public images, which this offline machine cannot reach)"
+for _ in $(seq 1 90); do
+  finished=$(kubectl get imagescans -n demo -o jsonpath='{range .items[*]}{.status.phase}{"\n"}{end}' | grep -cE '^(Completed|Failed)$' || true)
   total=$(kubectl get imagescans -n demo --no-headers 2>/dev/null | wc -l)
-  [ "$total" -gt 0 ] && [ "$pending" -eq 0 ] && break
+  [ "$total" -gt 3 ] && [ "$finished" -eq "$total" ] && break
   sleep 1
 done
-sleep 3
 
 say "kubectl get securestack -A"
 kubectl get securestack -A
 say "kubectl get jobs -n demo"
 kubectl get jobs -n demo
-first="$(kubectl get imagescans -n demo -o jsonpath='{.items[0].metadata.name}')"
-say "kubectl get imagescan $first -n demo -o yaml (status)"
-kubectl get imagescan "$first" -n demo -o jsonpath='{.status}' | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(require("js-yaml").dump({status:JSON.parse(s)})))'
+say "kubectl get imagescan debian-app -n demo -o yaml (status, first 5 findings)"
+kubectl get imagescan debian-app -n demo -o jsonpath='{.status}' |
+  node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const st=JSON.parse(s);st.topFindings=(st.topFindings||[]).slice(0,5);console.log(require("js-yaml").dump({status:st}))})'
 say "Events"
-kubectl get events -n demo --field-selector involvedObject.kind=ImageScan
+kubectl get events -n demo --field-selector involvedObject.kind=ImageScan --sort-by=.lastTimestamp | tail -n 12

@@ -1,17 +1,23 @@
 // The operator runtime against the real control plane: the ImageScan vertical slice, leader
 // election with kill -9 and SIGTERM, and convergence after 409 conflicts.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import { createTestNamespace, deleteNamespace, kubectl, requireCluster, waitFor } from './support/cluster';
 import { ensureCrds } from './support/crds';
 import { startOperator, waitUntilLeading, type OperatorProcess } from './support/operator';
+import { freePort, pushUniqueImage, scanEnvironment, scanOperatorEnv } from './support/scanenv';
+
+interface ContainerShape {
+  securityContext?: Record<string, unknown>;
+  resources?: { requests?: object; limits?: object };
+}
 
 interface Job {
   metadata: { name: string; ownerReferences?: Array<{ kind: string; name: string; controller?: boolean; blockOwnerDeletion?: boolean }> };
   spec: {
     activeDeadlineSeconds?: number;
     ttlSecondsAfterFinished?: number;
-    template: { spec: { securityContext?: Record<string, unknown>; containers: Array<{ securityContext?: Record<string, unknown>; resources?: { requests?: object; limits?: object } }> } };
+    template: { spec: { securityContext?: Record<string, unknown>; initContainers?: ContainerShape[]; containers: ContainerShape[] } };
   };
   status?: { succeeded?: number };
 }
@@ -56,21 +62,37 @@ describe('operator against the real control plane', () => {
     namespace = await createTestNamespace('operator');
   });
 
+  // One test's operators never outlive it: each leads its own Lease and would reconcile the next
+  // test's objects too.
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((process) => process.stop('SIGKILL')));
+  });
+
   after(async () => {
-    await Promise.all(running.map((process) => process.stop('SIGKILL')));
     if (namespace) await deleteNamespace(namespace);
   });
 
-  function launch(identity: string, leaseName: string, env: Record<string, string> = {}): OperatorProcess {
-    const process = startOperator({ identity, namespace, leaseName, env });
+  /** An operator wired to the plane's registry, Trivy server and node player, on free ports. */
+  async function launch(identity: string, leaseName: string, env: Record<string, string> = {}): Promise<OperatorProcess> {
+    const process = startOperator({ identity, namespace, leaseName, env: scanOperatorEnv(scanEnvironment(), await freePort(), env) });
     running.push(process);
     return process;
   }
 
+  async function waitForScan(name: string): Promise<void> {
+    await waitFor(`ImageScan ${name} to complete`, async () => {
+      const found = await getJson<ImageScanObject>(['imagescan', name], namespace);
+      return found?.status?.phase === 'Completed' ? true : undefined;
+    }, { timeoutMs: 90_000 });
+  }
+
+  /** A fresh image, so the scan needs a Job of its own rather than an earlier test's result. */
+  const freshImage = (name: string): string => pushUniqueImage(scanEnvironment(), `operator-test/${name}`);
+
   it('creates one restricted, owned scan Job per ImageScan, reports it in status, and the GC removes it with the ImageScan', async () => {
-    const operator = launch('slice-a', 'slice');
+    const operator = await launch('slice-a', 'slice');
     await waitUntilLeading(operator, namespace, 'slice');
-    await kubectl(['apply', '-f', '-'], { namespace, input: imageScan('nginx', 'docker.io/library/nginx:1.27') });
+    await kubectl(['apply', '-f', '-'], { namespace, input: imageScan('nginx', freshImage('slice')) });
 
     const job = await waitFor('the scan Job', async () => (await jobsOf(namespace, 'nginx'))[0], { timeoutMs: 30_000 });
     const owner = job.metadata.ownerReferences?.[0];
@@ -80,11 +102,14 @@ describe('operator against the real control plane', () => {
     const pod = job.spec.template.spec;
     assert.equal(pod.securityContext?.runAsNonRoot, true);
     assert.deepEqual(pod.securityContext?.seccompProfile, { type: 'RuntimeDefault' });
-    const container = pod.containers[0];
-    assert.equal(container?.securityContext?.allowPrivilegeEscalation, false);
-    assert.equal(container?.securityContext?.readOnlyRootFilesystem, true);
-    assert.deepEqual(container?.securityContext?.capabilities, { drop: ['ALL'] });
-    assert.ok(container?.resources?.requests && container.resources.limits, 'requests and limits are set');
+    const containers = [...(pod.initContainers ?? []), ...pod.containers];
+    assert.equal(containers.length, 2, 'the scanner and the uploader');
+    for (const container of containers) {
+      assert.equal(container.securityContext?.allowPrivilegeEscalation, false);
+      assert.equal(container.securityContext?.readOnlyRootFilesystem, true);
+      assert.deepEqual(container.securityContext?.capabilities, { drop: ['ALL'] });
+      assert.ok(container.resources?.requests && container.resources.limits, 'requests and limits are set');
+    }
     assert.equal(job.spec.activeDeadlineSeconds, 600);
     assert.equal(typeof job.spec.ttlSecondsAfterFinished, 'number');
 
@@ -93,15 +118,16 @@ describe('operator against the real control plane', () => {
       return found?.status?.jobName === job.metadata.name ? found : undefined;
     });
     assert.equal(scan.status?.observedGeneration, 1);
-    const created = scan.status?.conditions?.find((condition) => condition.type === 'JobCreated');
-    assert.equal(created?.status, 'True');
+    const created = scan.status?.conditions?.find((condition) => condition.type === 'Scanned');
+    assert.equal(created?.status, 'Unknown');
     assert.equal(created?.reason, 'JobCreated');
 
-    // kwok runs the pod to completion; the Job controller marks it Complete; status follows.
-    await waitFor('the Job to complete and status to follow', async () => {
+    // The node player runs the pod (Trivy, then the uploader); the Job controller marks the Job
+    // Complete; status follows.
+    await waitFor('the scan to complete and status to follow', async () => {
       const found = await getJson<ImageScanObject>(['imagescan', 'nginx'], namespace);
-      return found?.status?.conditions?.find((condition) => condition.type === 'Scanned' && condition.reason === 'AwaitingReport');
-    }, { timeoutMs: 60_000 });
+      return found?.status?.conditions?.find((condition) => condition.type === 'Scanned' && condition.status === 'True');
+    }, { timeoutMs: 90_000 });
     const events = await kubectl(['get', 'events', '--field-selector', 'involvedObject.name=nginx,reason=ScanStarted', '-o', 'name'], { namespace });
     assert.notEqual(events.stdout.trim(), '', 'a ScanStarted Event was recorded');
     assert.equal((await jobsOf(namespace, 'nginx')).length, 1, 'still exactly one Job');
@@ -113,9 +139,9 @@ describe('operator against the real control plane', () => {
   });
 
   it('serves /healthz, /readyz and /metrics with reconcile, queue, leader and process metrics', async () => {
-    const operator = launch('health-a', 'health');
+    const operator = await launch('health-a', 'health');
     await waitUntilLeading(operator, namespace, 'health');
-    await kubectl(['apply', '-f', '-'], { namespace, input: imageScan('metrics', 'docker.io/library/nginx:1.27') });
+    await kubectl(['apply', '-f', '-'], { namespace, input: imageScan('metrics', freshImage('metrics')) });
     await waitFor('a reconcile to be counted', async () => ((await operator.metric('securestack_reconcile_total', { kind: 'ImageScan' })) > 0 ? true : undefined));
     const base = `http://127.0.0.1:${await operator.metricsPort()}`;
     const healthz = await fetch(`${base}/healthz`);
@@ -138,19 +164,20 @@ describe('operator against the real control plane', () => {
   });
 
   it('stops at start with one line naming a bad setting', async () => {
-    const operator = launch('bad-config', 'bad', { SECURESTACK_WORKERS: 'many' });
+    const operator = await launch('bad-config', 'bad', { SECURESTACK_WORKERS: 'many' });
     assert.equal(await operator.exited, 2);
     assert.equal(operator.stderr(), "securestack: invalid setting SECURESTACK_WORKERS: expected an integer between 1 and 64, got 'many'\n");
   });
 
   it('only the leader reconciles; kill -9 hands over within 20 s and SIGTERM within 5 s', async () => {
     const lease = 'failover';
-    const first = launch('fail-a', lease);
+    const first = await launch('fail-a', lease);
     await waitUntilLeading(first, namespace, lease);
-    const second = launch('fail-b', lease);
+    const second = await launch('fail-b', lease);
     await second.metricsPort();
-    await kubectl(['apply', '-f', '-'], { namespace, input: imageScan('one', 'docker.io/library/redis:7.4') });
-    await waitFor('the leader to create the Job', async () => (await jobsOf(namespace, 'one'))[0], { timeoutMs: 30_000 });
+    await kubectl(['apply', '-f', '-'], { namespace, input: imageScan('one', freshImage('one')) });
+    // Each scan finishes under the leader that started it: its Job uploads to that process.
+    await waitForScan('one');
     assert.equal(await second.metric('securestack_reconcile_total'), 0, 'the standby reconciled nothing');
     assert.equal(await second.metric('securestack_leader'), 0);
     assert.equal(await first.metric('securestack_leader'), 1);
@@ -160,10 +187,10 @@ describe('operator against the real control plane', () => {
     await waitUntilLeading(second, namespace, lease, 25_000);
     const killTakeoverMs = Date.now() - killedAt;
     assert.ok(killTakeoverMs < 20_000, `takeover after kill -9 took ${killTakeoverMs} ms`);
-    await kubectl(['apply', '-f', '-'], { namespace, input: imageScan('two', 'docker.io/library/redis:7.4') });
-    await waitFor('the new leader to reconcile', async () => (await jobsOf(namespace, 'two'))[0], { timeoutMs: 30_000 });
+    await kubectl(['apply', '-f', '-'], { namespace, input: imageScan('two', freshImage('two')) });
+    await waitForScan('two');
 
-    const third = launch('fail-c', lease);
+    const third = await launch('fail-c', lease);
     await third.metricsPort();
     const termAt = Date.now();
     const exitCode = await second.stop('SIGTERM');
@@ -172,8 +199,8 @@ describe('operator against the real control plane', () => {
     const termTakeoverMs = Date.now() - termAt;
     assert.ok(termTakeoverMs < 5_000, `takeover after SIGTERM took ${termTakeoverMs} ms`);
     assert.ok(second.logs.some((line) => line.msg === 'released lease'), 'the old leader released the Lease');
-    await kubectl(['apply', '-f', '-'], { namespace, input: imageScan('three', 'docker.io/library/redis:7.4') });
-    await waitFor('the third leader to reconcile', async () => (await jobsOf(namespace, 'three'))[0], { timeoutMs: 30_000 });
+    await kubectl(['apply', '-f', '-'], { namespace, input: imageScan('three', freshImage('three')) });
+    await waitForScan('three');
     for (const name of ['one', 'two', 'three']) assert.equal((await jobsOf(namespace, name)).length, 1, `exactly one Job for ${name}`);
     process.stdout.write(`# leader takeover: kill -9 ${killTakeoverMs} ms, SIGTERM ${termTakeoverMs} ms\n`);
     await third.stop();
@@ -182,9 +209,9 @@ describe('operator against the real control plane', () => {
   it('a reconcile that hits a 409 retries and ends with the observedGeneration of the latest edit', async () => {
     // The delay holds each reconcile between its read and its status write, so the edit below
     // lands in that window and the write fails with 409.
-    const operator = launch('conflict-a', 'conflict', { SECURESTACK_DEBUG_RECONCILE_DELAY: '3s' });
+    const operator = await launch('conflict-a', 'conflict', { SECURESTACK_DEBUG_RECONCILE_DELAY: '3s' });
     await waitUntilLeading(operator, namespace, 'conflict');
-    await kubectl(['apply', '-f', '-'], { namespace, input: imageScan('edited', 'docker.io/library/nginx:1.27') });
+    await kubectl(['apply', '-f', '-'], { namespace, input: imageScan('edited', freshImage('edited')) });
     await waitFor('the first reconcile to start', () => Promise.resolve(operator.logs.find((line) => line.name === 'edited' && line.msg === 'reconciling')), { timeoutMs: 15_000, intervalMs: 50 });
     await kubectl(['patch', 'imagescan', 'edited', '--type=merge', '-p', '{"spec":{"ignoreUnfixed":true}}'], { namespace });
 

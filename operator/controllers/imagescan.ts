@@ -212,6 +212,8 @@ export class ImageScanReconciler implements Reconciler {
     }
     if (admission.action === 'wait') {
       const job = admission.job;
+      const own = job?.owner === scan.metadata?.name && job?.namespace === scan.metadata?.namespace;
+      if (own) return {};
       await this.writeStatus(scan, context, {
         phase: 'Scanning',
         digest,

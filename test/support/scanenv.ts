@@ -1,9 +1,12 @@
 // What the image-scanning tests need from the test plane (test/env/start.sh): the loopback
 // registries and their fixture images, the Trivy server, and a configured operator.
-import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { kubectl } from './cluster';
+import { kubectl, repoRoot } from './cluster';
 import { runDir } from './nodeplayer';
 
 const HOW_TO = 'run `npm test` (it starts the plane with registries, the Trivy server and the node player) or `bash test/env/start.sh`';
@@ -94,4 +97,33 @@ export async function scanJobsForDigest(digest: string): Promise<string[]> {
   const label = `securestack.io/digest=${digest.replace(/^sha256:/, '').slice(0, 63)}`;
   const result = await kubectl(['get', 'jobs', '-A', '-l', label, '-o', 'jsonpath={range .items[*]}{.metadata.namespace}/{.metadata.name}{"\\n"}{end}']);
   return result.stdout.split('\n').filter((line) => line !== '');
+}
+
+function craneBinary(): string {
+  const built = spawnSync('bash', [path.join(repoRoot(), 'test', 'env', 'build.sh')], { encoding: 'utf8' });
+  const bin = built.stdout.trim().split('\n').pop() ?? '';
+  const crane = path.join(bin, 'crane');
+  if (built.status !== 0 || !existsSync(crane)) throw new Error(`crane is missing: bash test/env/build.sh builds it (${built.stderr.slice(-300)})`);
+  return crane;
+}
+
+/**
+ * Pushes `<registry>/<repository>:1`: the Debian fixture plus one small layer holding `marker`, so
+ * the image has a digest no other test has scanned (a fresh scan, never a cache hit).
+ */
+export function pushUniqueImage(env: ScanEnvironment, repository: string, marker: string = randomUUID()): string {
+  const work = mkdtempSync(path.join(tmpdir(), 'securestack-image-'));
+  try {
+    mkdirSync(path.join(work, 'layer', 'etc'), { recursive: true });
+    writeFileSync(path.join(work, 'layer', 'etc', 'securestack-test-id'), `${marker}\n`);
+    const tar = path.join(work, 'layer.tar');
+    const tarred = spawnSync('tar', ['-C', path.join(work, 'layer'), '--owner=0', '--group=0', '--mtime=@0', '-cf', tar, 'etc'], { encoding: 'utf8' });
+    if (tarred.status !== 0) throw new Error(`tar failed: ${tarred.stderr}`);
+    const ref = `${env.registry}/${repository}:1`;
+    const pushed = spawnSync(craneBinary(), ['--insecure', 'append', '-b', `${env.registry}/fixtures/debian-app:1`, '-f', tar, '-t', ref], { encoding: 'utf8' });
+    if (pushed.status !== 0) throw new Error(`crane append failed: ${pushed.stderr}`);
+    return ref;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 }
