@@ -1,0 +1,154 @@
+// The shared scan cache with a real redis-server on loopback: results land in Redis; with Redis
+// stopped mid-run scans go on from memory and nothing is lost; once it is back, it is used again,
+// and a new controller process completes a known digest from Redis without a Job.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { MemoryLru } from '../operator/scan/cache';
+import { createTestNamespace, deleteNamespace, kubectl, requireCluster, waitFor } from './support/cluster';
+import { ensureCrds } from './support/crds';
+import { requireNodePlayer } from './support/nodeplayer';
+import { startOperator, waitUntilLeading, type OperatorProcess } from './support/operator';
+import { freePort, getScan, imageScanManifest, pushUniqueImage, scanEnvironment, scanJobsForDigest, scanOperatorEnv, type ScanEnvironment, type ScanObject } from './support/scanenv';
+
+describe('MemoryLru', () => {
+  const result = (bytes: number): { summary: string; sbomGzip: Buffer; scannedAt: number } => ({ summary: '{}', sbomGzip: Buffer.alloc(bytes), scannedAt: 0 });
+  const key = (digest: string): { digest: string; scanner: string; dbVersion: string } => ({ digest, scanner: 's', dbVersion: 'v' });
+
+  it('evicts the least recently used entry beyond its entry count', async () => {
+    const lru = new MemoryLru(2, 1_000_000);
+    await lru.set(key('a'), result(1));
+    await lru.set(key('b'), result(1));
+    assert.ok(await lru.get(key('a')), 'a is used, so b is now the oldest');
+    await lru.set(key('c'), result(1));
+    assert.ok(await lru.get(key('a')));
+    assert.equal(await lru.get(key('b')), undefined);
+    assert.ok(await lru.get(key('c')));
+  });
+
+  it('stays within its byte budget and refuses an entry larger than all of it', async () => {
+    const lru = new MemoryLru(100, 1_000);
+    await lru.set(key('a'), result(400));
+    await lru.set(key('b'), result(400));
+    await lru.set(key('c'), result(400));
+    assert.equal(lru.size, 2);
+    assert.equal(await lru.get(key('a')), undefined);
+    await lru.set(key('huge'), result(5_000));
+    assert.equal(await lru.get(key('huge')), undefined);
+  });
+});
+
+function requireRedisServer(): void {
+  const found = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
+  if (found.status !== 0) throw new Error('redis-server is missing: apt-get install redis-server (.ci/run installs it)');
+}
+
+async function startRedis(port: number): Promise<ChildProcess> {
+  const redis = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  await waitFor(`redis-server on ${port}`, () => Promise.resolve(spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' }).stdout.trim() === 'PONG' ? true : undefined), { timeoutMs: 10_000, intervalMs: 100 });
+  return redis;
+}
+
+async function stopRedis(redis: ChildProcess): Promise<void> {
+  if (redis.exitCode !== null) return;
+  redis.kill('SIGKILL');
+  await once(redis, 'exit');
+}
+
+function redisKeys(port: number): string[] {
+  return spawnSync('redis-cli', ['-p', String(port), '--scan', '--pattern', 'securestack:scan:*'], { encoding: 'utf8' }).stdout.split('\n').filter((line) => line !== '');
+}
+
+describe('scan cache with a real Redis', () => {
+  let env: ScanEnvironment;
+  const namespaces: string[] = [];
+  const operators: OperatorProcess[] = [];
+  let redis: ChildProcess | undefined;
+
+  before(async () => {
+    requireRedisServer();
+    await requireCluster();
+    await requireNodePlayer();
+    await ensureCrds();
+    env = scanEnvironment();
+  });
+
+  afterEach(async () => {
+    await Promise.all(operators.splice(0).map((operator) => operator.stop('SIGKILL')));
+    if (redis) await stopRedis(redis);
+  });
+
+  after(async () => {
+    await Promise.all(namespaces.map((namespace) => deleteNamespace(namespace)));
+  });
+
+  async function namespace(prefix: string): Promise<string> {
+    const name = await createTestNamespace(prefix);
+    namespaces.push(name);
+    return name;
+  }
+
+  async function completed(ns: string, name: string, operator: OperatorProcess): Promise<ScanObject> {
+    try {
+      return await waitFor(`${ns}/${name} to complete`, async () => {
+        const scan = await getScan(ns, name);
+        return scan?.status?.phase === 'Completed' ? scan : undefined;
+      }, { timeoutMs: 120_000 });
+    } catch (err) {
+      throw new Error(`${err instanceof Error ? err.message : String(err)}\nstatus: ${JSON.stringify((await getScan(ns, name))?.status)}\n${operator.describe()}`);
+    }
+  }
+
+  it('survives Redis stopping mid-run and uses it again once it is back', async () => {
+    const redisPort = await freePort();
+    redis = await startRedis(redisPort);
+    const home = await namespace('cache-op');
+    const reportPort = await freePort();
+    const redisEnv = { SECURESTACK_REDIS_URL: `redis://127.0.0.1:${redisPort}` };
+    const first = startOperator({ identity: 'cache-a', namespace: home, leaseName: 'cache', env: scanOperatorEnv(env, reportPort, redisEnv) });
+    operators.push(first);
+    await waitUntilLeading(first, home, 'cache');
+    const [one, two, three] = ['cache-one', 'cache-two', 'cache-three'].map((name) => pushUniqueImage(env, `cache-test/${name}`));
+    const ns = await namespace('cache');
+
+    await kubectl(['apply', '-f', '-'], { namespace: ns, input: imageScanManifest('one', one ?? '') });
+    const firstScan = await completed(ns, 'one', first);
+    assert.ok(redisKeys(redisPort).some((key) => key.endsWith(firstScan.status?.digest ?? '-')), 'the result is in Redis');
+
+    // Redis goes away in the middle of the run.
+    await stopRedis(redis);
+    await kubectl(['apply', '-f', '-'], { namespace: ns, input: imageScanManifest('two', two ?? '') });
+    await completed(ns, 'two', first);
+    const other = await namespace('cache-other');
+    await kubectl(['apply', '-f', '-'], { namespace: other, input: imageScanManifest('one-again', one ?? '') });
+    const again = await completed(other, 'one-again', first);
+    assert.equal(again.status?.conditions?.find((condition) => condition.type === 'Scanned')?.reason, 'CachedResult');
+    assert.equal(await first.metric('securestack_scan_cache_backend_up', { backend: 'redis' }), 0);
+    assert.ok((await first.metric('securestack_scan_cache_requests_total', { backend: 'memory' })) >= 1, 'memory answered while Redis was down');
+    assert.ok(first.logs.some((line) => line.msg === 'redis unreachable; scan cache falls back to memory'));
+    assert.equal(first.child.exitCode, null, 'the controller kept running');
+
+    // Redis is back (empty): new results go there again.
+    redis = await startRedis(redisPort);
+    await waitFor('the controller to see Redis again', async () => ((await first.metric('securestack_scan_cache_backend_up', { backend: 'redis' })) === 1 ? true : undefined), { timeoutMs: 30_000 });
+    await kubectl(['apply', '-f', '-'], { namespace: ns, input: imageScanManifest('three', three ?? '') });
+    const thirdScan = await completed(ns, 'three', first);
+    assert.ok(redisKeys(redisPort).some((key) => key.endsWith(thirdScan.status?.digest ?? '-')), 'the new result is in Redis');
+    await first.stop('SIGKILL');
+
+    // A new controller, with nothing in memory, completes the same digest from Redis.
+    const second = startOperator({ identity: 'cache-b', namespace: home, leaseName: 'cache', env: scanOperatorEnv(env, reportPort, redisEnv) });
+    operators.push(second);
+    await waitUntilLeading(second, home, 'cache');
+    const third = await namespace('cache-third');
+    await kubectl(['apply', '-f', '-'], { namespace: third, input: imageScanManifest('three-again', three ?? '') });
+    const fromRedis = await completed(third, 'three-again', second);
+    assert.equal(fromRedis.status?.conditions?.find((condition) => condition.type === 'Scanned')?.reason, 'CachedResult');
+    assert.ok((await second.metric('securestack_scan_cache_requests_total', { backend: 'redis', result: 'hit' })) >= 1, 'answered by Redis');
+    assert.equal((await scanJobsForDigest(thirdScan.status?.digest ?? '')).length, 1, 'no second Job for the digest');
+    for (const [space, name] of [[ns, 'one'], [ns, 'two'], [ns, 'three'], [other, 'one-again'], [third, 'three-again']] as const) {
+      assert.equal((await getScan(space, name))?.status?.phase, 'Completed', `${space}/${name} was not lost`);
+    }
+  });
+});
