@@ -200,8 +200,9 @@ const settings: { [K in keyof OperatorConfig]: Setting<K> } = {
   scannerImage: {
     key: 'scannerImage', env: 'SECURESTACK_SCANNER_IMAGE', flag: 'scanner-image',
     parse: matching(/^[a-z0-9][a-z0-9._\-/:]*(@sha256:[a-f0-9]{64})?$/),
-    fallback: () => 'docker.io/aquasec/trivy:0.67.2',
-    expects: 'an image reference such as docker.io/aquasec/trivy:0.67.2',
+    // The version the test plane builds and scans with (test/env/versions.sh).
+    fallback: () => 'docker.io/aquasec/trivy:0.74.0',
+    expects: 'an image reference such as docker.io/aquasec/trivy:0.74.0',
   },
   scanJobTtlSeconds: {
     key: 'scanJobTtlSeconds', env: 'SECURESTACK_SCAN_JOB_TTL', flag: 'scan-job-ttl',

@@ -391,7 +391,7 @@ void test('scan and workload settings render from values and parse as the operat
   // Defaults: the operator's own defaults, the uploader from the chart's image.
   const defaults = operatorContainer(render());
   const env = plainEnv(defaults.env);
-  assert.equal(env.SECURESTACK_SCANNER_IMAGE, 'docker.io/aquasec/trivy:0.67.2');
+  assert.equal(env.SECURESTACK_SCANNER_IMAGE, 'docker.io/aquasec/trivy:0.74.0');
   assert.equal(env.SECURESTACK_SCAN_JOB_TTL, '1h');
   assert.equal(env.SECURESTACK_MAX_CONCURRENT_SCANS, '5');
   assert.equal(env.SECURESTACK_SCAN_RETRIES, '3');

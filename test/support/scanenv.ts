@@ -59,7 +59,7 @@ export function scanOperatorEnv(env: ScanEnvironment, reportPort: number, extra:
     SECURESTACK_INSECURE_REGISTRIES: `${env.registry},${env.authRegistry}`,
     SECURESTACK_REPORT_PORT: String(reportPort),
     SECURESTACK_REPORT_URL: `https://127.0.0.1:${reportPort}`,
-    SECURESTACK_SCANNER_IMAGE: 'docker.io/aquasec/trivy:0.67.2',
+    SECURESTACK_SCANNER_IMAGE: 'docker.io/aquasec/trivy:0.74.0',
     SECURESTACK_UPLOADER_IMAGE: 'ghcr.io/securestack/securestack:0.1.0',
     ...extra,
   };
