@@ -19,6 +19,7 @@ import {
   freePort,
   getScan,
   imageScanManifest,
+  waitForPhase,
   scanEnvironment,
   scanJobsForDigest,
   scanOperatorEnv,
@@ -50,19 +51,6 @@ function countsOf(findings: readonly ExpectedFinding[]): Record<string, number> 
     unknown: count('UNKNOWN'),
     fixable: findings.filter((finding) => finding.fixedVersion).length,
   };
-}
-
-async function waitForPhase(namespace: string, name: string, phase: string, operator: OperatorProcess, timeoutMs = 120_000): Promise<ScanObject> {
-  try {
-    return await waitFor(`ImageScan ${namespace}/${name} to be ${phase}`, async () => {
-      const scan = await getScan(namespace, name);
-      if (scan?.status?.phase === 'Failed' && phase !== 'Failed') throw new Error(`ImageScan failed: ${JSON.stringify(scan.status.conditions)}`);
-      return scan?.status?.phase === phase ? scan : undefined;
-    }, { timeoutMs, intervalMs: 250 });
-  } catch (err) {
-    const scan = await getScan(namespace, name);
-    throw new Error(`${err instanceof Error ? err.message : String(err)}\nstatus: ${JSON.stringify(scan?.status)}\n${operator.describe()}`);
-  }
 }
 
 /** PUT to the report endpoint, as a scan Job would, with whatever credentials a test wants. */

@@ -10,7 +10,7 @@ import { createTestNamespace, deleteNamespace, kubectl, requireCluster, waitFor 
 import { ensureCrds } from './support/crds';
 import { requireNodePlayer } from './support/nodeplayer';
 import { startOperator, waitUntilLeading, type OperatorProcess } from './support/operator';
-import { freePort, getScan, imageScanManifest, pushUniqueImage, scanEnvironment, scanJobsForDigest, scanOperatorEnv, type ScanEnvironment, type ScanObject } from './support/scanenv';
+import { freePort, getScan, imageScanManifest, pushUniqueImage, scanEnvironment, scanJobsForDigest, scanOperatorEnv, waitForPhase, type ScanEnvironment } from './support/scanenv';
 
 describe('MemoryLru', () => {
   const result = (bytes: number): { summary: string; sbomGzip: Buffer; scannedAt: number } => ({ summary: '{}', sbomGzip: Buffer.alloc(bytes), scannedAt: 0 });
@@ -89,17 +89,6 @@ describe('scan cache with a real Redis', () => {
     return name;
   }
 
-  async function completed(ns: string, name: string, operator: OperatorProcess): Promise<ScanObject> {
-    try {
-      return await waitFor(`${ns}/${name} to complete`, async () => {
-        const scan = await getScan(ns, name);
-        return scan?.status?.phase === 'Completed' ? scan : undefined;
-      }, { timeoutMs: 120_000 });
-    } catch (err) {
-      throw new Error(`${err instanceof Error ? err.message : String(err)}\nstatus: ${JSON.stringify((await getScan(ns, name))?.status)}\n${operator.describe()}`);
-    }
-  }
-
   it('survives Redis stopping mid-run and uses it again once it is back', async () => {
     const redisPort = await freePort();
     redis = await startRedis(redisPort);
@@ -113,16 +102,16 @@ describe('scan cache with a real Redis', () => {
     const ns = await namespace('cache');
 
     await kubectl(['apply', '-f', '-'], { namespace: ns, input: imageScanManifest('one', one ?? '') });
-    const firstScan = await completed(ns, 'one', first);
+    const firstScan = await waitForPhase(ns, 'one', 'Completed', first);
     assert.ok(redisKeys(redisPort).some((key) => key.endsWith(firstScan.status?.digest ?? '-')), 'the result is in Redis');
 
     // Redis goes away in the middle of the run.
     await stopRedis(redis);
     await kubectl(['apply', '-f', '-'], { namespace: ns, input: imageScanManifest('two', two ?? '') });
-    await completed(ns, 'two', first);
+    await waitForPhase(ns, 'two', 'Completed', first);
     const other = await namespace('cache-other');
     await kubectl(['apply', '-f', '-'], { namespace: other, input: imageScanManifest('one-again', one ?? '') });
-    const again = await completed(other, 'one-again', first);
+    const again = await waitForPhase(other, 'one-again', 'Completed', first);
     assert.equal(again.status?.conditions?.find((condition) => condition.type === 'Scanned')?.reason, 'CachedResult');
     assert.equal(await first.metric('securestack_scan_cache_backend_up', { backend: 'redis' }), 0);
     assert.ok((await first.metric('securestack_scan_cache_requests_total', { backend: 'memory' })) >= 1, 'memory answered while Redis was down');
@@ -133,7 +122,7 @@ describe('scan cache with a real Redis', () => {
     redis = await startRedis(redisPort);
     await waitFor('the controller to see Redis again', async () => ((await first.metric('securestack_scan_cache_backend_up', { backend: 'redis' })) === 1 ? true : undefined), { timeoutMs: 30_000 });
     await kubectl(['apply', '-f', '-'], { namespace: ns, input: imageScanManifest('three', three ?? '') });
-    const thirdScan = await completed(ns, 'three', first);
+    const thirdScan = await waitForPhase(ns, 'three', 'Completed', first);
     assert.ok(redisKeys(redisPort).some((key) => key.endsWith(thirdScan.status?.digest ?? '-')), 'the new result is in Redis');
     await first.stop('SIGKILL');
 
@@ -143,7 +132,7 @@ describe('scan cache with a real Redis', () => {
     await waitUntilLeading(second, home, 'cache');
     const third = await namespace('cache-third');
     await kubectl(['apply', '-f', '-'], { namespace: third, input: imageScanManifest('three-again', three ?? '') });
-    const fromRedis = await completed(third, 'three-again', second);
+    const fromRedis = await waitForPhase(third, 'three-again', 'Completed', second);
     assert.equal(fromRedis.status?.conditions?.find((condition) => condition.type === 'Scanned')?.reason, 'CachedResult');
     assert.ok((await second.metric('securestack_scan_cache_requests_total', { backend: 'redis', result: 'hit' })) >= 1, 'answered by Redis');
     assert.equal((await scanJobsForDigest(thirdScan.status?.digest ?? '')).length, 1, 'no second Job for the digest');

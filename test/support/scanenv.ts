@@ -6,7 +6,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { kubectl, repoRoot } from './cluster';
+import { kubectl, repoRoot, waitFor } from './cluster';
+import type { OperatorProcess } from './operator';
 import { runDir } from './nodeplayer';
 
 const HOW_TO = 'run `npm test` (it starts the plane with registries, the Trivy server and the node player) or `bash test/env/start.sh`';
@@ -125,5 +126,19 @@ export function pushUniqueImage(env: ScanEnvironment, repository: string, marker
     return ref;
   } finally {
     rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** Waits for an ImageScan's phase; on timeout the error carries its status and the operator's logs. */
+export async function waitForPhase(namespace: string, name: string, phase: string, operator: OperatorProcess, timeoutMs = 120_000): Promise<ScanObject> {
+  try {
+    return await waitFor(`ImageScan ${namespace}/${name} to be ${phase}`, async () => {
+      const scan = await getScan(namespace, name);
+      if (scan?.status?.phase === 'Failed' && phase !== 'Failed') throw new Error(`ImageScan failed: ${JSON.stringify(scan.status.conditions)}`);
+      return scan?.status?.phase === phase ? scan : undefined;
+    }, { timeoutMs, intervalMs: 250 });
+  } catch (err) {
+    const scan = await getScan(namespace, name);
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\nstatus: ${JSON.stringify(scan?.status)}\n${operator.describe()}`);
   }
 }
