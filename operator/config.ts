@@ -38,6 +38,8 @@ export interface OperatorConfig {
   maxConcurrentScans: number;
   /** Failed scan Jobs retried (with backoff) before the ImageScan is Failed for good. */
   scanRetries: number;
+  /** First retry delay after a failed scan Job; doubles with every further attempt. */
+  scanRetryBackoffMs: number;
   /** A completed result older than this is scanned again. */
   rescanAfterMs: number;
   /** Shared scan cache; empty means the in-memory cache only. */
@@ -220,6 +222,10 @@ const settings: { [K in keyof OperatorConfig]: Setting<K> } = {
   scanRetries: {
     key: 'scanRetries', env: 'SECURESTACK_SCAN_RETRIES', flag: 'scan-retries',
     parse: integer(0, 20), fallback: () => 3, expects: 'an integer between 0 and 20',
+  },
+  scanRetryBackoffMs: {
+    key: 'scanRetryBackoffMs', env: 'SECURESTACK_SCAN_RETRY_BACKOFF', flag: 'scan-retry-backoff',
+    parse: duration(100, 3_600_000), fallback: () => 30_000, expects: 'a duration between 100ms and 1h, e.g. 30s',
   },
   rescanAfterMs: {
     key: 'rescanAfterMs', env: 'SECURESTACK_RESCAN_AFTER', flag: 'rescan-after',

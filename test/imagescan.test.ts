@@ -245,6 +245,23 @@ describe('image scanning against the real plane, registry, Trivy and node player
     assert.ok((await op.metric('securestack_reconcile_total', { kind: 'WorkloadImages' })) > 0);
   });
 
+  it('a failed scan Job gives its reason in status and is retried with backoff up to the limit', async () => {
+    const ns = await namespace('retry');
+    const op = await operator(ns, 'retry', await freePort(), { SECURESTACK_SCAN_RETRIES: '1', SECURESTACK_SCAN_RETRY_BACKOFF: '1s' });
+    // The test shell image runs `sh -c image ...`: there is no `image` command, so it exits 127.
+    await kubectl(['apply', '-f', '-'], { namespace: ns, input: imageScanManifest('broken', `${env.registry}/fixtures/debian-app:1`, { scanner: { image: 'securestack.test/shell:1' } }) });
+    const failed = await waitForPhase(ns, 'broken', 'Failed', op);
+    const condition = failed.status?.conditions?.find((entry) => entry.type === 'Scanned');
+    assert.equal(condition?.reason, 'ScanJobFailed');
+    assert.match(condition?.message ?? '', /Scan Job .* failed/);
+    assert.equal(failed.status?.attempts, 2, 'the first attempt and one retry');
+    const jobs = (await kubectl(['get', 'jobs', '-l', 'securestack.io/imagescan=broken', '-o', 'name'], { namespace: ns })).stdout.trim().split('\n');
+    assert.equal(jobs.length, 2, `one Job per attempt: ${jobs.join(', ')}`);
+    const reasons = (await kubectl(['get', 'events', '--field-selector', 'involvedObject.name=broken', '-o', 'jsonpath={.items[*].reason}'], { namespace: ns })).stdout;
+    assert.match(reasons, /ScanFailed/);
+    assert.equal(await op.metric('securestack_scans_total', { result: 'failed' }), 1);
+  });
+
   it('a controller killed while the Job runs resumes after restart: the scan completes with one Job', async () => {
     const ns = await namespace('restart');
     const port = await freePort();

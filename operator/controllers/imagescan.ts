@@ -31,7 +31,6 @@ const defaultTimeout = '10m';
 const defaultScannerName = 'trivy';
 /** A reference that does not resolve is tried again after this long (a Secret may appear). */
 const resolveRetryMs = 5 * 60_000;
-const retryBaseMs = 30_000;
 const queuedRefreshMs = 15_000;
 
 export interface DigestResolver {
@@ -41,7 +40,7 @@ export interface DigestResolver {
 
 export type ImageScanSettings = Pick<
   OperatorConfig,
-  'scannerImage' | 'scanJobTtlSeconds' | 'debugReconcileDelayMs' | 'scanRetries' | 'rescanAfterMs' | 'trivyServerURL' | 'trivyDbRepository' | 'insecureRegistries' | 'reportURL' | 'uploaderImage' | 'scanServiceAccount'
+  'scannerImage' | 'scanJobTtlSeconds' | 'debugReconcileDelayMs' | 'scanRetries' | 'scanRetryBackoffMs' | 'rescanAfterMs' | 'trivyServerURL' | 'trivyDbRepository' | 'insecureRegistries' | 'reportURL' | 'uploaderImage' | 'scanServiceAccount'
 >;
 
 export interface ImageScanDeps {
@@ -162,7 +161,8 @@ export class ImageScanReconciler implements Reconciler {
       // A malformed report comes out the same on every retry: fail at once, with the reason.
       return { reason: 'InvalidReport', message: stored.reason, final: true };
     }
-    if (!outcome || outcome.succeeded || outcome.finishedAt < startedAt) return undefined;
+    // Timestamps have whole seconds: a failure in the second the retry started is the old one.
+    if (!outcome || outcome.succeeded || outcome.finishedAt <= startedAt) return undefined;
     return { reason: 'ScanJobFailed', message: `Scan Job ${outcome.job.namespace}/${outcome.job.name} failed: ${outcome.failureReason ?? 'unknown reason'}`, final: false };
   }
 
@@ -180,7 +180,7 @@ export class ImageScanReconciler implements Reconciler {
       });
       return {};
     }
-    const delayMs = retryBaseMs * 2 ** (attempts - 1);
+    const delayMs = this.deps.config.scanRetryBackoffMs * 2 ** (attempts - 1);
     await this.writeStatus(scan, context, {
       phase: 'Queued',
       digest,
