@@ -69,6 +69,8 @@ export function workloadScanName(image: string): string {
 
 export class WorkloadIndex {
   private readonly pods = new Map<string, PodImages>();
+  /** One string per distinct image and namespace: thousands of pods share a handful of each. */
+  private readonly strings = new Map<string, string>();
 
   constructor(private readonly filter: WorkloadFilter) {}
 
@@ -83,10 +85,19 @@ export class WorkloadIndex {
       this.pods.delete(id);
       return namespace;
     }
-    const images = podImages(pod);
+    const images = podImages(pod).map((image) => this.intern(image));
     if (previous && previous.images.join('\n') === images.join('\n')) return undefined;
-    this.pods.set(id, { namespace, images });
+    this.pods.set(id, { namespace: this.intern(namespace), images });
     return namespace;
+  }
+
+  private intern(text: string): string {
+    const known = this.strings.get(text);
+    if (known !== undefined) return known;
+    // Bounded by the distinct images in use; start over rather than grow without limit.
+    if (this.strings.size > 100_000) this.strings.clear();
+    this.strings.set(text, text);
+    return text;
   }
 
   imagesIn(namespace: string): Set<string> {
