@@ -30,9 +30,12 @@ interface Figures {
   rssMiB: number;
 }
 
-/** 50 images: the Debian fixture plus one small unique layer each, so every digest differs. */
-function pushImages(env: ScanEnvironment): string[] {
-  return Array.from({ length: digests }, (_, i) => pushUniqueImage(env, `bench/app-${i}`, `bench image ${i}`));
+/**
+ * 50 images per run: the Debian fixture plus one small unique layer each, so every digest differs,
+ * also from the other run's (whose results the operator would otherwise rightly reuse).
+ */
+function pushImages(env: ScanEnvironment, run: string): string[] {
+  return Array.from({ length: digests }, (_, i) => pushUniqueImage(env, `bench/${run}-app-${i}`, `bench ${run} image ${i} ${Date.now()}`));
 }
 
 function startOperator(env: ScanEnvironment, namespace: string, reportPort: number, extra: Record<string, string>): ChildProcess {
@@ -104,7 +107,9 @@ async function warmLatencies(namespace: string, images: string[]): Promise<numbe
   return [...created].filter(([name]) => done.has(name)).map(([name, at]) => (done.get(name) ?? at) - at);
 }
 
-async function run(env: ScanEnvironment, images: string[], mode: 'memory' | 'redis'): Promise<Figures> {
+async function run(env: ScanEnvironment, mode: 'memory' | 'redis'): Promise<Figures> {
+  const images = pushImages(env, mode);
+  process.stdout.write(`${mode}: pushed ${images.length} images with unique digests to ${env.registry}\n`);
   const prefix = `bench-${mode}-`;
   const spaces = Array.from({ length: namespaces }, (_, i) => `${prefix}${i}`);
   for (const ns of [...spaces, `${prefix}op`, `${prefix}warm`]) await kubectl(['create', 'namespace', ns]);
@@ -143,15 +148,13 @@ async function run(env: ScanEnvironment, images: string[], mode: 'memory' | 'red
     return figures;
   } finally {
     operator.kill('SIGTERM');
-    for (const ns of [...spaces, `${prefix}op`, `${prefix}warm`]) await kubectl(['delete', 'namespace', ns, '--wait=false'], { allowFail: true });
+    await kubectl(['delete', 'namespace', ...spaces, `${prefix}op`, `${prefix}warm`, '--wait=true', '--timeout=300s'], { allowFail: true, timeoutMs: 320_000 });
   }
 }
 
 async function main(): Promise<void> {
   const env = scanEnvironment();
-  const images = pushImages(env);
-  process.stdout.write(`pushed ${images.length} images with unique digests to ${env.registry}\n`);
-  const results = [await run(env, images, 'memory'), await run(env, images, 'redis')];
+  const results = [await run(env, 'memory'), await run(env, 'redis')];
   process.stdout.write('\n| cache | scan Jobs | 1,000 scans done (s) | cache hit p50 (ms) | cache hit p99 (ms) | controller RSS (MiB) |\n|---|---|---|---|---|---|\n');
   for (const r of results) process.stdout.write(`| ${r.mode} | ${r.jobs} | ${r.coldSeconds} | ${r.warmP50Ms} | ${r.warmP99Ms} | ${r.rssMiB} |\n`);
   if (results.some((r) => r.jobs !== digests)) {
