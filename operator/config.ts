@@ -47,6 +47,8 @@ export interface OperatorConfig {
   cacheMaxEntries: number;
   /** Trivy server for client/server mode; empty means each Job uses its own DB. */
   trivyServerURL: string;
+  /** How often the Trivy server's DB version is read; a new version rescans older results. */
+  dbPollIntervalMs: number;
   /** OCI repository of the vulnerability DB when there is no Trivy server; empty: Trivy's default. */
   trivyDbRepository: string;
   /** Registries (host[:port]) spoken to over plain HTTP. */
@@ -242,6 +244,10 @@ const settings: { [K in keyof OperatorConfig]: Setting<K> } = {
   trivyServerURL: {
     key: 'trivyServerURL', env: 'SECURESTACK_TRIVY_SERVER', flag: 'trivy-server',
     parse: url(['http:', 'https:']), fallback: () => '', expects: 'an http(s) URL of a Trivy server',
+  },
+  dbPollIntervalMs: {
+    key: 'dbPollIntervalMs', env: 'SECURESTACK_DB_POLL_INTERVAL', flag: 'db-poll-interval',
+    parse: duration(1_000, 24 * 3_600_000), fallback: () => 10 * 60_000, expects: 'a duration between 1s and 24h, e.g. 10m',
   },
   trivyDbRepository: {
     key: 'trivyDbRepository', env: 'SECURESTACK_TRIVY_DB_REPOSITORY', flag: 'trivy-db-repository',

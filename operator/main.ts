@@ -21,6 +21,7 @@ import { ScanDispatcher } from './scan/dispatcher';
 import { reportIntake } from './scan/intake';
 import { listScanJobs, scanJobWatch } from './scan/jobs';
 import { createScanMetrics, type ScanMetrics } from './scan/metrics';
+import { TrivyDbWatcher } from './scan/dbversion';
 import { checkValidator } from './scan/report';
 import { RegistryResolver } from './scan/resolver';
 import { ResultCache } from './scan/result-cache';
@@ -95,6 +96,16 @@ async function main(): Promise<void> {
     secondaryWatches: config.workloadScanning ? [scanJobWatch(dispatcher), podWatch(workloads)] : [scanJobWatch(dispatcher)],
     beforeTerm: async () => dispatcher.reset(await listScanJobs(client)),
   });
+  if (config.trivyServerURL) {
+    const db = new TrivyDbWatcher(config.trivyServerURL, config.dbPollIntervalMs, log);
+    await db.start((version) => {
+      cache.setDbVersion(version);
+      // Every Completed ImageScan made with the older DB is now stale: reconcile them all.
+      manager.requestResync();
+    });
+    const known = db.current();
+    if (known) cache.setDbVersion(known);
+  }
   const server = await startHttpServer({ port: config.metricsPort, host: config.bindAddress, registry: metrics.registry, health: manager });
   installSignalHandlers(manager, [server, reports], log);
   log.info({ identity: config.identity, namespace: config.namespace, workers: config.workers, metricsPort: boundPort(server), reportPort: boundPort(reports) }, 'starting');

@@ -405,7 +405,7 @@ void test('scan and workload settings render from values and parse as the operat
   }
   const fallback = loadConfig([], { SECURESTACK_NAMESPACE: 'sec' });
   const config = operatorConfig(defaults.env);
-  for (const key of ['scannerImage', 'scanJobTtlSeconds', 'maxConcurrentScans', 'scanRetries', 'scanRetryBackoffMs', 'rescanAfterMs', 'cacheMaxEntries', 'trivyServerURL', 'trivyDbRepository', 'insecureRegistries', 'redisURL', 'scanServiceAccount', 'reportPort', 'reportCertSecret', 'workloadScanning', 'workloadNamespaces', 'workloadExcludeNamespaces', 'workloadPodSelector'] as const) {
+  for (const key of ['scannerImage', 'scanJobTtlSeconds', 'maxConcurrentScans', 'scanRetries', 'scanRetryBackoffMs', 'rescanAfterMs', 'dbPollIntervalMs', 'cacheMaxEntries', 'trivyServerURL', 'trivyDbRepository', 'insecureRegistries', 'redisURL', 'scanServiceAccount', 'reportPort', 'reportCertSecret', 'workloadScanning', 'workloadNamespaces', 'workloadExcludeNamespaces', 'workloadPodSelector'] as const) {
     assert.deepEqual(config[key], fallback[key], `chart default of ${key} equals the operator's`);
   }
   assert.equal(config.uploaderImage, defaults.image);

@@ -84,7 +84,7 @@ export class ImageScanReconciler implements Reconciler {
 
     if (current && status.phase === 'Completed') {
       const age = Date.now() - Date.parse(status.completedAt ?? '');
-      if (age < this.deps.config.rescanAfterMs) {
+      if (age < this.deps.config.rescanAfterMs && !this.olderDb(status.scanner?.dbUpdatedAt)) {
         this.deps.dispatcher.release(queueKey);
         return { requeueAfterMs: this.deps.config.rescanAfterMs - age };
       }
@@ -139,10 +139,18 @@ export class ImageScanReconciler implements Reconciler {
     const outcome = this.deps.dispatcher.outcome(target);
     const owner = outcome?.succeeded ? { namespace: outcome.job.namespace, name: outcome.job.owner } : { namespace: scan.metadata?.namespace ?? '', name: scan.metadata?.name ?? '' };
     const stored = await this.deps.results.load(owner.namespace, owner.name, digest);
-    // A stored result past the rescan period is what a rescan replaces, not an answer.
+    // A stored result past the rescan period, or made with an older DB, is what a rescan
+    // replaces, not an answer.
     if (!stored || stored.kind !== 'result' || Date.now() - stored.at >= this.deps.config.rescanAfterMs) return undefined;
+    if (this.olderDb(stored.summary.scanner.dbUpdatedAt)) return undefined;
     await this.deps.cache.store(digest, scanner, stored.summary, stored.sbomGzip, stored.at);
     return { summary: stored.summary, sbomGzip: stored.sbomGzip, scannedAt: stored.at, cached: owner.name !== scan.metadata?.name || owner.namespace !== scan.metadata.namespace };
+  }
+
+  /** True when the scanner's DB is known to be newer than the one a result was made with. */
+  private olderDb(resultDb: string | undefined): boolean {
+    const current = this.deps.cache.dbVersion;
+    return current !== undefined && resultDb !== undefined && Date.parse(resultDb) < Date.parse(current);
   }
 
   /** Whether this ImageScan's own Job produced the result (else it is a cache hit). */
@@ -197,7 +205,9 @@ export class ImageScanReconciler implements Reconciler {
     const { digest } = resolved;
     const createdAt = Date.parse(scan.metadata?.creationTimestamp ?? '') || Date.now();
     const admission = this.deps.dispatcher.admit(queueKey, target, createdAt);
-    const startedAt = scan.status?.startedAt && scan.status.digest === digest ? scan.status.startedAt : rfc3339(new Date());
+    // A rescan of a Completed result, or a new digest, starts a new round of scanning.
+    const sameRound = scan.status?.startedAt && scan.status.digest === digest && scan.status.phase !== 'Completed';
+    const startedAt = sameRound ? (scan.status?.startedAt ?? '') : rfc3339(new Date());
     if (admission.action === 'queued') {
       await this.writeStatus(scan, context, {
         phase: 'Queued',
@@ -223,7 +233,7 @@ export class ImageScanReconciler implements Reconciler {
       });
       return {};
     }
-    const job = await this.startJob(scan, resolved, target, context);
+    const job = await this.startJob(scan, resolved, target, startedAt, context);
     await this.writeStatus(scan, context, {
       phase: 'Scanning',
       digest,
@@ -236,7 +246,7 @@ export class ImageScanReconciler implements Reconciler {
     return {};
   }
 
-  private async startJob(scan: ImageScan, resolved: ResolvedScanTarget, target: string, context: ReconcileContext): Promise<V1Job> {
+  private async startJob(scan: ImageScan, resolved: ResolvedScanTarget, target: string, round: string, context: ReconcileContext): Promise<V1Job> {
     const { config } = this.deps;
     const { digest } = resolved;
     const namespace = scan.metadata?.namespace ?? '';
@@ -263,8 +273,9 @@ export class ImageScanReconciler implements Reconciler {
       timeoutSeconds: Math.ceil(parseDuration(scan.spec.timeout ?? defaultTimeout) / 1000),
       ttlSecondsAfterFinished: config.scanJobTtlSeconds,
       attempt,
+      round,
     });
-    const jobName = job.metadata?.name ?? scanJobName(name, scan.metadata?.uid ?? '', attempt);
+    const jobName = job.metadata?.name ?? scanJobName(name, scan.metadata?.uid ?? '', attempt, round);
     try {
       ensureLeading(context);
       const created = await this.deps.client.createJob(namespace, job);

@@ -70,14 +70,16 @@ export interface ScanJobInput {
   ttlSecondsAfterFinished: number;
   /** Retry number, part of the name so a retry never collides with the failed Job. */
   attempt: number;
+  /** When this round of scanning started (a rescan starts a new round), also part of the name. */
+  round: string;
 }
 
 /** UID of the nobody-like user the scanner runs as; matches the operator image. */
 const scannerUid = 65532;
 
-/** A DNS-1123 name under 63 characters that is stable for one ImageScan and attempt. */
-export function scanJobName(scanName: string, scanUid: string, attempt: number): string {
-  const suffix = createHash('sha256').update(`${scanUid}/${attempt}`).digest('hex').slice(0, 8);
+/** A DNS-1123 name under 63 characters that is stable for one ImageScan, round and attempt. */
+export function scanJobName(scanName: string, scanUid: string, attempt: number, round: string): string {
+  const suffix = createHash('sha256').update(`${scanUid}/${round}/${attempt}`).digest('hex').slice(0, 8);
   const stem = scanName.slice(0, 63 - 'scan--'.length - suffix.length).replace(/[-.]+$/, '');
   return `scan-${stem}-${suffix}`;
 }
@@ -114,7 +116,7 @@ function uploadURL(input: ScanJobInput): string {
 }
 
 export function buildScanJob(input: ScanJobInput): V1Job {
-  const name = scanJobName(input.scanName, input.scanUid, input.attempt);
+  const name = scanJobName(input.scanName, input.scanUid, input.attempt, input.round);
   const labels = {
     [managedByLabel]: managedByValue,
     [componentLabel]: scannerComponent,

@@ -199,6 +199,11 @@ export class Manager extends Operator {
     clearInterval(term.resyncTimer);
   }
 
+  /** Queues every object again now (for example after the vulnerability DB changed). */
+  requestResync(): void {
+    if (this.term) void this.resync();
+  }
+
   /** Lists every object of every reconciled kind and queues it; covers missed events. */
   private async resync(): Promise<void> {
     for (const watch of this.options.secondaryWatches ?? []) {

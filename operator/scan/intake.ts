@@ -23,6 +23,8 @@ export function reportIntake(results: ResultStore, cache: ResultCache, log: Logg
     if (!digest) return { status: 422, reason: 'the ImageScan has no resolved digest yet' };
     try {
       const parsed = await parseReport(report, { specVersions: acceptedSpecVersions, ignoreUnfixed: scan.spec.ignoreUnfixed, severities: scan.spec.severities });
+      // Trivy's report does not name its DB; the server's version at upload time stands in.
+      parsed.summary.scanner.dbUpdatedAt ??= cache.dbVersion;
       await results.saveReport(scan, digest, parsed.summary, report);
       await cache.store(digest, scan.spec.scanner?.image ?? defaultScanner, parsed.summary, gzipSync(report));
       return { status: 201 };

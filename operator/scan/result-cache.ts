@@ -1,10 +1,10 @@
 /**
  * Scan results in the cache, keyed by digest, scanner and vulnerability-DB version.
  *
- * The DB version of a result is the update time its report names (or "unknown"). Lookups use
- * the newest DB version this process has seen in any report, so the first report made with a
- * newer DB turns every older result into a miss and the images are scanned again. Results also
- * expire by age (the rescan period).
+ * The DB version of a result is the update time of the DB it was made with: the Trivy server's
+ * (TrivyDbWatcher), or what the report names, or "unknown". Lookups use the newest version known,
+ * so a DB update turns every older result into a miss and the images are scanned again. Results
+ * also expire by age (the rescan period).
  */
 import type { ScanCache } from './cache';
 import type { ScanSummary } from './report';
@@ -26,6 +26,15 @@ export class ResultCache {
     private readonly maxAgeMs: number,
   ) {}
 
+  /** The DB version the scanner uses now (from the Trivy server). */
+  setDbVersion(version: string): void {
+    if (this.newestDb === unknownDb || Date.parse(version) > Date.parse(this.newestDb)) this.newestDb = version;
+  }
+
+  get dbVersion(): string | undefined {
+    return this.newestDb === unknownDb ? undefined : this.newestDb;
+  }
+
   async lookup(digest: string, scanner: string): Promise<CachedScan | undefined> {
     const found = await this.cache.get({ digest, scanner, dbVersion: this.newestDb });
     if (!found || Date.now() - found.scannedAt > this.maxAgeMs) return undefined;
@@ -34,7 +43,7 @@ export class ResultCache {
 
   async store(digest: string, scanner: string, summary: ScanSummary, sbomGzip: Buffer, scannedAt = Date.now()): Promise<void> {
     const dbVersion = summary.scanner.dbUpdatedAt ?? unknownDb;
-    if (dbVersion !== unknownDb && (this.newestDb === unknownDb || dbVersion > this.newestDb)) this.newestDb = dbVersion;
+    if (dbVersion !== unknownDb) this.setDbVersion(dbVersion);
     await this.cache.set({ digest, scanner, dbVersion }, { summary: JSON.stringify(summary), sbomGzip, scannedAt });
   }
 }

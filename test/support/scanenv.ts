@@ -79,7 +79,7 @@ export interface ScanObject {
     topFindings?: Array<{ id: string; package: string; severity: string; installedVersion?: string; fixedVersion?: string; score?: number; title?: string }>;
     componentCount?: number;
     sbomRef?: { name: string; parts: number };
-    scanner?: { name?: string; version?: string };
+    scanner?: { name?: string; version?: string; dbUpdatedAt?: string };
     conditions?: Array<{ type: string; status: string; reason: string; message: string }>;
   };
 }

@@ -1,0 +1,57 @@
+/**
+ * The vulnerability-DB version of the Trivy server, read from its /version endpoint. Reports do
+ * not name the DB they were made with, so this is how results get keyed by DB version and how a
+ * DB update turns every older result into a rescan.
+ */
+import type { Logger } from '../log';
+
+interface TrivyVersionInfo {
+  Version?: string;
+  VulnerabilityDB?: { UpdatedAt?: string };
+}
+
+const requestTimeoutMs = 5_000;
+
+export class TrivyDbWatcher {
+  private version: string | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly serverURL: string,
+    private readonly intervalMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  /** The DB's UpdatedAt as the server reports it, once known. */
+  current(): string | undefined {
+    return this.version;
+  }
+
+  /** Reads the version now and then every interval; `onChange` runs when it moves. */
+  async start(onChange: (version: string) => void): Promise<void> {
+    await this.poll(onChange);
+    this.timer = setInterval(() => void this.poll(onChange), this.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  private async poll(onChange: (version: string) => void): Promise<void> {
+    try {
+      const response = await fetch(`${this.serverURL}/version`, { signal: AbortSignal.timeout(requestTimeoutMs) });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      const info = (await response.json()) as TrivyVersionInfo;
+      const updatedAt = info.VulnerabilityDB?.UpdatedAt;
+      if (!updatedAt || updatedAt === this.version) return;
+      const previous = this.version;
+      this.version = updatedAt;
+      this.log.info({ previous, current: updatedAt, server: info.Version }, 'vulnerability DB version');
+      if (previous !== undefined) onChange(updatedAt);
+    } catch (err) {
+      // Keeps the last known version: a server blip must not trigger rescans of everything.
+      this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not read the Trivy server version');
+    }
+  }
+}
