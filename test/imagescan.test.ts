@@ -12,13 +12,14 @@ import { parseReport } from '../operator/scan/report';
 import { readSbom } from '../operator/scan/sbom-store';
 import { createTestNamespace, deleteNamespace, kubectl, repoRoot, requireCluster, waitFor } from './support/cluster';
 import { ensureCrds } from './support/crds';
-import { requireNodePlayer } from './support/nodeplayer';
+import { requireNodePlayer, runDir } from './support/nodeplayer';
 import { startOperator, waitUntilLeading, type OperatorProcess } from './support/operator';
 import {
   fixtureDigest,
   freePort,
   getScan,
   imageScanManifest,
+  pushUniqueImage,
   waitForPhase,
   scanEnvironment,
   scanJobsForDigest,
@@ -123,6 +124,9 @@ describe('image scanning against the real plane, registry, Trivy and node player
     // Validated against the CycloneDX schema of its own specVersion (Trivy v0.74.0 writes 1.7).
     const parsed = await parseReport(sbom, { specVersions: acceptedSpecVersions });
     assert.ok((acceptedSpecVersions as readonly string[]).includes(parsed.summary.specVersion));
+    // Its content is valid CycloneDX 1.6 too: the same document, labelled 1.6, passes the 1.6 schema.
+    const as16 = await parseReport(Buffer.from(JSON.stringify({ ...parsed.bom, specVersion: '1.6' })), { specVersions: ['1.6'] });
+    assert.deepEqual(as16.summary.summary, countsOf(expected));
     assert.deepEqual(parsed.summary.summary, countsOf(expected));
 
     const printed = await kubectl(['get', 'imagescans', 'debian'], { namespace: ns });
@@ -136,6 +140,27 @@ describe('image scanning against the real plane, registry, Trivy and node player
     assert.equal(await op.metric('securestack_image_vulnerabilities', { namespace: ns, severity: 'critical' }), countsOf(expected).critical);
     assert.equal(await op.metric('securestack_report_uploads_total', { result: 'accepted' }), 1);
     assert.equal(await op.metric('securestack_scans_total', { result: 'completed' }), 1);
+  });
+
+  it('scans a private image with the namespace\'s pull secret, and says Unauthorized without it', async () => {
+    const ns = await namespace('private');
+    const op = await operator(ns, 'private', await freePort());
+    const dockerConfig = path.join(runDir(), 'auth-registry-dockerconfig.json');
+    // A digest of its own, so the scan needs a Job (and its pull secret) rather than a reused result.
+    const image = pushUniqueImage(env, 'private/unique-app', undefined, { registry: env.authRegistry, dockerConfig });
+    await kubectl(['apply', '-f', '-'], { namespace: ns, input: imageScanManifest('no-secret', image) });
+    const refused = await waitForPhase(ns, 'no-secret', 'Failed', op);
+    assert.equal(refused.status?.conditions?.find((entry) => entry.type === 'Scanned')?.reason, 'Unauthorized');
+
+    await kubectl(['create', 'secret', 'generic', 'regcred', '--type=kubernetes.io/dockerconfigjson', `--from-file=.dockerconfigjson=${dockerConfig}`], { namespace: ns });
+    await kubectl(['apply', '-f', '-'], { namespace: ns, input: imageScanManifest('with-secret', image, { imagePullSecrets: [{ name: 'regcred' }] }) });
+    const scan = await waitForPhase(ns, 'with-secret', 'Completed', op);
+    assert.deepEqual(scan.status?.summary, countsOf(expectedFor('debian')), 'the Debian fixture under a unique layer');
+    // The Job pulled the layers with the same secret, mounted as its Docker config.
+    const job = JSON.parse((await kubectl(['get', 'job', scan.status?.jobName ?? '', '-o', 'json'], { namespace: ns })).stdout) as {
+      spec: { template: { spec: { volumes: Array<{ name: string; secret?: { secretName: string } }> } } };
+    };
+    assert.ok(job.spec.template.spec.volumes.some((volume) => volume.secret?.secretName === 'regcred'));
   });
 
   it('ten ImageScans of one digest in three namespaces create exactly one Job and all complete', async () => {

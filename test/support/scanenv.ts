@@ -112,7 +112,7 @@ function craneBinary(): string {
  * Pushes `<registry>/<repository>:1`: the Debian fixture plus one small layer holding `marker`, so
  * the image has a digest no other test has scanned (a fresh scan, never a cache hit).
  */
-export function pushUniqueImage(env: ScanEnvironment, repository: string, marker: string = randomUUID()): string {
+export function pushUniqueImage(env: ScanEnvironment, repository: string, marker: string = randomUUID(), target: { registry: string; dockerConfig?: string } = { registry: env.registry }): string {
   const work = mkdtempSync(path.join(tmpdir(), 'securestack-image-'));
   try {
     mkdirSync(path.join(work, 'layer', 'etc'), { recursive: true });
@@ -120,8 +120,15 @@ export function pushUniqueImage(env: ScanEnvironment, repository: string, marker
     const tar = path.join(work, 'layer.tar');
     const tarred = spawnSync('tar', ['-C', path.join(work, 'layer'), '--owner=0', '--group=0', '--mtime=@0', '-cf', tar, 'etc'], { encoding: 'utf8' });
     if (tarred.status !== 0) throw new Error(`tar failed: ${tarred.stderr}`);
-    const ref = `${env.registry}/${repository}:1`;
-    const pushed = spawnSync(craneBinary(), ['--insecure', 'append', '-b', `${env.registry}/fixtures/debian-app:1`, '-f', tar, '-t', ref], { encoding: 'utf8' });
+    const ref = `${target.registry}/${repository}:1`;
+    // crane takes registry credentials from $DOCKER_CONFIG/config.json.
+    let craneEnv = process.env;
+    if (target.dockerConfig) {
+      mkdirSync(path.join(work, 'docker'));
+      writeFileSync(path.join(work, 'docker', 'config.json'), readFileSync(target.dockerConfig));
+      craneEnv = { ...process.env, DOCKER_CONFIG: path.join(work, 'docker') };
+    }
+    const pushed = spawnSync(craneBinary(), ['--insecure', 'append', '-b', `${env.registry}/fixtures/debian-app:1`, '-f', tar, '-t', ref], { encoding: 'utf8', env: craneEnv });
     if (pushed.status !== 0) throw new Error(`crane append failed: ${pushed.stderr}`);
     return ref;
   } finally {
