@@ -15,7 +15,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 
-const attempts = 4;
+// About a minute of retries (2, 4, 8, 16, 30 s): enough to ride out a controller restart.
+const attempts = 6;
 const requestTimeoutMs = 60_000;
 
 function required(name: string): string {
@@ -82,7 +83,7 @@ async function main(): Promise<void> {
       const message = err instanceof Error ? err.message : String(err);
       if (!retryable || attempt >= attempts) throw new Error(`upload failed after ${attempt} attempt(s): ${message}`);
       process.stderr.write(`upload attempt ${attempt} failed (${message}); retrying\n`);
-      await sleep(1_000 * 2 ** attempt);
+      await sleep(Math.min(1_000 * 2 ** attempt, 30_000));
     }
   }
 }
