@@ -126,7 +126,7 @@ export class ImageScanReconciler implements Reconciler {
         condition: { type: 'Scanned', status: 'False', reason: err.reason, message: `Resolving ${scan.spec.image}: ${err.message}` },
         event: { type: 'Warning', reason: 'ScanFailed' },
       });
-      this.deps.metrics.scansTotal.inc({ result: 'failed' });
+      if (scan.status?.phase !== 'Failed') this.deps.metrics.scansTotal.inc({ result: 'failed' });
       return undefined;
     }
   }
@@ -178,7 +178,6 @@ export class ImageScanReconciler implements Reconciler {
     const attempts = scan.status?.attempts ?? 1;
     if (failure.final || attempts > this.deps.config.scanRetries) {
       this.deps.dispatcher.release(queueKey);
-      this.deps.metrics.scansTotal.inc({ result: 'failed' });
       await this.writeStatus(scan, context, {
         phase: 'Failed',
         digest,
@@ -186,6 +185,8 @@ export class ImageScanReconciler implements Reconciler {
         condition: { type: 'Scanned', status: 'False', reason: failure.reason, message: `${failure.message} (attempt ${attempts})` },
         event: { type: 'Warning', reason: 'ScanFailed' },
       });
+      // Counted once the status says so: a write lost to a 409 is retried and must not count twice.
+      this.deps.metrics.scansTotal.inc({ result: 'failed' });
       return {};
     }
     const delayMs = this.deps.config.scanRetryBackoffMs * 2 ** (attempts - 1);
