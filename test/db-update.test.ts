@@ -8,11 +8,10 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createTestNamespace, deleteNamespace, kubectl, requireCluster, waitFor } from './support/cluster';
-import { ensureCrds } from './support/crds';
-import { requireNodePlayer, runDir } from './support/nodeplayer';
+import { createTestNamespace, deleteNamespace, kubectl, waitFor } from './support/cluster';
+import { runDir } from './support/nodeplayer';
 import { startOperator, waitUntilLeading, type OperatorProcess } from './support/operator';
-import { freePort, getScan, imageScanManifest, pushUniqueImage, scanEnvironment, scanJobsForDigest, scanOperatorEnv, waitForPhase } from './support/scanenv';
+import { freePort, getScan, imageScanManifest, pushUniqueImage, requireScanEnvironment, scanJobsForDigest, scanOperatorEnv, waitForPhase, type ScanEnvironment } from './support/scanenv';
 
 function trivyBinary(): string {
   const trivy = process.env.TRIVY;
@@ -26,10 +25,10 @@ describe('vulnerability DB updates', () => {
   let operator: OperatorProcess | undefined;
   const namespaces: string[] = [];
 
+  let env: ScanEnvironment;
+
   before(async () => {
-    await requireCluster();
-    await requireNodePlayer();
-    await ensureCrds();
+    env = await requireScanEnvironment();
   });
 
   after(async () => {
@@ -54,7 +53,6 @@ describe('vulnerability DB updates', () => {
       return response?.ok ? true : undefined;
     }, { timeoutMs: 60_000, intervalMs: 200 });
 
-    const env = scanEnvironment();
     const home = await createTestNamespace('db-op');
     const ns = await createTestNamespace('db');
     namespaces.push(home, ns);

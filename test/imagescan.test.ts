@@ -10,9 +10,8 @@ import { KubeClient } from '../operator/kube/client';
 import { acceptedSpecVersions } from '../operator/scan/intake';
 import { parseReport } from '../operator/scan/report';
 import { readSbom } from '../operator/scan/sbom-store';
-import { createTestNamespace, deleteNamespace, kubectl, repoRoot, requireCluster, waitFor } from './support/cluster';
-import { ensureCrds } from './support/crds';
-import { requireNodePlayer, runDir } from './support/nodeplayer';
+import { createTestNamespace, deleteNamespace, kubectl, repoRoot, waitFor } from './support/cluster';
+import { runDir } from './support/nodeplayer';
 import { startOperator, waitUntilLeading, type OperatorProcess } from './support/operator';
 import {
   fixtureDigest,
@@ -21,7 +20,7 @@ import {
   imageScanManifest,
   pushUniqueImage,
   waitForPhase,
-  scanEnvironment,
+  requireScanEnvironment,
   scanJobsForDigest,
   scanOperatorEnv,
   type ScanEnvironment,
@@ -72,10 +71,7 @@ describe('image scanning against the real plane, registry, Trivy and node player
   const running: OperatorProcess[] = [];
 
   before(async () => {
-    await requireCluster();
-    await requireNodePlayer();
-    await ensureCrds();
-    env = scanEnvironment();
+    env = await requireScanEnvironment();
   });
 
   // One operator at a time: each leads its own Lease and would otherwise reconcile the next

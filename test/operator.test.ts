@@ -2,10 +2,9 @@
 // election with kill -9 and SIGTERM, and convergence after 409 conflicts.
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { createTestNamespace, deleteNamespace, kubectl, requireCluster, waitFor } from './support/cluster';
-import { ensureCrds } from './support/crds';
+import { createTestNamespace, deleteNamespace, kubectl, waitFor } from './support/cluster';
 import { startOperator, waitUntilLeading, type OperatorProcess } from './support/operator';
-import { freePort, pushUniqueImage, scanEnvironment, scanOperatorEnv } from './support/scanenv';
+import { freePort, pushUniqueImage, requireScanEnvironment, scanEnvironment, scanOperatorEnv } from './support/scanenv';
 
 interface ContainerShape {
   securityContext?: Record<string, unknown>;
@@ -57,8 +56,8 @@ describe('operator against the real control plane', () => {
   const running: OperatorProcess[] = [];
 
   before(async () => {
-    await requireCluster();
-    await ensureCrds();
+    // Scans here run for real (registry, Trivy server, node player), so all of it must be up.
+    await requireScanEnvironment();
     namespace = await createTestNamespace('operator');
   });
 

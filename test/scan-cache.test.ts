@@ -6,11 +6,9 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { MemoryLru } from '../operator/scan/cache';
-import { createTestNamespace, deleteNamespace, kubectl, requireCluster, waitFor } from './support/cluster';
-import { ensureCrds } from './support/crds';
-import { requireNodePlayer } from './support/nodeplayer';
+import { createTestNamespace, deleteNamespace, kubectl, waitFor } from './support/cluster';
 import { startOperator, waitUntilLeading, type OperatorProcess } from './support/operator';
-import { freePort, getScan, imageScanManifest, pushUniqueImage, scanEnvironment, scanJobsForDigest, scanOperatorEnv, waitForPhase, type ScanEnvironment } from './support/scanenv';
+import { freePort, getScan, imageScanManifest, pushUniqueImage, requireScanEnvironment, scanJobsForDigest, scanOperatorEnv, waitForPhase, type ScanEnvironment } from './support/scanenv';
 
 describe('MemoryLru', () => {
   const result = (bytes: number): { summary: string; sbomGzip: Buffer; scannedAt: number } => ({ summary: '{}', sbomGzip: Buffer.alloc(bytes), scannedAt: 0 });
@@ -68,10 +66,7 @@ describe('scan cache with a real Redis', () => {
 
   before(async () => {
     requireRedisServer();
-    await requireCluster();
-    await requireNodePlayer();
-    await ensureCrds();
-    env = scanEnvironment();
+    env = await requireScanEnvironment();
   });
 
   afterEach(async () => {

@@ -6,9 +6,10 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { kubectl, repoRoot, waitFor } from './cluster';
+import { kubectl, repoRoot, requireCluster, waitFor } from './cluster';
+import { ensureCrds } from './crds';
 import type { OperatorProcess } from './operator';
-import { runDir } from './nodeplayer';
+import { requireNodePlayer, runDir } from './nodeplayer';
 
 const HOW_TO = 'run `npm test` (it starts the plane with registries, the Trivy server and the node player) or `bash test/env/start.sh`';
 
@@ -25,6 +26,14 @@ export interface ScanEnvironment {
   /** image reference → digest, as pushed by images.sh. */
   images: Record<string, string>;
   trivyServer: string;
+}
+
+/** Fails, with instructions, unless the plane, the node player and the CRDs are ready; then the environment. */
+export async function requireScanEnvironment(): Promise<ScanEnvironment> {
+  await requireCluster();
+  await requireNodePlayer();
+  await ensureCrds();
+  return scanEnvironment();
 }
 
 export function scanEnvironment(): ScanEnvironment {
