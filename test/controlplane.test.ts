@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import {
   createTestNamespace,
   deleteNamespace,
+  jobManifest,
   kubectl,
   repoRoot,
   requireCluster,
@@ -62,22 +63,11 @@ function pinnedKubeVersion(): string {
   return match[1];
 }
 
-function jobManifest(name: string, annotations: Record<string, string> = {}): string {
-  return JSON.stringify({
-    apiVersion: 'batch/v1',
-    kind: 'Job',
-    metadata: { name },
-    spec: {
-      backoffLimit: 0,
-      template: {
-        metadata: { annotations },
-        spec: {
-          restartPolicy: 'Never',
-          // Never pulled: kwok only pretends to run containers.
-          containers: [{ name: 'main', image: 'busybox:1.36', command: ['sh', '-c', 'exit 0'] }],
-        },
-      },
-    },
+function kwokJob(name: string, annotations: Record<string, string> = {}): string {
+  return jobManifest(name, {
+    podMetadata: { annotations },
+    // Never pulled: kwok only pretends to run containers.
+    podSpec: { containers: [{ name: 'main', image: 'busybox:1.36', command: ['sh', '-c', 'exit 0'] }] },
   });
 }
 
@@ -163,7 +153,7 @@ describe('test control plane', () => {
   });
 
   it('runs a Job to Complete (pod Succeeded, container exited 0 with reason Completed)', async () => {
-    await kubectl(['create', '-f', '-'], { namespace: ns, input: jobManifest('ok') });
+    await kubectl(['create', '-f', '-'], { namespace: ns, input: kwokJob('ok') });
     const job = await waitFor(
       'Job ok to be Complete',
       async () => {
@@ -184,7 +174,7 @@ describe('test control plane', () => {
   it('fails a Job whose pod is annotated kwok.securestack.io/exit-code', async () => {
     await kubectl(['create', '-f', '-'], {
       namespace: ns,
-      input: jobManifest('boom', { 'kwok.securestack.io/exit-code': '3' }),
+      input: kwokJob('boom', { 'kwok.securestack.io/exit-code': '3' }),
     });
     const job = await waitFor(
       'Job boom to be Failed',

@@ -10,7 +10,7 @@ import { KubeClient } from '../operator/kube/client';
 import { acceptedSpecVersions } from '../operator/scan/intake';
 import { parseReport } from '../operator/scan/report';
 import { readSbom } from '../operator/scan/sbom-store';
-import { createTestNamespace, deleteNamespace, kubectl, repoRoot, waitFor } from './support/cluster';
+import { kubectl, repoRoot, waitFor } from './support/cluster';
 import { runDir } from './support/nodeplayer';
 import { startOperator, waitUntilLeading, type OperatorProcess } from './support/operator';
 import {
@@ -21,6 +21,7 @@ import {
   pushUniqueImage,
   waitForPhase,
   requireScanEnvironment,
+  TestResources,
   scanJobsForDigest,
   scanOperatorEnv,
   type ScanEnvironment,
@@ -67,32 +68,18 @@ function putReport(port: number, target: string, headers: Record<string, string>
 
 describe('image scanning against the real plane, registry, Trivy and node player', () => {
   let env: ScanEnvironment;
-  const namespaces: string[] = [];
-  const running: OperatorProcess[] = [];
+  const resources = new TestResources();
+  const namespace = (prefix: string): Promise<string> => resources.namespace(prefix);
 
   before(async () => {
     env = await requireScanEnvironment();
   });
 
-  // One operator at a time: each leads its own Lease and would otherwise reconcile the next
-  // test's ImageScans too.
-  afterEach(async () => {
-    await Promise.all(running.splice(0).map((operator) => operator.stop('SIGKILL')));
-  });
-
-  after(async () => {
-    await Promise.all(namespaces.map((namespace) => deleteNamespace(namespace)));
-  });
-
-  async function namespace(prefix: string): Promise<string> {
-    const name = await createTestNamespace(prefix);
-    namespaces.push(name);
-    return name;
-  }
+  afterEach(() => resources.stopOperators());
+  after(() => resources.deleteNamespaces());
 
   async function operator(home: string, lease: string, reportPort: number, extra: Record<string, string> = {}): Promise<OperatorProcess> {
-    const process = startOperator({ identity: `${lease}-${running.length}`, namespace: home, leaseName: lease, env: scanOperatorEnv(env, reportPort, extra) });
-    running.push(process);
+    const process = resources.track(startOperator({ identity: `${lease}-${resources.operators.length}`, namespace: home, leaseName: lease, env: scanOperatorEnv(env, reportPort, extra) }));
     await waitUntilLeading(process, home, lease);
     return process;
   }

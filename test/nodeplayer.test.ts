@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { createTestNamespace, deleteNamespace, kubectl, repoRoot, requireCluster, waitFor } from './support/cluster';
+import { createTestNamespace, deleteNamespace, jobManifest, kubectl, repoRoot, requireCluster, waitFor } from './support/cluster';
 import {
   processesWith,
   readContainerLog,
@@ -58,18 +58,10 @@ type Container = Record<string, unknown> & { name: string };
 let ns = '';
 
 function job(name: string, podSpec: Record<string, unknown>, jobSpec: Record<string, unknown> = {}): string {
-  return JSON.stringify({
-    apiVersion: 'batch/v1',
-    kind: 'Job',
-    metadata: { name },
-    spec: {
-      backoffLimit: 0,
-      ...jobSpec,
-      template: {
-        metadata: { labels: { ...SCANNER_LABEL, 'securestack.io/test-job': name } },
-        spec: { restartPolicy: 'Never', terminationGracePeriodSeconds: 1, ...podSpec },
-      },
-    },
+  return jobManifest(name, {
+    jobSpec,
+    podMetadata: { labels: { ...SCANNER_LABEL, 'securestack.io/test-job': name } },
+    podSpec: { terminationGracePeriodSeconds: 1, ...podSpec },
   });
 }
 

@@ -6,9 +6,9 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { MemoryLru } from '../operator/scan/cache';
-import { createTestNamespace, deleteNamespace, kubectl, waitFor } from './support/cluster';
-import { startOperator, waitUntilLeading, type OperatorProcess } from './support/operator';
-import { freePort, getScan, imageScanManifest, pushUniqueImage, requireScanEnvironment, scanJobsForDigest, scanOperatorEnv, waitForPhase, type ScanEnvironment } from './support/scanenv';
+import { kubectl, waitFor } from './support/cluster';
+import { startOperator, waitUntilLeading } from './support/operator';
+import { freePort, getScan, imageScanManifest, pushUniqueImage, requireScanEnvironment, scanJobsForDigest, scanOperatorEnv, TestResources, waitForPhase, type ScanEnvironment } from './support/scanenv';
 
 describe('MemoryLru', () => {
   const result = (bytes: number): { summary: string; sbomGzip: Buffer; scannedAt: number } => ({ summary: '{}', sbomGzip: Buffer.alloc(bytes), scannedAt: 0 });
@@ -60,8 +60,8 @@ function redisKeys(port: number): string[] {
 
 describe('scan cache with a real Redis', () => {
   let env: ScanEnvironment;
-  const namespaces: string[] = [];
-  const operators: OperatorProcess[] = [];
+  const resources = new TestResources();
+  const namespace = (prefix: string): Promise<string> => resources.namespace(prefix);
   let redis: ChildProcess | undefined;
 
   before(async () => {
@@ -70,19 +70,11 @@ describe('scan cache with a real Redis', () => {
   });
 
   afterEach(async () => {
-    await Promise.all(operators.splice(0).map((operator) => operator.stop('SIGKILL')));
+    await resources.stopOperators();
     if (redis) await stopRedis(redis);
   });
 
-  after(async () => {
-    await Promise.all(namespaces.map((namespace) => deleteNamespace(namespace)));
-  });
-
-  async function namespace(prefix: string): Promise<string> {
-    const name = await createTestNamespace(prefix);
-    namespaces.push(name);
-    return name;
-  }
+  after(() => resources.deleteNamespaces());
 
   it('survives Redis stopping mid-run and uses it again once it is back', async () => {
     const redisPort = await freePort();
@@ -91,7 +83,7 @@ describe('scan cache with a real Redis', () => {
     const reportPort = await freePort();
     const redisEnv = { SECURESTACK_REDIS_URL: `redis://127.0.0.1:${redisPort}` };
     const first = startOperator({ identity: 'cache-a', namespace: home, leaseName: 'cache', env: scanOperatorEnv(env, reportPort, redisEnv) });
-    operators.push(first);
+    resources.track(first);
     await waitUntilLeading(first, home, 'cache');
     const [one, two, three] = ['cache-one', 'cache-two', 'cache-three'].map((name) => pushUniqueImage(env, `cache-test/${name}`));
     const ns = await namespace('cache');
@@ -123,7 +115,7 @@ describe('scan cache with a real Redis', () => {
 
     // A new controller, with nothing in memory, completes the same digest from Redis.
     const second = startOperator({ identity: 'cache-b', namespace: home, leaseName: 'cache', env: scanOperatorEnv(env, reportPort, redisEnv) });
-    operators.push(second);
+    resources.track(second);
     await waitUntilLeading(second, home, 'cache');
     const third = await namespace('cache-third');
     await kubectl(['apply', '-f', '-'], { namespace: third, input: imageScanManifest('three-again', three ?? '') });

@@ -34,7 +34,3 @@ export function setCondition(
   const others = (conditions ?? []).filter((condition) => condition.type !== update.type);
   return [...others, next].sort((a, b) => a.type.localeCompare(b.type));
 }
-
-export function findCondition(conditions: readonly Condition[] | undefined, type: string): Condition | undefined {
-  return conditions?.find((condition) => condition.type === type);
-}

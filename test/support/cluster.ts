@@ -233,3 +233,20 @@ export async function waitFor<T>(
     await sleep(intervalMs);
   }
 }
+
+/** A batch/v1 Job for tests, one attempt only (backoffLimit 0), as JSON for `kubectl create -f -`. */
+export function jobManifest(
+  name: string,
+  parts: { podSpec: Record<string, unknown>; podMetadata?: Record<string, unknown>; jobSpec?: Record<string, unknown> },
+): string {
+  return JSON.stringify({
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name },
+    spec: {
+      backoffLimit: 0,
+      ...parts.jobSpec,
+      template: { metadata: parts.podMetadata ?? {}, spec: { restartPolicy: 'Never', ...parts.podSpec } },
+    },
+  });
+}

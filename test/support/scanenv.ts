@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { kubectl, repoRoot, requireCluster, waitFor } from './cluster';
+import { createTestNamespace, deleteNamespace, kubectl, repoRoot, requireCluster, waitFor } from './cluster';
 import { ensureCrds } from './crds';
 import type { OperatorProcess } from './operator';
 import { requireNodePlayer, runDir } from './nodeplayer';
@@ -156,5 +156,33 @@ export async function waitForPhase(namespace: string, name: string, phase: strin
   } catch (err) {
     const scan = await getScan(namespace, name);
     throw new Error(`${err instanceof Error ? err.message : String(err)}\nstatus: ${JSON.stringify(scan?.status)}\n${operator.describe()}`);
+  }
+}
+
+/**
+ * The namespaces and operator processes a test file creates. Operators are stopped after every
+ * test: each leads its own Lease and would otherwise reconcile the next test's objects too.
+ */
+export class TestResources {
+  readonly operators: OperatorProcess[] = [];
+  private readonly namespaces: string[] = [];
+
+  async namespace(prefix: string): Promise<string> {
+    const name = await createTestNamespace(prefix);
+    this.namespaces.push(name);
+    return name;
+  }
+
+  track(operator: OperatorProcess): OperatorProcess {
+    this.operators.push(operator);
+    return operator;
+  }
+
+  async stopOperators(): Promise<void> {
+    await Promise.all(this.operators.splice(0).map((operator) => operator.stop('SIGKILL')));
+  }
+
+  async deleteNamespaces(): Promise<void> {
+    await Promise.all(this.namespaces.splice(0).map((namespace) => deleteNamespace(namespace)));
   }
 }
