@@ -42,15 +42,17 @@ function expectedFor(ecosystem: 'debian' | 'alpine' | 'npm'): ExpectedFinding[] 
   return list;
 }
 
-function countsOf(findings: readonly ExpectedFinding[]): Record<string, number> {
-  const count = (severity: string): number => findings.filter((finding) => finding.severity === severity).length;
+function countsOf(findings: readonly ExpectedFinding[]): Record<string, unknown> {
+  const count = (severity: string, list = findings): number => list.filter((finding) => finding.severity === severity).length;
+  const fixable = findings.filter((finding) => finding.fixedVersion);
   return {
     critical: count('CRITICAL'),
     high: count('HIGH'),
     medium: count('MEDIUM'),
     low: count('LOW'),
     unknown: count('UNKNOWN'),
-    fixable: findings.filter((finding) => finding.fixedVersion).length,
+    fixable: fixable.length,
+    fixableBySeverity: { critical: count('CRITICAL', fixable), high: count('HIGH', fixable), medium: count('MEDIUM', fixable), low: count('LOW', fixable), unknown: count('UNKNOWN', fixable) },
   };
 }
 

@@ -77,7 +77,11 @@ describe('CycloneDX report parsing', () => {
     const unfixed = await parseReport(report.json, { ignoreUnfixed: true });
     assert.equal(unfixed.summary.findingCount, summary.summary.fixable);
     const onlyCritical = await parseReport(report.json, { severities: ['CRITICAL'] });
-    assert.deepEqual(onlyCritical.summary.summary, { critical: report.counts.critical, high: 0, medium: 0, low: 0, unknown: 0, fixable: report.findings.filter((f) => f.severity === 'CRITICAL' && f.fixedVersion).length });
+    const fixableCritical = report.findings.filter((f) => f.severity === 'CRITICAL' && f.fixedVersion).length;
+    assert.deepEqual(onlyCritical.summary.summary, {
+      critical: report.counts.critical, high: 0, medium: 0, low: 0, unknown: 0, fixable: fixableCritical,
+      fixableBySeverity: { critical: fixableCritical, high: 0, medium: 0, low: 0, unknown: 0 },
+    });
   });
 
   it('keeps status small: long titles are truncated, the byte budget holds', async () => {

@@ -348,6 +348,23 @@ export interface VulnerabilitySummary {
   unknown?: number;
   /** Vulnerabilities with a fixed version available. */
   fixable?: number;
+  /**
+   * FixableBySeverity counts, per severity, the vulnerabilities with a fixed version available;
+   * admission's vulnerability gate reads it when it ignores unfixed vulnerabilities.
+   */
+  fixableBySeverity?: VulnerabilitySummaryFixableBySeverity;
+}
+
+/**
+ * FixableBySeverity counts, per severity, the vulnerabilities with a fixed version available;
+ * admission's vulnerability gate reads it when it ignores unfixed vulnerabilities.
+ */
+export interface VulnerabilitySummaryFixableBySeverity {
+  critical?: number;
+  high?: number;
+  medium?: number;
+  low?: number;
+  unknown?: number;
 }
 
 /** Finding is one vulnerability in one package. */
@@ -407,7 +424,16 @@ export interface ScanPolicySpec {
   match?: ResourceFilter;
   /** Exclude removes objects from what match selects. */
   exclude?: ResourceFilter;
-  /** Built-in rules to configure, by id. Built-in rules not listed keep their defaults. */
+  /**
+   * Rule sets to apply as a whole: pss-baseline and pss-restricted (the Pod Security Standards;
+   * restricted includes baseline), best-practices, rbac. Entries in rules tune or disable rules of
+   * these sets.
+   */
+  ruleSets?: ('pss-baseline' | 'pss-restricted' | 'best-practices' | 'rbac')[];
+  /**
+   * Built-in rules to apply, by id, with their parameters and severity; an entry naming a rule of
+   * a rule set tunes it, and enabled false turns it off.
+   */
   rules?: RuleConfig[];
   /**
    * Custom rules written as JSON Schema that each matched object (or each of its containers) must

@@ -170,7 +170,7 @@ export interface ScanSummary {
   digest?: string;
   scanner: { name?: string; version?: string; dbUpdatedAt?: string };
   /** Counts per severity and the fixable count: one per (vulnerability id, affected component). */
-  summary: Required<VulnerabilitySummary>;
+  summary: Required<Omit<VulnerabilitySummary, 'fixableBySeverity'>> & { fixableBySeverity: Required<NonNullable<VulnerabilitySummary['fixableBySeverity']>> };
   /** All findings counted in summary. */
   findingCount: number;
   /** The most severe findings, at most `topN`, within the byte budget. */
@@ -467,7 +467,8 @@ export function summarize(doc: Record<string, unknown>, specVersion: string, opt
   if (isRecord(metadata.component)) visit([metadata.component], false);
   visit(doc.components, true);
 
-  const counts = { critical: 0, high: 0, medium: 0, low: 0, unknown: 0, fixable: 0 };
+  const fixableBySeverity = { critical: 0, high: 0, medium: 0, low: 0, unknown: 0 };
+  const counts = { critical: 0, high: 0, medium: 0, low: 0, unknown: 0, fixable: 0, fixableBySeverity };
   const findings: Finding[] = [];
   const seen = new Set<string>();
   const vulnerabilities = Array.isArray(doc.vulnerabilities) ? doc.vulnerabilities : [];
@@ -498,8 +499,12 @@ export function summarize(doc: Record<string, unknown>, specVersion: string, opt
       const pkg = packageName(component);
       const fixed = fixedProperty ?? (unaffected.length > 0 ? unaffected.join(', ') : undefined) ?? fixedFromRecommendation(recommendations, component, pkg);
       if (options.ignoreUnfixed && !fixed) continue;
-      counts[severity.toLowerCase() as Lowercase<Severity>]++;
-      if (fixed) counts.fixable++;
+      const level = severity.toLowerCase() as Lowercase<Severity>;
+      counts[level]++;
+      if (fixed) {
+        counts.fixable++;
+        fixableBySeverity[level]++;
+      }
       const finding: Finding = {
         id: truncate(id, LIMITS.id),
         package: truncate(pkg, LIMITS.package),
