@@ -13,6 +13,11 @@ import {
   CustomObjectsApi,
   HttpError,
   KubeConfig,
+  KubernetesObjectApi,
+  makeInformer,
+  type KubernetesListObject,
+  type KubernetesObject,
+  type V1Namespace,
   type CoreV1Event,
   type V1ConfigMap,
   type V1Job,
@@ -48,6 +53,15 @@ export interface ApiObject {
     generation?: number;
   };
 }
+
+export interface WatchHandlers<T> {
+  onChange(object: T, deleted: boolean): void;
+  /** After each complete list: the cache now reflects the cluster. */
+  onSynced?(): void;
+  onError?(err: Error): void;
+}
+
+export type StopWatch = () => void;
 
 export interface ObjectKey {
   namespace?: string;
@@ -92,6 +106,7 @@ export class KubeClient {
   private readonly coordination: CoordinationV1Api;
   private readonly core: CoreV1Api;
   private readonly authentication: AuthenticationV1Api;
+  private readonly objects: KubernetesObjectApi;
 
   constructor(
     readonly config: KubeConfig,
@@ -102,6 +117,7 @@ export class KubeClient {
     this.coordination = config.makeApiClient(CoordinationV1Api);
     this.core = config.makeApiClient(CoreV1Api);
     this.authentication = config.makeApiClient(AuthenticationV1Api);
+    this.objects = KubernetesObjectApi.makeApiClient(config);
     for (const api of [this.custom, this.batch, this.coordination, this.core, this.authentication]) {
       // The options are `request`'s, whose types are not installed; only `timeout` is touched.
       api.addInterceptor((options: { timeout?: number }) => {
@@ -173,6 +189,75 @@ export class KubeClient {
     await this.call(`list ${type.plural}`, () =>
       this.custom.listClusterCustomObject(type.group, type.version, type.plural, undefined, undefined, undefined, undefined, undefined, 1),
     );
+  }
+
+  // ---- watched caches (every replica; never called on a request path) ------------------------
+
+  /**
+   * Keeps a watch on a custom resource type (cluster-wide) running for the life of the process and
+   * calls back on every change; restarts with a relist after errors, backing off to 30 s.
+   */
+  watchCustom<T extends ApiObject>(type: ResourceType, handlers: WatchHandlers<T>): StopWatch {
+    const path = `/apis/${type.group}/${type.version}/${type.plural}`;
+    return this.keepWatching<T>(path, async () => {
+      const body = await this.call(`list ${type.plural}`, () => this.custom.listClusterCustomObject(type.group, type.version, type.plural));
+      return asObject<KubernetesListObject<KubernetesObject>>(body);
+    }, handlers);
+  }
+
+  /** The same for Namespaces, whose labels policies select on. */
+  watchNamespaces(handlers: WatchHandlers<V1Namespace>): StopWatch {
+    return this.keepWatching<V1Namespace>('/api/v1/namespaces', async () => {
+      const body = await this.call('list namespaces', () => this.core.listNamespace());
+      return asObject<KubernetesListObject<KubernetesObject>>(body);
+    }, handlers);
+  }
+
+  private keepWatching<T>(path: string, list: () => Promise<KubernetesListObject<KubernetesObject>>, handlers: WatchHandlers<T>): StopWatch {
+    // client-node's informer wants its list call in the generated clients' { response, body } shape;
+    // only body is read.
+    const informer = makeInformer<KubernetesObject>(this.config, path, async () => ({ response: undefined as never, body: await list() }));
+    const deliver = (deleted: boolean) => (object: KubernetesObject): void => handlers.onChange(object as T, deleted);
+    informer.on('add', deliver(false));
+    informer.on('update', deliver(false));
+    informer.on('delete', deliver(true));
+    let stopped = false;
+    let delayMs = 500;
+    let timer: NodeJS.Timeout | undefined;
+    const start = (): void => {
+      informer.start().then(
+        () => {
+          delayMs = 500;
+          handlers.onSynced?.();
+        },
+        (err: unknown) => restart(err),
+      );
+    };
+    const restart = (err: unknown): void => {
+      if (stopped) return;
+      handlers.onError?.(err instanceof Error ? err : new Error(String(err)));
+      timer = setTimeout(start, delayMs);
+      delayMs = Math.min(delayMs * 2, 30_000);
+    };
+    informer.on('error', restart);
+    start();
+    return () => {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      void informer.stop();
+    };
+  }
+
+  /**
+   * One page of any kind of object, by apiVersion and kind (the resource is found through
+   * discovery, which client-node caches). For background work such as the policy audit.
+   */
+  async listPage(apiVersion: string, kind: string, limit: number, continueToken?: string): Promise<{ items: KubernetesObject[]; continueToken?: string }> {
+    const body = await this.call(`list ${kind}`, () => this.objects.list(apiVersion, kind, undefined, undefined, undefined, undefined, undefined, undefined, limit, continueToken));
+    // Typed as V1ListMeta (`_continue`), but arrives raw (`continue`) for kinds the serializer does not know.
+    const meta = (body.metadata ?? {}) as { _continue?: string; continue?: string };
+    const next = meta._continue || meta.continue || undefined;
+    return next ? { items: body.items, continueToken: next } : { items: body.items };
   }
 
   /**
