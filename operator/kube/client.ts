@@ -429,6 +429,92 @@ export class KubeClient {
   async createEvent(namespace: string, event: CoreV1Event): Promise<void> {
     await this.call('create events', () => this.core.createNamespacedEvent(namespace, event));
   }
+
+  // ---- whole-object replace, API discovery (admission webhook) ------------------------------
+
+  /**
+   * Replaces a whole object of any type (built-in ones too: the REST paths are the same).
+   * Optimistic: fails with 409 when the object's resourceVersion is stale.
+   */
+  async replaceCustom<T extends ApiObject>(type: ResourceType, object: T): Promise<T> {
+    const name = object.metadata?.name ?? '';
+    const body = await this.call(`update ${type.plural}`, () =>
+      type.namespaced
+        ? this.custom.replaceNamespacedCustomObject(type.group, type.version, object.metadata?.namespace ?? '', type.plural, name, object)
+        : this.custom.replaceClusterCustomObject(type.group, type.version, type.plural, name, object),
+    );
+    return asObject<T>(body);
+  }
+
+  /**
+   * Every resource and subresource (plural "pods/ephemeralcontainers") of the preferred version
+   * of every API group, like `kubectl api-resources`. A group version that does not answer (an
+   * aggregated API that is down) is named in `failed` instead of failing the whole discovery.
+   * One request per group: run it in the background, never on a request path.
+   */
+  async discoverResources(): Promise<{ resources: Array<ResourceType & { verbs: string[] }>; failed: string[] }> {
+    const list = await this.getRaw<{ groups?: Array<{ name: string; preferredVersion?: { version: string } }> }>('/apis');
+    const groupVersions = [{ group: '', version: 'v1', path: '/api/v1' }];
+    for (const group of list.groups ?? []) {
+      const version = group.preferredVersion?.version;
+      if (version) groupVersions.push({ group: group.name, version, path: `/apis/${group.name}/${version}` });
+    }
+    type ResourceList = { resources?: Array<{ name: string; kind: string; namespaced: boolean; verbs?: string[] }> };
+    const answers = await Promise.allSettled(groupVersions.map((gv) => this.getRaw<ResourceList>(gv.path)));
+    const resources: Array<ResourceType & { verbs: string[] }> = [];
+    const failed: string[] = [];
+    answers.forEach((answer, i) => {
+      const { group, version } = groupVersions[i] ?? { group: '', version: '' };
+      if (answer.status === 'rejected') failed.push(group ? `${group}/${version}` : version);
+      else for (const r of answer.value.resources ?? []) resources.push({ group, version, plural: r.name, kind: r.kind, namespaced: r.namespaced, verbs: r.verbs ?? [] });
+    });
+    return { resources, failed };
+  }
+
+  /**
+   * GET of a raw API path with the kubeconfig's credentials: the generated 0.22 clients have
+   * discovery calls only per built-in group, not for /apis/<any group>/<version>.
+   */
+  private async getRaw<T>(path: string): Promise<T> {
+    const verb = 'get discovery';
+    const server = this.config.getCurrentCluster()?.server;
+    if (!server) throw new KubeApiError(verb, 0, 'the kubeconfig has no current cluster');
+    const options: import('node:https').RequestOptions = { method: 'GET', headers: { Accept: 'application/json' }, timeout: requestTimeoutMs };
+    await this.config.applyToHTTPSOptions(options);
+    // Loaded on first use: only this background discovery needs a raw HTTPS request.
+    const https = await import('node:https');
+    try {
+      return await new Promise<T>((resolve, reject) => {
+        const req = https.request(`${server.replace(/\/+$/, '')}${path}`, options, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('error', reject);
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            const code = res.statusCode ?? 0;
+            let body: unknown;
+            try {
+              body = JSON.parse(text);
+            } catch {
+              body = undefined;
+            }
+            if (code >= 200 && code < 300 && body !== undefined) {
+              resolve(body as T);
+              return;
+            }
+            const status = statusBody(body);
+            reject(new KubeApiError(`${verb} ${path}`, code, status.message ?? (text.slice(0, 200) || 'no body'), status.reason));
+          });
+        });
+        req.on('timeout', () => req.destroy(new Error(`no answer within ${requestTimeoutMs} ms`)));
+        req.on('error', reject);
+        req.end();
+      });
+    } catch (err) {
+      this.onError(verb, err instanceof KubeApiError ? err.code : 0);
+      throw err instanceof KubeApiError ? err : new KubeApiError(`${verb} ${path}`, 0, err instanceof Error ? err.message : String(err));
+    }
+  }
 }
 
 /**
