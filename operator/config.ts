@@ -69,6 +69,30 @@ export interface OperatorConfig {
   workloadExcludeNamespaces: string[];
   /** Pod label requirements: key=value, key!=value, key, !key. */
   workloadPodSelector: string[];
+  /** Serve the admission webhook (every replica) and keep its configuration (the leader). */
+  webhookEnabled: boolean;
+  webhookPort: number;
+  /** URL the API server calls; empty means the Service https://<service>.<namespace>.svc:443/validate. */
+  webhookURL: string;
+  webhookServiceName: string;
+  /** Name of the ValidatingWebhookConfiguration the leader keeps. */
+  webhookConfigurationName: string;
+  /** What the API server does when the webhook cannot answer: Fail (deny) or Ignore (admit). */
+  webhookFailurePolicy: 'Fail' | 'Ignore';
+  webhookTimeoutSeconds: number;
+  /** Evaluation stops after this long and the request follows failurePolicy; below the timeout. */
+  webhookDeadlineMs: number;
+  webhookMaxBodyBytes: number;
+  /** Secret with the webhook's CA and serving certificate. */
+  webhookCertSecret: string;
+  /** cert-manager writes the webhook certificate Secret; the operator only reads it. */
+  webhookCertManager: boolean;
+  webhookCaValidityMs: number;
+  webhookCertValidityMs: number;
+  /** Namespaces never sent to the webhook, besides the operator's own. */
+  webhookExcludeNamespaces: string[];
+  /** How often the background audit re-evaluates existing objects against every Ready policy. */
+  auditIntervalMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -112,6 +136,11 @@ function duration(minMs: number, maxMs: number) {
     if (value < minMs || value > maxMs) throw new Error('out of range');
     return value;
   };
+}
+
+function boolean(raw: string): boolean {
+  if (raw !== 'true' && raw !== 'false') throw new Error('not a boolean');
+  return raw === 'true';
 }
 
 function matching(pattern: RegExp) {
@@ -276,11 +305,7 @@ const settings: { [K in keyof OperatorConfig]: Setting<K> } = {
   },
   workloadScanning: {
     key: 'workloadScanning', env: 'SECURESTACK_WORKLOAD_SCANNING', flag: 'workload-scanning',
-    parse: (raw) => {
-      if (raw !== 'true' && raw !== 'false') throw new Error('not a boolean');
-      return raw === 'true';
-    },
-    fallback: () => true, expects: 'true or false',
+    parse: boolean, fallback: () => true, expects: 'true or false',
   },
   workloadNamespaces: {
     key: 'workloadNamespaces', env: 'SECURESTACK_WORKLOAD_NAMESPACES', flag: 'workload-namespaces',
@@ -293,6 +318,66 @@ const settings: { [K in keyof OperatorConfig]: Setting<K> } = {
   workloadPodSelector: {
     key: 'workloadPodSelector', env: 'SECURESTACK_WORKLOAD_POD_SELECTOR', flag: 'workload-pod-selector',
     parse: list(/^!?[A-Za-z0-9][-A-Za-z0-9_./]*((!=|==?)[-A-Za-z0-9_.]*)?$/), fallback: () => [], expects: 'a comma-separated label selector such as app=web,tier!=test',
+  },
+  webhookEnabled: {
+    key: 'webhookEnabled', env: 'SECURESTACK_WEBHOOK_ENABLED', flag: 'webhook-enabled',
+    parse: boolean, fallback: () => true, expects: 'true or false',
+  },
+  webhookPort: {
+    key: 'webhookPort', env: 'SECURESTACK_WEBHOOK_PORT', flag: 'webhook-port',
+    parse: integer(0, 65535), fallback: () => 9443, expects: 'a TCP port between 0 and 65535',
+  },
+  webhookURL: {
+    key: 'webhookURL', env: 'SECURESTACK_WEBHOOK_URL', flag: 'webhook-url',
+    parse: url(['https:']), fallback: () => '', expects: 'an https URL such as https://127.0.0.1:9443/validate',
+  },
+  webhookServiceName: {
+    key: 'webhookServiceName', env: 'SECURESTACK_WEBHOOK_SERVICE', flag: 'webhook-service',
+    parse: matching(dns1123), fallback: () => 'securestack-webhook', expects: 'a Service name',
+  },
+  webhookConfigurationName: {
+    key: 'webhookConfigurationName', env: 'SECURESTACK_WEBHOOK_CONFIGURATION', flag: 'webhook-configuration',
+    parse: matching(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/), fallback: () => 'securestack', expects: 'a DNS-1123 subdomain',
+  },
+  webhookFailurePolicy: {
+    key: 'webhookFailurePolicy', env: 'SECURESTACK_WEBHOOK_FAILURE_POLICY', flag: 'webhook-failure-policy',
+    parse: oneOf(['Fail', 'Ignore'] as const), fallback: () => 'Ignore', expects: 'Fail or Ignore',
+  },
+  webhookTimeoutSeconds: {
+    key: 'webhookTimeoutSeconds', env: 'SECURESTACK_WEBHOOK_TIMEOUT', flag: 'webhook-timeout',
+    parse: (raw) => Math.round(duration(1_000, 30_000)(raw) / 1000), fallback: () => 10, expects: 'a duration between 1s and 30s, e.g. 10s',
+  },
+  webhookDeadlineMs: {
+    key: 'webhookDeadlineMs', env: 'SECURESTACK_WEBHOOK_DEADLINE', flag: 'webhook-deadline',
+    parse: duration(10, 29_000), fallback: () => 2_000, expects: 'a duration between 10ms and 29s, shorter than the webhook timeout, e.g. 2s',
+  },
+  webhookMaxBodyBytes: {
+    key: 'webhookMaxBodyBytes', env: 'SECURESTACK_WEBHOOK_MAX_BODY_BYTES', flag: 'webhook-max-body-bytes',
+    parse: integer(65_536, 64 * 1024 * 1024), fallback: () => 8 * 1024 * 1024, expects: 'a byte count between 65536 and 67108864',
+  },
+  webhookCertSecret: {
+    key: 'webhookCertSecret', env: 'SECURESTACK_WEBHOOK_CERT_SECRET', flag: 'webhook-cert-secret',
+    parse: matching(dns1123), fallback: () => 'securestack-webhook-tls', expects: 'a Secret name',
+  },
+  webhookCertManager: {
+    key: 'webhookCertManager', env: 'SECURESTACK_WEBHOOK_CERT_MANAGER', flag: 'webhook-cert-manager',
+    parse: boolean, fallback: () => false, expects: 'true or false',
+  },
+  webhookCaValidityMs: {
+    key: 'webhookCaValidityMs', env: 'SECURESTACK_WEBHOOK_CA_VALIDITY', flag: 'webhook-ca-validity',
+    parse: duration(10_000, 20 * 365 * 24 * 3_600_000), fallback: () => 10 * 365 * 24 * 3_600_000, expects: 'a duration between 10s and 175200h, e.g. 87600h',
+  },
+  webhookCertValidityMs: {
+    key: 'webhookCertValidityMs', env: 'SECURESTACK_WEBHOOK_CERT_VALIDITY', flag: 'webhook-cert-validity',
+    parse: duration(5_000, 5 * 365 * 24 * 3_600_000), fallback: () => 365 * 24 * 3_600_000, expects: 'a duration between 5s and 43800h, e.g. 8760h',
+  },
+  webhookExcludeNamespaces: {
+    key: 'webhookExcludeNamespaces', env: 'SECURESTACK_WEBHOOK_EXCLUDE_NAMESPACES', flag: 'webhook-exclude-namespaces',
+    parse: list(dns1123), fallback: () => ['kube-system'], expects: 'a comma-separated list of namespaces',
+  },
+  auditIntervalMs: {
+    key: 'auditIntervalMs', env: 'SECURESTACK_AUDIT_INTERVAL', flag: 'audit-interval',
+    parse: duration(1_000, 7 * 24 * 3_600_000), fallback: () => 3_600_000, expects: 'a duration between 1s and 168h, e.g. 1h',
   },
   reportCertSecret: {
     key: 'reportCertSecret', env: 'SECURESTACK_REPORT_CERT_SECRET', flag: 'report-cert-secret',
@@ -342,6 +427,9 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
   const entries = Object.values(settings).map((setting) => [setting.key, readSetting(setting, flags, env)] as const);
   const config = Object.fromEntries(entries) as unknown as OperatorConfig;
   checkLeaderTimings(config);
+  if (config.webhookDeadlineMs >= config.webhookTimeoutSeconds * 1000) {
+    throw new ConfigError('invalid setting SECURESTACK_WEBHOOK_DEADLINE: must be shorter than SECURESTACK_WEBHOOK_TIMEOUT, so an answer (per failurePolicy) reaches the API server in time');
+  }
   if (!config.reportURL) config.reportURL = `https://securestack-reports.${config.namespace}.svc:${config.reportPort}`;
   return config;
 }

@@ -60,11 +60,35 @@ export function podImages(pod: V1Pod): string[] {
   }).filter((image) => image !== '');
 }
 
-/** A stable, DNS-safe ImageScan name for an image reference. */
-export function workloadScanName(image: string): string {
+/** A stable, DNS-safe ImageScan name for an image reference, prefixed by who asked for it. */
+export function scanNameFor(image: string, prefix: string): string {
   const repository = image.replace(/@sha256:[a-f0-9]{64}$/, '').replace(/:[^/:]+$/, '').split('/').pop() ?? 'image';
   const stem = repository.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'image';
-  return `wl-${stem}-${createHash('sha256').update(image).digest('hex').slice(0, 12)}`;
+  return `${prefix}-${stem}-${createHash('sha256').update(image).digest('hex').slice(0, 12)}`;
+}
+
+export function workloadScanName(image: string): string {
+  return scanNameFor(image, 'wl');
+}
+
+/**
+ * Creates the ImageScan SecureStack itself wants for an image (for running workloads, or for the
+ * admission vulnerability gate), labelled with its source. Its name is derived from the image, so
+ * asking twice finds the first one: returns false when it already existed.
+ */
+export async function createOwnImageScan(client: KubeClient, namespace: string, image: string, source: string, name: string): Promise<boolean> {
+  try {
+    await client.createCustom<ImageScan>(imageScanType, {
+      apiVersion,
+      kind: 'ImageScan',
+      metadata: { name, namespace, labels: { [sourceLabel]: source, 'app.kubernetes.io/managed-by': 'securestack' } },
+      spec: { image },
+    });
+    return true;
+  } catch (err) {
+    if (isAlreadyExists(err)) return false;
+    throw err;
+  }
 }
 
 export class WorkloadIndex {
@@ -169,16 +193,7 @@ export class WorkloadReconciler implements Reconciler {
   }
 
   private async createScan(namespace: string, image: string): Promise<void> {
-    try {
-      await this.client.createCustom<ImageScan>(imageScanType, {
-        apiVersion,
-        kind: 'ImageScan',
-        metadata: { name: workloadScanName(image), namespace, labels: { [sourceLabel]: workloadSource, 'app.kubernetes.io/managed-by': 'securestack' } },
-        spec: { image },
-      });
-    } catch (err) {
-      // Same name, same image: created by an earlier pass whose list did not see it yet.
-      if (!isAlreadyExists(err)) throw err;
-    }
+    // Same name, same image: an AlreadyExists means an earlier pass created it.
+    await createOwnImageScan(this.client, namespace, image, workloadSource, workloadScanName(image));
   }
 }

@@ -3,7 +3,7 @@
  * answers; readiness says the watches are established, so a Service never routes to a process
  * that has not caught up.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 
@@ -43,4 +43,47 @@ export function startHttpServer(options: { port: number; host: string; registry:
 
 export function boundPort(server: Server): number {
   return (server.address() as AddressInfo).port;
+}
+
+/** A request body over its limit: answered with 413 and the connection closed. */
+export class BodyTooLargeError extends Error {
+  constructor(readonly limitBytes: number) {
+    super(`request body exceeds ${limitBytes} bytes`);
+    this.name = 'BodyTooLargeError';
+  }
+}
+
+/**
+ * Reads a whole request body, refusing at once when Content-Length announces more than
+ * `maxBytes` and stopping as soon as more arrive, so one request never holds more than that.
+ */
+export function readBoundedBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const announced = Number(req.headers['content-length']);
+  if (Number.isFinite(announced) && announced > maxBytes) return Promise.reject(new BodyTooLargeError(maxBytes));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    let settled = false;
+    const onData = (chunk: Buffer): void => {
+      bytes += chunk.length;
+      if (bytes > maxBytes) {
+        settled = true;
+        chunks.length = 0;
+        req.off('data', onData);
+        req.pause();
+        reject(new BodyTooLargeError(maxBytes));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.once('error', (err) => {
+      if (!settled) reject(err);
+      settled = true;
+    });
+    req.once('end', () => {
+      if (!settled) resolve(Buffer.concat(chunks, bytes));
+      settled = true;
+    });
+  });
 }

@@ -1,0 +1,120 @@
+/**
+ * Verdicts on pod templates, reused for the Pods controllers make from them: a Deployment judged
+ * at `kubectl apply` is not judged again for its ReplicaSet and every Pod (Kyverno and Gatekeeper
+ * evaluate each of them). The key is a hash of what the rules read, taken from the pod template
+ * with what admission plugins and controllers add to Pods removed (service account token
+ * volumes, scheduling fields, controller bookkeeping labels), so the Pod of a template hashes the
+ * same as the template. Anything else that differs makes a miss, which only costs an evaluation.
+ */
+import { createHash } from 'node:crypto';
+import type { CachedVerdict } from './evaluate';
+import type { KubeObject, PodTemplateView } from './types';
+
+/** Labels controllers add to the Pods (and ReplicaSets) they create. */
+const controllerLabels = new Set([
+  'pod-template-hash',
+  'controller-revision-hash',
+  'pod-template-generation',
+  'statefulset.kubernetes.io/pod-name',
+  'apps.kubernetes.io/pod-index',
+  'batch.kubernetes.io/controller-uid',
+  'batch.kubernetes.io/job-name',
+  'batch.kubernetes.io/job-completion-index',
+  'controller-uid',
+  'job-name',
+]);
+const controllerAnnotations = new Set(['batch.kubernetes.io/job-completion-index', 'kubernetes.io/psp']);
+
+/** Pod spec fields that schedulers, admission plugins and controllers fill in, and no rule reads. */
+const placementFields = new Set(['nodeName', 'tolerations', 'affinity', 'priority', 'schedulerName', 'hostname', 'subdomain', 'preemptionPolicy', 'nodeSelector', 'topologySpreadConstraints', 'enableServiceLinks', 'dnsPolicy', 'restartPolicy', 'terminationGracePeriodSeconds']);
+
+const isTokenVolume = (name: unknown): boolean => typeof name === 'string' && name.startsWith('kube-api-access-');
+
+function withoutKeys(record: Record<string, string>, drop: ReadonlySet<string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(record).filter(([key]) => !drop.has(key)).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+function projectContainers(containers: unknown): unknown {
+  if (!Array.isArray(containers)) return containers;
+  return containers.map((container: Record<string, unknown>) => {
+    const mounts = Array.isArray(container.volumeMounts) ? container.volumeMounts.filter((mount: { name?: unknown }) => !isTokenVolume(mount.name)) : container.volumeMounts;
+    return { ...container, volumeMounts: mounts };
+  });
+}
+
+/** The part of a pod that decides its verdict, as a stable hash. */
+export function templateHash(pod: PodTemplateView): string {
+  const spec: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(pod.spec as unknown as Record<string, unknown>)) {
+    if (placementFields.has(field)) continue;
+    if (field === 'volumes' && Array.isArray(value)) spec[field] = value.filter((volume: { name?: unknown }) => !isTokenVolume(volume.name));
+    else if (field === 'containers' || field === 'initContainers' || field === 'ephemeralContainers') spec[field] = projectContainers(value);
+    else spec[field] = value;
+  }
+  const projection = { labels: withoutKeys(pod.labels, controllerLabels), annotations: withoutKeys(pod.annotations, controllerAnnotations), spec };
+  return createHash('sha256').update(stableJson(projection)).digest('base64url');
+}
+
+/** JSON with object keys sorted, so equal objects hash equally whatever their key order. */
+export function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, entry]) => entry !== undefined).sort(([a], [b]) => (a < b ? -1 : 1));
+    return `{${entries.map(([key, entry]) => `${JSON.stringify(key)}:${stableJson(entry)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/** True for objects made by a controller: only their verdicts may come from the cache. */
+export function controlledObject(object: KubeObject): boolean {
+  return (object.metadata?.ownerReferences ?? []).some((owner) => owner.controller === true);
+}
+
+interface Entry {
+  verdict: CachedVerdict;
+  expiresAt: number;
+}
+
+/**
+ * A bounded LRU of verdicts by (policy uid, generation, namespace, template hash). A new policy
+ * generation changes the key, so an edited policy never reuses an old verdict; entries also end
+ * with the earliest exception they relied on, and after `ttlMs` so fresh scan results count.
+ */
+export class TemplateVerdictCache {
+  private readonly entries = new Map<string, Entry>();
+  hits = 0;
+  misses = 0;
+
+  constructor(private readonly maxEntries: number, private readonly ttlMs: number) {}
+
+  static key(policyUid: string, generation: number, namespace: string, hash: string): string {
+    return `${policyUid}/${generation}/${namespace}/${hash}`;
+  }
+
+  get(key: string, now: number): CachedVerdict | undefined {
+    const entry = this.entries.get(key);
+    if (!entry || entry.expiresAt <= now) {
+      if (entry) this.entries.delete(key);
+      this.misses++;
+      return undefined;
+    }
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    this.hits++;
+    return entry.verdict;
+  }
+
+  set(key: string, verdict: CachedVerdict, now: number): void {
+    this.entries.delete(key);
+    this.entries.set(key, { verdict, expiresAt: Math.min(now + this.ttlMs, verdict.validUntil) });
+    while (this.entries.size > this.maxEntries) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest === undefined) break;
+      this.entries.delete(oldest);
+    }
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}

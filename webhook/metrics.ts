@@ -1,0 +1,71 @@
+/**
+ * Admission and policy metrics. Labels are bounded: kinds are those policies match, decisions and
+ * modes are closed sets, and violation series are per policy, rule, namespace and severity.
+ */
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+export interface AdmissionMetrics {
+  requests: Counter<'decision' | 'mode' | 'kind' | 'operation'>;
+  duration: Histogram<'decision'>;
+  failOpen: Counter<'reason'>;
+  verdictCache: Counter<'result'>;
+  scanRequests: Counter<'result'>;
+  policyViolations: Gauge<'policy' | 'rule' | 'namespace' | 'severity'>;
+  auditRuns: Counter<'result'>;
+  policies: Gauge<'state'>;
+}
+
+export function createAdmissionMetrics(registry: Registry): AdmissionMetrics {
+  const registers = [registry];
+  return {
+    requests: new Counter({
+      name: 'securestack_admission_requests_total',
+      help: 'AdmissionReviews answered, by decision (allow, warn, deny, error), the mode that decided it (Enforce, Warn, Audit, None), kind and operation.',
+      labelNames: ['decision', 'mode', 'kind', 'operation'],
+      registers,
+    }),
+    duration: new Histogram({
+      name: 'securestack_admission_duration_seconds',
+      help: 'Time to answer one AdmissionReview, from request body read to response written.',
+      labelNames: ['decision'],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+    failOpen: new Counter({
+      name: 'securestack_admission_fail_open_total',
+      help: 'Requests admitted without a full evaluation because failurePolicy is Ignore (reason: not-ready, deadline, error).',
+      labelNames: ['reason'],
+      registers,
+    }),
+    verdictCache: new Counter({
+      name: 'securestack_admission_verdict_cache_total',
+      help: 'Pod template verdict cache lookups for Pods made by controllers (hit, miss).',
+      labelNames: ['result'],
+      registers,
+    }),
+    scanRequests: new Counter({
+      name: 'securestack_admission_scan_requests_total',
+      help: 'ImageScans requested by the vulnerability gate for images without one (created, exists, dropped, failed).',
+      labelNames: ['result'],
+      registers,
+    }),
+    policyViolations: new Gauge({
+      name: 'securestack_policy_violations',
+      help: 'Objects violating a rule at the last background audit, by policy, rule, namespace and severity.',
+      labelNames: ['policy', 'rule', 'namespace', 'severity'],
+      registers,
+    }),
+    auditRuns: new Counter({
+      name: 'securestack_policy_audit_runs_total',
+      help: 'Background audit runs of one policy, by result (success, error).',
+      labelNames: ['result'],
+      registers,
+    }),
+    policies: new Gauge({
+      name: 'securestack_policies',
+      help: 'ScanPolicies by state: ready (compiled and in force) or invalid (not used; see its Ready condition).',
+      labelNames: ['state'],
+      registers,
+    }),
+  };
+}
