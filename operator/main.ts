@@ -28,6 +28,8 @@ import { ResultCache } from './scan/result-cache';
 import { ResultStore } from './scan/results';
 import { startUploadServer } from './scan/upload-server';
 import { ensureServingSecret } from './tls/certs';
+import { ScanPolicyReconciler } from './controllers/scanpolicy';
+import { startAdmission } from '../webhook';
 
 /** Memory the in-process scan cache may hold (SBOMs are stored compressed). */
 const memoryCacheBytes = 256 * 1024 * 1024;
@@ -87,15 +89,29 @@ async function main(): Promise<void> {
     excludeNamespaces: [...config.workloadExcludeNamespaces, config.namespace],
     podSelector: config.workloadPodSelector,
   });
+  const admission = await startAdmission({ config, client, log, registry: metrics.registry, events });
+  const policies = new ScanPolicyReconciler({
+    client,
+    events,
+    metrics: admission.metrics,
+    audit: { namespaceLabels: (namespace) => admission.caches.namespaceLabels(namespace), images: (image) => admission.caches.images.lookup(image) },
+    auditIntervalMs: config.auditIntervalMs,
+    cachesSynced: () => admission.caches.synced(),
+  });
+  const reconcilers = [imageScans, policies, admission.reconciler];
+  if (config.workloadScanning) reconcilers.push(new WorkloadReconciler(client, workloads));
   const manager = new Manager({
     config,
     client,
     log,
     metrics,
-    reconcilers: config.workloadScanning ? [imageScans, new WorkloadReconciler(client, workloads)] : [imageScans],
+    reconcilers,
     secondaryWatches: config.workloadScanning ? [scanJobWatch(dispatcher), podWatch(workloads)] : [scanJobWatch(dispatcher)],
+    periodicKeys: [admission.queueKey],
     beforeTerm: async () => dispatcher.reset(await listScanJobs(client)),
   });
+  // New or changed policies change what the API server must send to the webhook.
+  admission.caches.policies.onChange(() => manager.enqueue(admission.queueKey));
   if (config.trivyServerURL) {
     const db = new TrivyDbWatcher(config.trivyServerURL, config.dbPollIntervalMs, log);
     await db.start((version) => {
@@ -106,9 +122,16 @@ async function main(): Promise<void> {
     const known = db.current();
     if (known) cache.setDbVersion(known);
   }
-  const server = await startHttpServer({ port: config.metricsPort, host: config.bindAddress, registry: metrics.registry, health: manager });
-  installSignalHandlers(manager, [server, reports], log);
-  log.info({ identity: config.identity, namespace: config.namespace, workers: config.workers, metricsPort: boundPort(server), reportPort: boundPort(reports) }, 'starting');
+  const health = {
+    ready: (): { ok: boolean; reason: string } => {
+      if (!admission.caches.synced()) return { ok: false, reason: 'admission caches not synced' };
+      return manager.ready();
+    },
+  };
+  const server = await startHttpServer({ port: config.metricsPort, host: config.bindAddress, registry: metrics.registry, health });
+  const servers = admission.server ? [server, reports, admission.server.server] : [server, reports];
+  installSignalHandlers(manager, servers, log);
+  log.info({ identity: config.identity, namespace: config.namespace, workers: config.workers, metricsPort: boundPort(server), reportPort: boundPort(reports), webhookPort: admission.server ? boundPort(admission.server.server) : undefined }, 'starting');
   await manager.start();
 }
 

@@ -36,6 +36,8 @@ export interface ManagerOptions {
   metrics: OperatorMetrics;
   reconcilers: Reconciler[];
   secondaryWatches?: SecondaryWatch[];
+  /** Keys of virtual reconcilers queued on every resync (singletons such as the webhook configuration). */
+  periodicKeys?: string[];
   /** Runs when this process starts leading, before any reconcile: rebuild in-memory state. */
   beforeTerm?: () => Promise<void>;
 }
@@ -199,6 +201,11 @@ export class Manager extends Operator {
     clearInterval(term.resyncTimer);
   }
 
+  /** Queues one key now, if this process leads (a no-op otherwise: the next term resyncs). */
+  enqueue(queueKey: string): void {
+    this.term?.queue.add(queueKey);
+  }
+
   /** Queues every object again now (for example after the vulnerability DB changed). */
   requestResync(): void {
     if (this.term) void this.resync();
@@ -209,6 +216,7 @@ export class Manager extends Operator {
     for (const watch of this.options.secondaryWatches ?? []) {
       for (const key of watch.allKeys?.() ?? []) this.term?.queue.add(key);
     }
+    for (const key of this.options.periodicKeys ?? []) this.term?.queue.add(key);
     for (const reconciler of this.reconcilers.values()) {
       if (reconciler.virtual) continue;
       try {

@@ -42,6 +42,10 @@ export function startOperator(options: OperatorOptions): OperatorProcess {
       SECURESTACK_LOG_LEVEL: 'debug',
       // Off unless a test asks: other tests' pods would otherwise turn into ImageScans.
       SECURESTACK_WORKLOAD_SCANNING: 'false',
+      // Off unless a test asks: a webhook configuration left behind would route other tests'
+      // requests to a process that is gone. Port 0 lets several operators run side by side.
+      SECURESTACK_WEBHOOK_ENABLED: 'false',
+      SECURESTACK_WEBHOOK_PORT: '0',
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
