@@ -89,7 +89,7 @@ const disallowWildcardRbac: ObjectRule = {
   description:
     'A "*" in verbs, apiGroups or resources grants everything that exists now and everything added later — CRDs ' +
     'installed next year included. Such grants cannot be reviewed and are rarely intended. Only an entry that is exactly ' +
-    '"*" counts; pods/* or */scale are narrower and left to other rules. Kubernetes\' own ClusterRoles are exempt by default.',
+    '"*" counts; pods/* or */scale are narrower and not reported here. Kubernetes\' own ClusterRoles are exempt by default.',
   remediation: 'List the verbs, API groups and resources the subject needs instead of "*".',
   parameters: exemptClusterRolesParameter,
   examples: {
