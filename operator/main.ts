@@ -29,7 +29,7 @@ import { ResultStore } from './scan/results';
 import { startUploadServer } from './scan/upload-server';
 import { ensureServingSecret } from './tls/certs';
 import { ScanPolicyReconciler } from './controllers/scanpolicy';
-import { startAdmission } from '../webhook';
+import { ownImages, startAdmission } from '../webhook';
 
 /** Memory the in-process scan cache may hold (SBOMs are stored compressed). */
 const memoryCacheBytes = 256 * 1024 * 1024;
@@ -94,7 +94,7 @@ async function main(): Promise<void> {
     client,
     events,
     metrics: admission.metrics,
-    audit: { namespaceLabels: (namespace) => admission.caches.namespaceLabels(namespace), images: (image) => admission.caches.images.lookup(image) },
+    audit: { namespaceLabels: (namespace) => admission.caches.namespaceLabels(namespace), images: (image) => admission.caches.images.lookup(image), gateExempt: ownImages(config) },
     auditIntervalMs: config.auditIntervalMs,
     cachesSynced: () => admission.caches.synced(),
   });

@@ -38,6 +38,8 @@ export interface AdmissionSources {
   policies(): readonly CompiledPolicy[];
   namespaceLabels(namespace: string): Record<string, string> | undefined;
   images: ImageLookup;
+  /** Images the vulnerability gate leaves alone (SecureStack's own). */
+  gateExempt?: (image: string) => boolean;
   /** False until every watch has listed once: before that, answers follow failurePolicy. */
   synced(): boolean;
 }
@@ -107,6 +109,7 @@ export class AdmissionHandler {
       operation: request.operation,
       now,
       images: this.options.sources.images,
+      ...(this.options.sources.gateExempt ? { gateExempt: this.options.sources.gateExempt } : {}),
       ...(namespace ? { namespaceLabels: this.options.sources.namespaceLabels(namespace) ?? {} } : {}),
     };
     const hash = subject.pod ? templateHash(subject.pod) : undefined;

@@ -15,6 +15,7 @@ import { AdmissionHandler } from './admission';
 import { AdmissionCaches } from './caches';
 import { WebhookCertificates } from './certs';
 import { buildWebhookConfiguration, resourcesForKinds, syncWebhookConfiguration, type GroupKind, type Operation } from './configuration';
+import { normalizeImage } from './image-facts';
 import { createAdmissionMetrics, type AdmissionMetrics } from './metrics';
 import { ScanRequester } from './scan-requests';
 import { WebhookServer, validatePath } from './server';
@@ -51,6 +52,12 @@ export function webhookHosts(config: OperatorConfig): string[] {
   return [...new Set([...fromUrl, service, `${service}.cluster.local`, 'localhost', '127.0.0.1'])];
 }
 
+/** SecureStack's own images (scanner, uploader), which the vulnerability gate does not judge. */
+export function ownImages(config: OperatorConfig): (image: string) => boolean {
+  const own = new Set([config.scannerImage, config.uploaderImage].map((image) => normalizeImage(image)?.reference ?? image));
+  return (image) => own.has(normalizeImage(image)?.reference ?? image);
+}
+
 export async function startAdmission(deps: AdmissionDeps): Promise<Admission> {
   const { config, client, log } = deps;
   const metrics = createAdmissionMetrics(deps.registry);
@@ -81,6 +88,7 @@ export async function startAdmission(deps: AdmissionDeps): Promise<Admission> {
       policies: () => caches.policies.ready(),
       namespaceLabels: (namespace) => caches.namespaceLabels(namespace),
       images: (image) => caches.images.lookup(image),
+      gateExempt: ownImages(config),
       synced: () => caches.synced(),
     },
     metrics,

@@ -26,6 +26,7 @@ export interface AuditSources {
   client: KubeClient;
   namespaceLabels(namespace: string): Record<string, string> | undefined;
   images: ImageLookup;
+  gateExempt?: (image: string) => boolean;
   pageSize?: number;
   now?: () => number;
 }
@@ -96,6 +97,7 @@ function countViolations(policy: CompiledPolicy, object: KubeObject, sources: Au
     operation: 'CREATE',
     now,
     images: sources.images,
+    ...(sources.gateExempt ? { gateExempt: sources.gateExempt } : {}),
     ...(namespace ? { namespaceLabels: sources.namespaceLabels(namespace) ?? {} } : {}),
   });
   if (!verdict) return;

@@ -8,6 +8,7 @@ import type { CustomRule, ScanPolicy, VulnerabilityGate } from '../api/types.gen
 import { compileFilter, globMatcher, type CompiledFilter } from './match';
 import { ruleById, ruleSets } from './rules';
 import type { Rule, Severity } from './types';
+import { podKinds } from './workload';
 
 export type PolicyMode = ScanPolicy['spec']['mode'];
 
@@ -170,6 +171,15 @@ function compileGate(gate: VulnerabilityGate | undefined): CompiledGate | undefi
   return { max, onMissingScan: gate.onMissingScan ?? 'Warn', ignoreUnfixed: gate.ignoreUnfixed ?? false };
 }
 
+/** What a policy matches when spec.match.kinds is left out: the kinds its rules read. */
+function defaultKinds(rules: readonly CompiledRule[]): { group: string; kind: string }[] {
+  const kinds = new Map(podKinds.map((kind) => [`${kind.group}/${kind.kind}`, kind]));
+  for (const { rule } of rules) {
+    if (rule.target === 'object') for (const kind of rule.kinds) kinds.set(`${kind.group}/${kind.kind}`, kind);
+  }
+  return [...kinds.values()];
+}
+
 export function compilePolicy(policy: ScanPolicy): CompileResult {
   const errors: string[] = [];
   const rules = compileRules(policy, errors);
@@ -184,7 +194,7 @@ export function compilePolicy(policy: ScanPolicy): CompileResult {
       uid: policy.metadata.uid ?? '',
       generation: policy.metadata.generation ?? 0,
       mode: policy.spec.mode,
-      match: compileFilter(policy.spec.match, 'match'),
+      match: compileFilter(policy.spec.match, 'match', defaultKinds(rules)),
       exclude: compileFilter(policy.spec.exclude, 'exclude'),
       rules,
       customRules,

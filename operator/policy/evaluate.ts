@@ -30,6 +30,11 @@ export interface EvaluationInput {
   /** Milliseconds since the epoch; exceptions past it no longer apply. */
   now: number;
   images?: ImageLookup;
+  /**
+   * Images the gate does not judge: SecureStack's own scanner and uploader, whose scan pods would
+   * otherwise wait for a scan of the scanner (a deadlock under onMissingScan Deny).
+   */
+  gateExempt?: (image: string) => boolean;
 }
 
 export interface PolicyVerdict {
@@ -160,13 +165,13 @@ function gateCounts(summary: VulnerabilitySummary, ignoreUnfixed: boolean): Reco
 }
 
 /** The vulnerability gate over every image the pod uses. */
-export function gateVerdict(policy: CompiledPolicy, subject: Subject, images: ImageLookup | undefined): Pick<PolicyVerdict, 'warnings' | 'unscannedImages'> & { violations: Violation[] } {
+export function gateVerdict(policy: CompiledPolicy, subject: Subject, images: ImageLookup | undefined, exempt?: (image: string) => boolean): Pick<PolicyVerdict, 'warnings' | 'unscannedImages'> & { violations: Violation[] } {
   const gate = policy.gate;
   const result = { violations: [] as Violation[], warnings: [] as string[], unscannedImages: [] as string[] };
   if (!gate || !subject.pod) return result;
   for (const { container, path } of containersOf(subject.pod)) {
     const image = container.image ?? '';
-    if (image === '') continue;
+    if (image === '' || exempt?.(image)) continue;
     const facts = images?.(image);
     if (!facts?.completed || !facts.summary) {
       if (!result.unscannedImages.includes(image)) result.unscannedImages.push(image);
@@ -209,7 +214,7 @@ export type CachedVerdict = Omit<PolicyVerdict, 'policy'>;
 export function evaluatePolicy(policy: CompiledPolicy, subject: Subject, input: EvaluationInput, cached?: CachedVerdict): PolicyVerdict | undefined {
   if (!policyMatches(policy, subject, input)) return undefined;
   if (cached) return { policy, ...cached };
-  const gate = gateVerdict(policy, subject, input.images);
+  const gate = gateVerdict(policy, subject, input.images, input.gateExempt);
   const { violations, excepted, validUntil } = applyExceptions(policy, [...ruleViolations(policy, subject), ...gate.violations], subject, input.now);
   return { policy, violations, warnings: gate.warnings, excepted, unscannedImages: gate.unscannedImages, validUntil };
 }

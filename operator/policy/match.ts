@@ -57,12 +57,12 @@ export interface CompiledFilter {
 }
 
 /**
- * Compiles `match` (or `exclude`). For `match`, an omitted list means "any" except kinds (Pods and
- * pod controllers) and operations (CREATE and UPDATE); for `exclude`, an omitted list constrains
+ * Compiles `match` (or `exclude`). For `match`, an omitted list means "any" except kinds (the kinds
+ * the policy's rules read: Pods and pod controllers, plus RBAC kinds for RBAC rules) and operations (CREATE and UPDATE); for `exclude`, an omitted list constrains
  * nothing and an exclude with no field set excludes nothing.
  */
-export function compileFilter(filter: ResourceFilter | undefined, role: 'match' | 'exclude'): CompiledFilter {
-  const kinds = filter?.kinds?.length ? filter.kinds : role === 'match' ? podKinds : [];
+export function compileFilter(filter: ResourceFilter | undefined, role: 'match' | 'exclude', defaultKinds: readonly GroupKind[] = podKinds): CompiledFilter {
+  const kinds = filter?.kinds?.length ? filter.kinds : role === 'match' ? defaultKinds : [];
   const operations = filter?.operations?.length ? filter.operations : role === 'match' ? defaultOperations : [];
   const namespaceNames = filter?.namespaces?.length ? globMatcher(filter.namespaces) : undefined;
   const namespaceSelector = filter?.namespaceSelector;

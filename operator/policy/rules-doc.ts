@@ -267,7 +267,7 @@ function ruleSetTable(): string {
     'pss-baseline': 'The Baseline level of the Pod Security Standards.',
     'pss-restricted': 'The Restricted level of the Pod Security Standards; like the standard, it includes every Baseline rule.',
     'best-practices': 'Workload hygiene. Rules that need parameters (allowed-registries) are in no set.',
-    rbac: 'Roles, ClusterRoles and bindings that grant too much. List the rbac.authorization.k8s.io kinds in `spec.match.kinds`: an omitted match selects Pods and workloads only.',
+    rbac: 'Roles, ClusterRoles and bindings that grant too much. An omitted `spec.match.kinds` selects the kinds the enabled rules read, so these rules see Roles, ClusterRoles, RoleBindings and ClusterRoleBindings without listing them.',
   };
   return ruleSetNames.map((set) => `| \`${set}\` | ${notes[set] ?? ''} ${ruleSets[set].map((id) => `[${id}](#${id})`).join(', ')} |`).join('\n');
 }

@@ -34,23 +34,30 @@ function withoutKeys(record: Record<string, string>, drop: ReadonlySet<string>):
   return Object.fromEntries(Object.entries(record).filter(([key]) => !drop.has(key)).sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
+/** Without the token volume (mount) the ServiceAccount plugin adds; an emptied list counts as absent. */
+function withoutTokenVolumes(list: unknown): unknown {
+  if (!Array.isArray(list)) return list;
+  const kept = list.filter((entry: { name?: unknown }) => !isTokenVolume(entry.name));
+  return kept.length > 0 ? kept : undefined;
+}
+
 function projectContainers(containers: unknown): unknown {
   if (!Array.isArray(containers)) return containers;
-  return containers.map((container: Record<string, unknown>) => {
-    const mounts = Array.isArray(container.volumeMounts) ? container.volumeMounts.filter((mount: { name?: unknown }) => !isTokenVolume(mount.name)) : container.volumeMounts;
-    return { ...container, volumeMounts: mounts };
-  });
+  return containers.map((container: Record<string, unknown>) => ({ ...container, volumeMounts: withoutTokenVolumes(container.volumeMounts) }));
 }
 
 /** The part of a pod that decides its verdict, as a stable hash. */
 export function templateHash(pod: PodTemplateView): string {
   const spec: Record<string, unknown> = {};
-  for (const [field, value] of Object.entries(pod.spec as unknown as Record<string, unknown>)) {
-    if (placementFields.has(field)) continue;
-    if (field === 'volumes' && Array.isArray(value)) spec[field] = value.filter((volume: { name?: unknown }) => !isTokenVolume(volume.name));
+  const source = pod.spec as unknown as Record<string, unknown>;
+  for (const [field, value] of Object.entries(source)) {
+    if (placementFields.has(field) || field === 'serviceAccount') continue;
+    if (field === 'volumes') spec[field] = withoutTokenVolumes(value);
     else if (field === 'containers' || field === 'initContainers' || field === 'ephemeralContainers') spec[field] = projectContainers(value);
     else spec[field] = value;
   }
+  // The ServiceAccount plugin names the default account explicitly (and in the deprecated field).
+  spec.serviceAccountName = source.serviceAccountName ?? source.serviceAccount ?? 'default';
   const projection = { labels: withoutKeys(pod.labels, controllerLabels), annotations: withoutKeys(pod.annotations, controllerAnnotations), spec };
   return createHash('sha256').update(stableJson(projection)).digest('base64url');
 }
