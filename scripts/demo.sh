@@ -41,6 +41,9 @@ say "Running the operator (log: $run_dir/logs/operator.log)"
 kubectl create namespace securestack-system --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 registry="$(sed 's#^http://##' "$run_dir/registry-url")"
 report_port=19444
+webhook_port=19443
+# The API server calls the webhook over loopback here; in a cluster it goes through the Service.
+SECURESTACK_WEBHOOK_PORT=$webhook_port SECURESTACK_WEBHOOK_URL="https://127.0.0.1:$webhook_port/validate" \
 SECURESTACK_NAMESPACE=securestack-system SECURESTACK_METRICS_PORT=0 SECURESTACK_BIND_ADDRESS=127.0.0.1 \
   SECURESTACK_TRIVY_SERVER="$(cat "$run_dir/trivy-server-url")" SECURESTACK_REDIS_URL="$(cat "$run_dir/redis-url")" \
   SECURESTACK_INSECURE_REGISTRIES="$registry" SECURESTACK_REPORT_PORT=$report_port \
@@ -73,3 +76,19 @@ kubectl get imagescan debian-app -n demo -o jsonpath='{.status}' |
   node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const st=JSON.parse(s);st.topFindings=(st.topFindings||[]).slice(0,5);console.log(require("js-yaml").dump({status:st}))})'
 say "Events"
 kubectl get events -n demo --field-selector involvedObject.kind=ImageScan --sort-by=.lastTimestamp | tail -n 12
+
+say "Admission: the ScanPolicies from examples/"
+kubectl wait --for=condition=Ready --timeout=60s scanpolicies --all >/dev/null || true
+kubectl get scanpolicies
+kubectl create namespace restricted-demo --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl label namespace restricted-demo securestack.io/profile=restricted --overwrite >/dev/null
+privileged="$(printf 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: privileged\nspec:\n  containers:\n    - name: app\n      image: %s/fixtures/debian-app:1\n      securityContext:\n        privileged: true\n' "$registry")"
+# The API server reads the webhook configuration from its own watch: wait until it sends requests.
+for _ in $(seq 1 60); do
+  if ! printf '%s\n' "$privileged" | kubectl create --dry-run=server -n restricted-demo -f - >/dev/null 2>&1; then break; fi
+  sleep 0.5
+done
+say "kubectl apply of a privileged Pod in restricted-demo (policy enforce-restricted, mode Enforce)"
+printf '%s\n' "$privileged" | kubectl apply -n restricted-demo -f - || true
+say "kubectl apply of a Deployment using :latest (policy warn-best-practices, mode Warn)"
+kubectl create deployment latest -n demo --image=nginx:latest --dry-run=client -o yaml | kubectl apply -f - || true

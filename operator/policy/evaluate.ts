@@ -101,6 +101,7 @@ export function ruleViolations(policy: CompiledPolicy, subject: Subject): Violat
   return violations;
 }
 
+/** Custom rules report what the schema found (ajv's words); their own message is the fix. */
 function customRuleViolations(rule: CompiledCustomRule, subject: Subject): Violation[] {
   const violation = (field: string, detail: string, image?: string): Violation => ({
     ruleId: rule.id,
@@ -115,7 +116,7 @@ function customRuleViolations(rule: CompiledCustomRule, subject: Subject): Viola
     if (rule.validate(subject.object)) return [];
     const error = rule.validate.errors?.[0];
     const field = pointerToPath(error?.instancePath ?? '').replace(/^\./, '') || '(object)';
-    return [violation(field, `${rule.message} (${field} ${error?.message ?? 'is invalid'})`)];
+    return [violation(field, `${field} ${error?.message ?? 'is invalid'}`)];
   }
   if (!subject.pod) return [];
   return containersOf(subject.pod).flatMap(({ container, path }) => {
@@ -123,8 +124,8 @@ function customRuleViolations(rule: CompiledCustomRule, subject: Subject): Viola
     const valid: boolean = rule.validate(container);
     if (valid) return [];
     const error = rule.validate.errors?.[0];
-    const field = `${path}${pointerToPath(error?.instancePath ?? '')}`;
-    return [violation(field, `container "${container.name ?? '?'}": ${rule.message}`, container.image)];
+    const at = pointerToPath(error?.instancePath ?? '');
+    return [violation(`${path}${at}`, `container "${container.name ?? '?'}"${at ? ` ${at.replace(/^\./, '')}` : ''} ${error?.message ?? 'is invalid'}`, container.image)];
   });
 }
 
