@@ -276,6 +276,63 @@ describe('admission webhook called by the real API server', () => {
     }
   });
 
+  it('a policy that does not compile says why in status, an Event and a metric, and is not used', async () => {
+    const home = await resources.namespace('adm-home');
+    const ns = await resources.namespace('adm-invalid');
+    const { operator } = await admissionOperator(home);
+    const name = `invalid-${run}`;
+    await kubectl(['apply', '-f', '-'], { input: policyManifest({ name, spec: { mode: 'Enforce', match: { namespaces: [ns] }, rules: [{ id: 'disallow-privileged' }, { id: 'no-such-rule' }, { id: 'disallow-host-ports', parameters: { allowedHostPorts: ['eighty'] } }] } }) });
+    const condition = await waitFor('the Ready condition to explain the failure', async () => {
+      const result = await kubectl(['get', 'scanpolicy', name, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")]}'], { allowFail: true });
+      const parsed = result.stdout ? (JSON.parse(result.stdout) as { status: string; reason: string; message: string }) : undefined;
+      return parsed?.status === 'False' ? parsed : undefined;
+    });
+    assert.equal(condition.reason, 'InvalidPolicy');
+    assert.match(condition.message, /spec\.rules\[1\]\.id: no built-in rule is called "no-such-rule"/);
+    assert.match(condition.message, /spec\.rules\[2\]\.parameters\.allowedHostPorts\[0\]/);
+    assert.equal((await kubectl(['get', 'scanpolicy', name, '-o', 'jsonpath={.status.phase}'])).stdout, 'Failed');
+    const events = await waitFor('a PolicyInvalid Event', async () => {
+      const result = await kubectl(['get', 'events', '-n', 'default', '--field-selector', `involvedObject.name=${name},reason=PolicyInvalid`, '-o', 'name']);
+      return result.stdout.trim() !== '' ? result.stdout : undefined;
+    });
+    assert.ok(events);
+    assert.equal(await operator.metric('securestack_policies', { state: 'invalid' }), 1);
+    const privileged = await kubectl(['apply', '-f', '-'], { namespace: ns, input: podManifest('privileged', `${env.registry}/fixtures/debian-app:1`, { privileged: true }), allowFail: true });
+    assert.equal(privileged.code, 0, `an invalid policy is not used: ${privileged.stderr}`);
+  });
+
+  it('every replica answers AdmissionReviews, the standby included', async () => {
+    const home = await resources.namespace('adm-home');
+    const ns = await resources.namespace('adm-replicas');
+    const { operator: leader } = await admissionOperator(home);
+    await applyPolicy(leader, { name: `replicas-${run}`, spec: { mode: 'Enforce', match: { namespaces: [ns] }, rules: [{ id: 'disallow-privileged' }] } },
+      { namespace: ns, manifest: podManifest('probe', `${env.registry}/fixtures/debian-app:1`, { privileged: true }), expect: /disallow-privileged/ });
+    // A second process on the same Lease: it never leads while the first lives, but serves.
+    const standbyPort = await freePort();
+    const standby = resources.track(startOperator({
+      identity: `admission-${run}-standby`,
+      namespace: home,
+      leaseName: 'admission',
+      env: scanOperatorEnv(env, await freePort(), { SECURESTACK_WEBHOOK_ENABLED: 'true', SECURESTACK_WEBHOOK_PORT: String(standbyPort), SECURESTACK_WEBHOOK_CONFIGURATION: webhookConfiguration }),
+    }));
+    const review = JSON.stringify({
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      request: { uid: 'standby-1', kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'CREATE', namespace: ns, name: 'x', object: { ...JSON.parse(podManifest('x', 'nginx:1.27', { privileged: true })) as object, metadata: { name: 'x', namespace: ns } } },
+    });
+    const ca = await webhookCa(home);
+    const answer = await waitFor('the standby to answer with the policy applied', async () => {
+      const reply = await postToWebhook(standbyPort, ca, Buffer.from(review)).catch(() => undefined);
+      if (reply?.status !== 200) return undefined;
+      const response = (JSON.parse(reply.body) as { response: { allowed: boolean; status?: { message: string } } }).response;
+      return response.allowed ? undefined : response;
+    }, { timeoutMs: 30_000 });
+    assert.match(answer.status?.message ?? '', /disallow-privileged/);
+    const lease = await kubectl(['get', 'lease', 'admission', '-o', 'jsonpath={.spec.holderIdentity}'], { namespace: home });
+    assert.equal(lease.stdout, leader.identity, 'the standby does not lead');
+    assert.equal(await standby.metric('securestack_leader'), 0);
+  });
+
   it('a certificate rotation under a steady stream of requests fails none of them', async () => {
     const home = await resources.namespace('adm-home');
     const ns = await resources.namespace('adm-rotation');

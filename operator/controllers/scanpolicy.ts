@@ -27,6 +27,8 @@ export interface ScanPolicyDeps {
 /** Most rules listed in status.audit.violations (the CRD's maxItems). */
 const maxAuditRules = 128;
 const syncWaitMs = 1_000;
+/** A failed audit is tried again after this long (the policy keeps working at admission). */
+const auditRetryMs = 60_000;
 
 export class ScanPolicyReconciler implements Reconciler {
   readonly type: ResourceType = scanPolicyType;
@@ -66,8 +68,13 @@ export class ScanPolicyReconciler implements Reconciler {
     try {
       result = await auditPolicy(compiled.policy, { ...this.deps.audit, client: this.deps.client }, context.signal);
     } catch (err) {
+      if (context.signal.aborted) throw err;
+      // The policy still works at admission; only the audit failed (for example a list the
+      // ServiceAccount may not make). Say so where users look, and try again later.
       this.deps.metrics.auditRuns.inc({ result: 'error' });
-      throw err;
+      const message = `The background audit failed: ${err instanceof Error ? err.message : String(err)}`;
+      await this.writeStatus(policy, context, { phase: 'Degraded', ruleCount: compiled.policy.ruleCount }, { type: 'Ready', status: 'True', reason: 'AuditFailed', message }, { type: 'Warning', reason: 'AuditFailed' });
+      return { requeueAfterMs: auditRetryMs };
     }
     this.deps.metrics.auditRuns.inc({ result: 'success' });
     this.recordSeries(key.name, result);
