@@ -4,6 +4,10 @@
 // chart and the rendered Deployment is checked; without helm that test fails and says so. The
 // scan pipeline's part: the reports Service, every scan/workload setting rendered from values and
 // accepted by the operator's own config parser, and pull-Secret Roles only where asked for.
+// Admission's part: the Service port 443 the operator points its ValidatingWebhookConfiguration
+// at, every webhook/audit setting parsed as the operator parses it, exact RBAC for the webhook
+// configuration, the audited kinds and the certificate Secret (read-only under cert-manager),
+// and the cert-manager Issuers and Certificates only when asked for.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +15,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
-import { loadConfig } from '../operator/config';
+import { ConfigError, loadConfig } from '../operator/config';
+import { webhookHosts } from '../webhook';
 
 // Compiled to dist/test/, two levels below the repo root.
 const root = path.resolve(__dirname, '..', '..');
@@ -171,6 +176,17 @@ const crdKinds = ['scanpolicies', 'imagescans', 'compliancereports', 'scheduleds
 const cross = (resources: string[], verbs: string[], group = 'securestack.io'): string[] =>
   resources.flatMap((r) => verbs.map((v) => `${group}/${r}:${v}`));
 
+/**
+ * What the background audit lists (operator/audit/audit.ts: pod kinds and RBAC kinds), beyond
+ * the get/list on pods and jobs the ClusterRole already has for scanning. Never watch.
+ */
+const auditGrants = [
+  ...cross(['podtemplates', 'replicationcontrollers'], ['get', 'list'], 'core'),
+  ...cross(['deployments', 'statefulsets', 'daemonsets', 'replicasets'], ['get', 'list'], 'apps'),
+  ...cross(['cronjobs'], ['get', 'list'], 'batch'),
+  ...cross(['roles', 'clusterroles', 'rolebindings', 'clusterrolebindings'], ['get', 'list'], 'rbac.authorization.k8s.io'),
+];
+
 void test('ClusterRole grants exactly the least-privilege set', () => {
   const role = stubRender('clusterrole.yaml');
   assert.equal(role.kind, 'ClusterRole');
@@ -185,6 +201,11 @@ void test('ClusterRole grants exactly the least-privilege set', () => {
     ...cross(['events'], ['create', 'patch'], 'core'),
     ...cross(['events'], ['create', 'patch'], 'events.k8s.io'),
     ...cross(['tokenreviews'], ['create'], 'authentication.k8s.io'),
+    ...auditGrants,
+    // The one ValidatingWebhookConfiguration the leader keeps (only when webhook.enabled).
+    'admissionregistration.k8s.io/validatingwebhookconfigurations:create',
+    'admissionregistration.k8s.io/validatingwebhookconfigurations:get[TEMPLATED]',
+    'admissionregistration.k8s.io/validatingwebhookconfigurations:update[TEMPLATED]',
   ].sort();
   const got = grants(role.rules as Rule[]);
   assert.deepEqual(got, want);
@@ -193,6 +214,7 @@ void test('ClusterRole grants exactly the least-privilege set', () => {
 });
 
 void test('namespaced Role covers only its Lease and the webhook and report certificate Secrets', () => {
+  // Stub rendering keeps every conditional rule: the self-managed webhook view.
   const role = stubRender('role.yaml');
   assert.equal(role.kind, 'Role');
   assert.equal((role.metadata as Record<string, unknown>).namespace, 'TEMPLATED');
@@ -201,8 +223,10 @@ void test('namespaced Role covers only its Lease and the webhook and report cert
     'coordination.k8s.io/leases:get[TEMPLATED]',
     'coordination.k8s.io/leases:update[TEMPLATED]',
     'core/secrets:create',
-    'core/secrets:get[TEMPLATED,TEMPLATED]',
-    'core/secrets:update[TEMPLATED,TEMPLATED]',
+    'core/secrets:get[TEMPLATED]',
+    'core/secrets:get[TEMPLATED]',
+    'core/secrets:update[TEMPLATED]',
+    'core/secrets:update[TEMPLATED]',
   ]);
 });
 
@@ -381,8 +405,10 @@ void test('the namespaced Role names the Lease and both certificate Secrets', ()
     'coordination.k8s.io/leases:get[securestack-controller]',
     'coordination.k8s.io/leases:update[securestack-controller]',
     'core/secrets:create',
-    'core/secrets:get[securestack-webhook-tls,my-reports-tls]',
-    'core/secrets:update[securestack-webhook-tls,my-reports-tls]',
+    'core/secrets:get[my-reports-tls]',
+    'core/secrets:get[securestack-webhook-tls]',
+    'core/secrets:update[my-reports-tls]',
+    'core/secrets:update[securestack-webhook-tls]',
   ]);
 });
 
@@ -449,7 +475,14 @@ void test('scan and workload settings render from values and parse as the operat
   assert.deepEqual(c.workloadPodSelector, ['app=web', 'tier!=test']);
 
   // Every SECURESTACK_* setting the operator reads is rendered by the chart, except these.
-  const notFromChart = ['SECURESTACK_BIND_ADDRESS', 'SECURESTACK_DEBUG_RECONCILE_DELAY', 'SECURESTACK_IDENTITY'];
+  const notFromChart = [
+    'SECURESTACK_BIND_ADDRESS',
+    'SECURESTACK_DEBUG_RECONCILE_DELAY',
+    'SECURESTACK_IDENTITY',
+    // A test/dev override of where the API server calls the webhook; in a cluster the operator
+    // points the configuration at the chart's Service (SECURESTACK_WEBHOOK_SERVICE) on port 443.
+    'SECURESTACK_WEBHOOK_URL',
+  ];
   const rendered = new Set(set.env.map((e) => e.name));
   const missing = configEnvNames().filter((name) => !rendered.has(name) && !notFromChart.includes(name));
   assert.deepEqual(missing, [], 'operator settings the chart cannot set');
@@ -494,4 +527,236 @@ void test('pull-Secret Roles exist only in the namespaces listed, get on secrets
 
   // rbac.create=false creates none of them.
   assert.deepEqual(render('rbac.create=false', 'scanning.pullSecretNamespaces={team-a}').filter(isPullSecretObject), []);
+});
+
+// ---- admission webhook and background audit ------------------------------------------------
+
+interface CertManagerObject extends K8sObject {
+  apiVersion: string;
+}
+
+/** `helm template` that must fail; returns what helm printed. */
+function renderFails(...sets: string[]): string {
+  assert.ok(helm);
+  const args = ['template', 'rel', chart, '--namespace', 'sec', '--kube-version', '1.36.1'];
+  for (const set of sets) args.push('--set', set);
+  const res = spawnSync(helm, args, { encoding: 'utf8' });
+  assert.notEqual(res.status, 0, `helm ${args.join(' ')} should fail`);
+  return `${res.stdout}${res.stderr}`;
+}
+
+function clusterRoleGrants(objects: readonly RenderedRole[]): string[] {
+  const role = objects.find((o) => o.kind === 'ClusterRole');
+  assert.ok(role?.rules, 'a ClusterRole is rendered');
+  return grants(role.rules);
+}
+
+function namespacedRoleGrants(objects: readonly RenderedRole[]): string[] {
+  const role = objects.find((o) => o.kind === 'Role' && o.metadata.name === 'rel-securestack');
+  assert.ok(role?.rules, 'the operator Role is rendered');
+  return grants(role.rules);
+}
+
+const webhookConfigurationGrants = (name: string): string[] => [
+  'admissionregistration.k8s.io/validatingwebhookconfigurations:create',
+  `admissionregistration.k8s.io/validatingwebhookconfigurations:get[${name}]`,
+  `admissionregistration.k8s.io/validatingwebhookconfigurations:update[${name}]`,
+];
+
+const certManagerKinds = new Set(['Issuer', 'ClusterIssuer', 'Certificate']);
+
+function certManagerObjects(objects: readonly RenderedRole[]): CertManagerObject[] {
+  return (objects as readonly CertManagerObject[]).filter((o) => certManagerKinds.has(o.kind));
+}
+
+void test('the Service sends the webhook from port 443 to the webhook container port', () => {
+  assert.ok(helm, 'helm is missing');
+  const objects = render();
+  const main = objects.find((o) => o.kind === 'Service' && o.metadata.name === 'rel-securestack');
+  assert.ok(main?.spec);
+  const ports = main.spec.ports as Port[];
+  assert.deepEqual(ports.find((p) => p.name === 'webhook'), { name: 'webhook', port: 443, targetPort: 'webhook', protocol: 'TCP' });
+  const container = operatorContainer(objects);
+  assert.deepEqual(container.ports.find((p) => p.name === 'webhook'), { name: 'webhook', containerPort: 9443, protocol: 'TCP' });
+  // The operator is told this Service, so its configuration points at <service>.sec.svc:443.
+  const config = operatorConfig(container.env);
+  assert.equal(config.webhookServiceName, main.metadata.name);
+  assert.equal(config.webhookPort, 9443);
+  assert.equal(config.webhookURL, '', 'no URL override: the configuration uses the Service');
+
+  // Moving the container port moves targetPort's number, never the Service port.
+  const moved = render('webhook.port=10250');
+  assert.equal(operatorContainer(moved).ports.find((p) => p.name === 'webhook')?.containerPort, 10250);
+  assert.equal(operatorConfig(operatorContainer(moved).env).webhookPort, 10250);
+  const movedPorts = moved.find((o) => o.kind === 'Service' && o.metadata.name === 'rel-securestack')?.spec?.ports as Port[];
+  assert.deepEqual(movedPorts.find((p) => p.name === 'webhook'), { name: 'webhook', port: 443, targetPort: 'webhook', protocol: 'TCP' });
+
+  // No webhook, no webhook port on the Service (the container port stays, unused).
+  const off = render('webhook.enabled=false');
+  const offPorts = off.find((o) => o.kind === 'Service' && o.metadata.name === 'rel-securestack')?.spec?.ports as Port[];
+  assert.deepEqual(offPorts.map((p) => p.name), ['metrics']);
+  assert.equal(operatorConfig(operatorContainer(off).env).webhookEnabled, false);
+
+  // Readiness still gates on /readyz, which now also waits for the admission caches.
+  const deploy = objects.find((o) => o.kind === 'Deployment');
+  const probe = ((deploy?.spec?.template as { spec: { containers: { readinessProbe: { httpGet: { path: string; port: string } } }[] } }).spec.containers[0])?.readinessProbe;
+  assert.deepEqual(probe?.httpGet, { path: '/readyz', port: 'metrics' });
+});
+
+void test('webhook and audit settings render from values and parse to the operator defaults', () => {
+  assert.ok(helm, 'helm is missing');
+  const container = operatorContainer(render());
+  const env = plainEnv(container.env);
+  assert.equal(env.SECURESTACK_WEBHOOK_ENABLED, 'true');
+  assert.equal(env.SECURESTACK_WEBHOOK_TIMEOUT, '10s', 'timeoutSeconds is rendered as a Go duration');
+  assert.equal(env.SECURESTACK_WEBHOOK_DEADLINE, '2s');
+  assert.equal(env.SECURESTACK_WEBHOOK_MAX_BODY_BYTES, '8388608');
+  assert.equal(env.SECURESTACK_WEBHOOK_FAILURE_POLICY, 'Ignore');
+  assert.equal(env.SECURESTACK_WEBHOOK_CERT_MANAGER, 'false');
+  assert.equal(env.SECURESTACK_WEBHOOK_EXCLUDE_NAMESPACES, 'kube-system');
+  assert.equal(env.SECURESTACK_AUDIT_INTERVAL, '1h');
+  assert.ok(!('SECURESTACK_WEBHOOK_URL' in env), 'the URL override is never set by the chart');
+
+  const fallback = loadConfig([], { SECURESTACK_NAMESPACE: 'sec' });
+  const config = operatorConfig(container.env);
+  for (const key of ['webhookEnabled', 'webhookPort', 'webhookFailurePolicy', 'webhookTimeoutSeconds', 'webhookDeadlineMs', 'webhookMaxBodyBytes', 'webhookCertSecret', 'webhookCertManager', 'webhookCaValidityMs', 'webhookCertValidityMs', 'webhookExcludeNamespaces', 'auditIntervalMs'] as const) {
+    assert.deepEqual(config[key], fallback[key], `chart default of ${key} equals the operator's`);
+  }
+  // Names follow the release: the Service and the configuration are the release fullname.
+  assert.equal(config.webhookServiceName, 'rel-securestack');
+  assert.equal(config.webhookConfigurationName, 'rel-securestack');
+  const plain = yaml.loadAll(runHelm(['template', 'securestack', chart, '--namespace', 'sec', '--kube-version', '1.36.1'])) as RenderedRole[];
+  assert.equal(operatorConfig(operatorContainer(plain.filter((o) => o !== null)).env).webhookConfigurationName, 'securestack', 'a release named securestack gets the operator default name');
+});
+
+void test('webhook and audit settings set through values reach the operator', () => {
+  assert.ok(helm, 'helm is missing');
+  const objects = render(
+    'webhook.failurePolicy=Fail',
+    'webhook.timeoutSeconds=15',
+    'webhook.evaluationDeadline=3s',
+    'json:webhook.maxBodyBytes=16777216',
+    'webhook.certSecretName=admission-tls',
+    'webhook.configurationName=securestack.example.com',
+    'webhook.excludeNamespaces={kube-system,istio-system,cert-manager}',
+    'webhook.caValidity=43800h',
+    'webhook.certValidity=720h',
+    'webhook.certManager.enabled=true',
+    'audit.interval=15m',
+  );
+  const c = operatorConfig(operatorContainer(objects).env);
+  assert.equal(c.webhookFailurePolicy, 'Fail');
+  assert.equal(c.webhookTimeoutSeconds, 15);
+  assert.equal(c.webhookDeadlineMs, 3_000);
+  assert.equal(c.webhookMaxBodyBytes, 16 * 1024 * 1024, 'large numbers are not rendered as 1.6777216e+07');
+  assert.equal(c.webhookCertSecret, 'admission-tls');
+  assert.equal(c.webhookConfigurationName, 'securestack.example.com');
+  assert.deepEqual(c.webhookExcludeNamespaces, ['kube-system', 'istio-system', 'cert-manager']);
+  assert.equal(c.webhookCaValidityMs, 43_800 * 3_600_000);
+  assert.equal(c.webhookCertValidityMs, 720 * 3_600_000);
+  assert.equal(c.webhookCertManager, true);
+  assert.equal(c.auditIntervalMs, 15 * 60_000);
+  // The ClusterRole follows the configuration name.
+  assert.ok(webhookConfigurationGrants('securestack.example.com').every((g) => clusterRoleGrants(objects).includes(g)));
+
+  // A timeout from a values file (a float64) still renders as whole seconds.
+  assert.equal(plainEnv(operatorContainer(render('json:webhook.timeoutSeconds=30')).env).SECURESTACK_WEBHOOK_TIMEOUT, '30s');
+
+  // What the template can check stops the install; what it cannot, the operator refuses at start.
+  assert.match(renderFails('webhook.failurePolicy=fail'), /webhook\.failurePolicy must be Fail or Ignore/);
+  assert.match(renderFails('webhook.timeoutSeconds=31'), /webhook\.timeoutSeconds must be between 1 and 30/);
+  assert.match(renderFails('webhook.timeoutSeconds=0'), /webhook\.timeoutSeconds must be between 1 and 30/);
+  const slowDeadline = operatorContainer(render('webhook.timeoutSeconds=2', 'webhook.evaluationDeadline=2s')).env;
+  assert.throws(() => operatorConfig(slowDeadline), (err: unknown) => err instanceof ConfigError && /SECURESTACK_WEBHOOK_DEADLINE/.test(err.message));
+});
+
+void test('ClusterRole: the webhook configuration by name and get/list on the audited kinds, nothing more', () => {
+  assert.ok(helm, 'helm is missing');
+  const scanning = [
+    ...cross(crdKinds, ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete']),
+    ...cross(crdKinds.map((k) => `${k}/status`), ['get', 'update', 'patch']),
+    ...cross(crdKinds.map((k) => `${k}/finalizers`), ['update']),
+    ...cross(['jobs'], ['get', 'list', 'watch', 'create', 'delete'], 'batch'),
+    ...cross(['configmaps'], ['get', 'list', 'create', 'update', 'delete'], 'core'),
+    ...cross(['pods', 'namespaces'], ['get', 'list', 'watch'], 'core'),
+    ...cross(['events'], ['create', 'patch'], 'core'),
+    ...cross(['events'], ['create', 'patch'], 'events.k8s.io'),
+    ...cross(['tokenreviews'], ['create'], 'authentication.k8s.io'),
+  ];
+  const got = clusterRoleGrants(render());
+  assert.deepEqual(got, [...scanning, ...auditGrants, ...webhookConfigurationGrants('rel-securestack')].sort());
+  for (const resource of new Set(auditGrants.map((g) => g.split(':')[0]))) assert.ok(!got.includes(`${resource}:watch`), `${resource} is never watched`);
+  assert.ok(!got.some((g) => g.includes('validatingwebhookconfigurations:delete') || g.includes('validatingwebhookconfigurations:list')));
+  assert.ok(!got.some((g) => g.includes('*')), 'no wildcards');
+
+  // cert-manager mode needs nothing more cluster-wide; without the webhook, no configuration access.
+  assert.deepEqual(clusterRoleGrants(render('webhook.certManager.enabled=true')), got);
+  assert.deepEqual(clusterRoleGrants(render('webhook.enabled=false')), [...scanning, ...auditGrants].sort(), 'the audit runs without the webhook');
+});
+
+void test('the Role may update the webhook Secret only when the operator manages it', () => {
+  assert.ok(helm, 'helm is missing');
+  const lease = ['coordination.k8s.io/leases:create', 'coordination.k8s.io/leases:get[securestack-controller]', 'coordination.k8s.io/leases:update[securestack-controller]'];
+  const reports = ['core/secrets:create', 'core/secrets:get[securestack-reports-tls]', 'core/secrets:update[securestack-reports-tls]'];
+  assert.deepEqual(namespacedRoleGrants(render()), [...lease, ...reports, 'core/secrets:get[securestack-webhook-tls]', 'core/secrets:update[securestack-webhook-tls]'].sort());
+  // cert-manager writes the Secret: the operator reads it, and cannot overwrite it.
+  const certManager = namespacedRoleGrants(render('webhook.certManager.enabled=true', 'webhook.certSecretName=admission-tls'));
+  assert.deepEqual(certManager, [...lease, ...reports, 'core/secrets:get[admission-tls]'].sort());
+  assert.ok(!certManager.some((g) => g.startsWith('core/secrets:update') && g.includes('admission-tls')));
+  // No webhook: no webhook Secret access at all.
+  assert.deepEqual(namespacedRoleGrants(render('webhook.enabled=false')), [...lease, ...reports].sort());
+});
+
+void test('cert-manager Issuers and Certificates exist only when enabled, for the Service names', () => {
+  assert.ok(helm, 'helm is missing');
+  assert.deepEqual(certManagerObjects(render()), [], 'self-managed certificates need no cert-manager objects');
+  assert.deepEqual(certManagerObjects(render('webhook.enabled=false', 'webhook.certManager.enabled=true')), [], 'no webhook, no certificate');
+  runHelm(['lint', chart, '--strict', '--kube-version', '1.36.1', '--set', 'webhook.certManager.enabled=true']);
+
+  // No issuerRef: self-signed Issuer -> CA Certificate -> CA Issuer -> serving Certificate.
+  const objects = render('webhook.certManager.enabled=true', 'webhook.certSecretName=admission-tls');
+  const made = certManagerObjects(objects);
+  assert.deepEqual(made.map((o) => `${o.kind}/${o.metadata.name}`).sort(), [
+    'Certificate/rel-securestack-webhook',
+    'Certificate/rel-securestack-webhook-ca',
+    'Issuer/rel-securestack-webhook-ca',
+    'Issuer/rel-securestack-webhook-selfsigned',
+  ]);
+  for (const o of made) {
+    assert.equal(o.apiVersion, 'cert-manager.io/v1', `${o.kind} ${o.metadata.name}`);
+    assert.equal(o.metadata.namespace, 'sec', `${o.kind} ${o.metadata.name} lives in the release namespace`);
+  }
+  const byName = (kind: string, name: string): Record<string, unknown> => {
+    const spec = made.find((o) => o.kind === kind && o.metadata.name === name)?.spec;
+    assert.ok(spec, `${kind} ${name}`);
+    return spec;
+  };
+  assert.deepEqual(byName('Issuer', 'rel-securestack-webhook-selfsigned'), { selfSigned: {} });
+  const ca = byName('Certificate', 'rel-securestack-webhook-ca');
+  assert.equal(ca.isCA, true);
+  assert.equal(ca.secretName, 'rel-securestack-webhook-ca');
+  assert.equal(ca.duration, '87600h', 'the CA lasts webhook.caValidity');
+  assert.deepEqual(ca.issuerRef, { name: 'rel-securestack-webhook-selfsigned', kind: 'Issuer', group: 'cert-manager.io' });
+  assert.deepEqual(byName('Issuer', 'rel-securestack-webhook-ca'), { ca: { secretName: 'rel-securestack-webhook-ca' } });
+
+  const serving = byName('Certificate', 'rel-securestack-webhook');
+  assert.equal(serving.secretName, 'admission-tls', 'issued into the Secret the operator reads');
+  assert.equal(serving.isCA, undefined);
+  assert.equal(serving.duration, '8760h', 'the serving certificate lasts webhook.certValidity');
+  assert.deepEqual(serving.dnsNames, ['rel-securestack.sec.svc', 'rel-securestack.sec.svc.cluster.local']);
+  assert.deepEqual(serving.issuerRef, { name: 'rel-securestack-webhook-ca', kind: 'Issuer', group: 'cert-manager.io' });
+  assert.ok((serving.usages as string[]).includes('server auth'));
+  // The names are those the operator's own certificates cover for the Service it is told.
+  const config = operatorConfig(operatorContainer(objects).env);
+  assert.equal(config.webhookCertSecret, 'admission-tls');
+  assert.equal(config.webhookCertManager, true);
+  const hosts = webhookHosts(config);
+  for (const name of serving.dnsNames) assert.ok(hosts.includes(name), `${name} is a name the operator expects`);
+
+  // An issuer of the user's: only the serving Certificate, signed by it.
+  const own = certManagerObjects(render('webhook.certManager.enabled=true', 'webhook.certManager.issuerRef.name=corp-ca', 'webhook.certManager.issuerRef.kind=ClusterIssuer'));
+  assert.deepEqual(own.map((o) => `${o.kind}/${o.metadata.name}`), ['Certificate/rel-securestack-webhook']);
+  assert.deepEqual(own[0]?.spec?.issuerRef, { name: 'corp-ca', kind: 'ClusterIssuer' });
+  assert.equal(own[0]?.spec?.secretName, 'securestack-webhook-tls');
+  assert.match(renderFails('webhook.certManager.enabled=true', 'webhook.certManager.issuerRef.kind=ClusterIssuer'), /issuerRef needs a name/);
 });

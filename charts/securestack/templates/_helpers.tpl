@@ -66,3 +66,33 @@ app.kubernetes.io/part-of: securestack
 {{- join "," (default (list) .) -}}
 {{- end -}}
 {{- end -}}
+
+{{/* The Service the API server calls for admission: the chart's main Service, port 443 -> webhook. */}}
+{{- define "securestack.webhookServiceName" -}}
+{{- include "securestack.fullname" . -}}
+{{- end -}}
+
+{{/* Name of the ValidatingWebhookConfiguration the leader keeps: webhook.configurationName, else the fullname. */}}
+{{- define "securestack.webhookConfigurationName" -}}
+{{- default (include "securestack.fullname" .) .Values.webhook.configurationName -}}
+{{- end -}}
+
+{{/* Names the cert-manager serving Certificate covers: how the API server reaches the Service. */}}
+{{- define "securestack.webhookDnsNames" -}}
+{{- $host := printf "%s.%s.svc" (include "securestack.webhookServiceName" .) .Release.Namespace -}}
+{{- list $host (printf "%s.cluster.local" $host) | toJson -}}
+{{- end -}}
+
+{{/*
+Fails the render on webhook values the operator would reject at start (where a template can
+tell), so a bad value stops `helm install` instead of crash-looping the pods.
+*/}}
+{{- define "securestack.validateWebhook" -}}
+{{- if not (has .Values.webhook.failurePolicy (list "Fail" "Ignore")) -}}
+{{- fail (printf "webhook.failurePolicy must be Fail or Ignore, got %v" .Values.webhook.failurePolicy) -}}
+{{- end -}}
+{{- $timeout := .Values.webhook.timeoutSeconds | int -}}
+{{- if or (lt $timeout 1) (gt $timeout 30) -}}
+{{- fail (printf "webhook.timeoutSeconds must be between 1 and 30 (the API's limit), got %v" .Values.webhook.timeoutSeconds) -}}
+{{- end -}}
+{{- end -}}
