@@ -124,8 +124,11 @@ export class WebhookCertificates {
     return `${this.options.namespace}/${this.options.secretName}`;
   }
 
-  /** Reads the Secret; a self-managed one is created (or repaired) when missing or unusable. */
-  async load(): Promise<WebhookCertificateMaterial> {
+  /**
+   * Reads the Secret; a self-managed one is created (or repaired) when missing or unusable, with
+   * certificates valid from `now`.
+   */
+  async load(now = new Date()): Promise<WebhookCertificateMaterial> {
     if (!this.settings.selfManaged) {
       this.adopt(externalMaterial(await this.readSecret(), this.secretRef));
       return this.current();
@@ -137,7 +140,7 @@ export class WebhookCertificates {
         this.adopt(materialOf(state));
         return this.current();
       }
-      if (await this.write(secret, await this.freshState(new Date()))) return this.current();
+      if (await this.write(secret, await this.freshState(now))) return this.current();
     }
     throw new Error(`could not create Secret ${this.secretRef}: it kept changing under us`);
   }

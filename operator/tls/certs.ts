@@ -87,7 +87,7 @@ export async function createCaValidFor(commonName: string, validityMs: number, n
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  return { certPem: cert.toString('pem'), keyPem: await privateKeyPem(keys.privateKey) };
+  return { certPem: `${cert.toString('pem')}\n`, keyPem: await privateKeyPem(keys.privateKey) };
 }
 
 /** A serving certificate for DNS names and IP addresses, signed by the CA. */
@@ -117,7 +117,7 @@ export async function issueServingCertValidFor(ca: KeyPairPem, hosts: readonly s
       await x509.AuthorityKeyIdentifierExtension.create(caCert),
     ],
   });
-  return { certPem: cert.toString('pem'), keyPem: await privateKeyPem(keys.privateKey) };
+  return { certPem: `${cert.toString('pem')}\n`, keyPem: await privateKeyPem(keys.privateKey) };
 }
 
 function isIpAddress(host: string): boolean {
