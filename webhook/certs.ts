@@ -478,6 +478,10 @@ function settingsOf(options: WebhookCertificatesOptions): Settings {
     throw new Error('propagationDelayMs must be longer than refreshIntervalMs');
   }
   if (settings.servingValidityMs <= 0 || settings.caValidityMs <= 0) throw new Error('validities must be positive');
+  if (settings.selfManaged && settings.caValidityMs <= 3 * settings.propagationDelayMs) {
+    // A CA rotation needs two propagation delays plus margin; a shorter CA would be due at birth.
+    throw new Error('caValidityMs must be longer than three propagationDelayMs');
+  }
   return settings;
 }
 
