@@ -128,7 +128,7 @@ describe('webhook certificates (real control plane)', () => {
       await sleep(100);
       steps = await leader.rotateIfDue();
     }
-    const lateMs = Date.now() - due;
+    const lateMs = Math.round(Date.now() - due);
     console.log(`serving certificate (${(to - from) / 1000} s incl. backdate) renewed ${lateMs} ms after it became due, ${to - Date.now()} ms before expiry`);
     assert.deepEqual(steps, ['serving-renewed']);
     assert.ok(lateMs >= 0 && lateMs < 1_000, `renewed ${lateMs} ms after due`);
@@ -331,6 +331,11 @@ describe('webhook certificates (real control plane)', () => {
     });
     await kubectl(['create', '-f', '-'], { input: manifest(serving) });
     const before = await readSecret(namespace, 'issued-by-cert-manager');
+
+    // Self-managed mode pointed at it by mistake: refuses instead of replacing cert-manager's CA.
+    const mistaken = certificates('issued-by-cert-manager');
+    await assert.rejects(mistaken.load(), /was not created by SecureStack/);
+    await assert.rejects(mistaken.rotateIfDue(), /was not created by SecureStack/);
 
     assert.deepEqual(await external.load(), { certPem: serving.certPem, keyPem: serving.keyPem, caBundlePem: ca.certPem });
     await sleep(2_100);

@@ -106,6 +106,8 @@ const keys = {
 const caAddedAtAnnotation = 'securestack.io/ca-added-at';
 const servingReissuedAtAnnotation = 'securestack.io/serving-reissued-at';
 const writeAttempts = 5;
+const managedByLabel = 'app.kubernetes.io/managed-by';
+const managedBy = 'securestack';
 
 export class WebhookCertificates {
   private readonly settings: Settings;
@@ -140,6 +142,7 @@ export class WebhookCertificates {
         this.adopt(materialOf(state));
         return this.current();
       }
+      this.checkOurs(secret);
       if (await this.write(secret, await this.freshState(now))) return this.current();
     }
     throw new Error(`could not create Secret ${this.secretRef}: it kept changing under us`);
@@ -186,6 +189,7 @@ export class WebhookCertificates {
     for (let attempt = 0; attempt < writeAttempts; attempt++) {
       const secret = await this.readSecret();
       const state = secret && managedState(secret);
+      if (!state) this.checkOurs(secret);
       const plan = state ? await this.plan(state, now) : { state: await this.freshState(now), steps: ['reset' as const] };
       if (plan.steps.length === 0 && state && sameState(state, plan.state)) {
         this.adopt(materialOf(state));
@@ -208,44 +212,48 @@ export class WebhookCertificates {
 
   /** The next state of the Secret at `now`: at most one CA rotation step, then serving renewal. */
   private async plan(state: ManagedState, now: Date): Promise<{ state: ManagedState; steps: RotationStep[] }> {
-    const { renewRemainingFraction: fraction, propagationDelayMs: delay } = this.settings;
     if (expired(state.ca.certPem, now)) {
       this.options.log.warn({ secret: this.secretRef }, 'webhook CA expired: issuing a new CA; the API server rejects the webhook until it has the new bundle');
       return { state: await this.freshState(now), steps: ['reset'] };
     }
     const next: ManagedState = { ...state };
-    const steps: RotationStep[] = [];
-    const t = now.getTime();
-    if (next.previous) {
-      // A timestamp lost (e.g. someone edited the Secret) restarts its wait: never shortens it.
-      next.caAddedAt ??= t;
-      const signer = this.signer(next, now);
-      if (!issuedBy(next.serving.certPem, signer.certPem)) {
-        next.serving = await this.issue(signer, now);
-        if (signer === next.ca) {
-          next.servingReissuedAt = t;
-          steps.push('serving-reissued');
-        } else steps.push('serving-renewed');
-      } else if (signer === next.ca) {
-        next.servingReissuedAt ??= t;
-        if (t >= next.servingReissuedAt + delay || expired(next.previous.certPem, now)) {
-          next.previous = next.caAddedAt = next.servingReissuedAt = undefined;
-          steps.push('ca-dropped');
-        }
-      }
-    } else if (this.caRenewalDue(next.ca.certPem, now)) {
-      next.previous = next.ca;
-      next.ca = await this.newCa(now);
-      next.caAddedAt = t;
-      steps.push('ca-added');
-    }
-    if (!steps.includes('serving-reissued') && !steps.includes('serving-renewed')) {
-      if (renewalDue(next.serving.certPem, now, fraction) || !coversHosts(next.serving.certPem, this.options.hosts)) {
-        next.serving = await this.issue(this.signer(next, now), now);
-        steps.push('serving-renewed');
-      }
+    const caStep = next.previous ? await this.continueCaRotation(next, now) : await this.startCaRotationIfDue(next, now);
+    const steps: RotationStep[] = caStep ? [caStep] : [];
+    const servingDue = renewalDue(next.serving.certPem, now, this.settings.renewRemainingFraction) || !coversHosts(next.serving.certPem, this.options.hosts);
+    if (caStep !== 'serving-reissued' && caStep !== 'serving-renewed' && servingDue) {
+      next.serving = await this.issue(this.signer(next, now), now);
+      steps.push('serving-renewed');
     }
     return { state: next, steps };
+  }
+
+  /** (a): a new CA joins the bundle; the serving certificate stays with the old one for now. */
+  private async startCaRotationIfDue(next: ManagedState, now: Date): Promise<RotationStep | undefined> {
+    if (!this.caRenewalDue(next.ca.certPem, now)) return undefined;
+    next.previous = next.ca;
+    next.ca = await this.newCa(now);
+    next.caAddedAt = now.getTime();
+    return 'ca-added';
+  }
+
+  /** (b) once the new CA has propagated, re-issue by it; (c) once that has propagated, drop the old CA. */
+  private async continueCaRotation(next: ManagedState, now: Date): Promise<RotationStep | undefined> {
+    const t = now.getTime();
+    // A timestamp lost (e.g. someone edited the Secret) restarts its wait: never shortens it.
+    next.caAddedAt ??= t;
+    const signer = this.signer(next, now);
+    if (!issuedBy(next.serving.certPem, signer.certPem)) {
+      next.serving = await this.issue(signer, now);
+      if (signer !== next.ca) return 'serving-renewed';
+      next.servingReissuedAt = t;
+      return 'serving-reissued';
+    }
+    if (signer !== next.ca) return undefined;
+    next.servingReissuedAt ??= t;
+    const previousExpired = next.previous !== undefined && expired(next.previous.certPem, now);
+    if (t < next.servingReissuedAt + this.settings.propagationDelayMs && !previousExpired) return undefined;
+    next.previous = next.caAddedAt = next.servingReissuedAt = undefined;
+    return 'ca-dropped';
   }
 
   /** The newest CA that every replica and the API server are known to trust by now. */
@@ -272,6 +280,13 @@ export class WebhookCertificates {
   }
 
   // ---- reading and writing ------------------------------------------------------------------
+
+  /** An unusable Secret is only replaced when SecureStack wrote it: never clobber cert-manager's. */
+  private checkOurs(secret: V1Secret | undefined): void {
+    if (secret && secret.metadata?.labels?.[managedByLabel] !== managedBy) {
+      throw new Error(`Secret ${this.secretRef} lacks the self-managed CA (ca.crt, ca.key, tls.crt, tls.key) and was not created by SecureStack; delete it, or use cert-manager mode if cert-manager writes it`);
+    }
+  }
 
   private readSecret(): Promise<V1Secret | undefined> {
     return this.options.client.getSecret(this.options.namespace, this.options.secretName);
@@ -410,7 +425,7 @@ function secretBody(name: string, state: ManagedState, current: V1Secret | undef
     metadata: {
       ...(current?.metadata ?? {}),
       name,
-      labels: { ...(current?.metadata?.labels ?? {}), 'app.kubernetes.io/managed-by': 'securestack', 'app.kubernetes.io/component': 'webhook-certificates' },
+      labels: { ...(current?.metadata?.labels ?? {}), [managedByLabel]: managedBy, 'app.kubernetes.io/component': 'webhook-certificates' },
       annotations,
     },
     data,
