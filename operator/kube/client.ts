@@ -499,6 +499,7 @@ export class KubeClient {
               body = undefined;
             }
             if (code >= 200 && code < 300 && body !== undefined) {
+              // Discovery documents are fixed API types; callers declare only the fields they read.
               resolve(body as T);
               return;
             }
