@@ -189,7 +189,7 @@ describe('AdmissionHandler: vulnerability gate scans and dry-run', () => {
     const object = deployment('web', 'team-a', podSpec(plain(image, 'web'), plain('registry.example.com/known:1.0.0', 'known'), plain(image, 'again')));
     const dry = h.review(object, { dryRun: true });
     assert.equal(dry.allowed, true);
-    assert.deepEqual(dry.warnings, [`gate-warn: image ${image} has no completed ImageScan yet (a scan has been requested)`, `gate-warn: image ${image} has no completed ImageScan yet (a scan has been requested)`]);
+    assert.deepEqual(dry.warnings, [`ScanPolicy gate-warn: image ${image} has no completed ImageScan yet (SecureStack requests one, except for dry-run requests)`]);
     assert.deepEqual(h.scanRequests, [], 'dry-run never requests scans');
     const real = h.review(object, { dryRun: false });
     assert.equal(real.allowed, true);
@@ -404,10 +404,8 @@ describe('AdmissionHandler: template verdict cache', () => {
   });
 
   it('does not reuse a clean verdict for a Pod that adds a hostPath volume named kube-api-access-*', () => {
-    // BUG: templateHash (operator/policy/template-verdicts.ts, isTokenVolume) drops every volume and
-    // mount whose name starts with kube-api-access-, whatever the volume's source. A Pod claiming a
-    // controller (ownerReferences are not verified) and copying an admitted template gets the cached
-    // "allowed" verdict while mounting the node's root filesystem.
+    // A Pod claiming a controller (ownerReferences are not verified) that copies an admitted
+    // template and adds a hostPath volume named like the token volume must not reuse the verdict.
     const policy = compiled('host-path', { mode: 'Enforce', rules: [{ id: 'disallow-host-path' }] });
     const h = harness({ policies: [policy] });
     const clean = templateSpec('registry.example.com/web:1.4.2');
@@ -422,11 +420,8 @@ describe('AdmissionHandler: template verdict cache', () => {
   });
 
   it('admits the ReplicaSet of a Deployment excepted by name', () => {
-    // BUG: exceptions by name are documented to name the controller (evaluate.ts, evaluatePolicy),
-    // and the cached template verdict carries them to the controller's Pods. But the ReplicaSet
-    // (web-5d8f7c9b4) the Deployment controller creates is a pod controller evaluated afresh
-    // (admission.ts only reuses verdicts for kind Pod): its name does not match `web`, so under
-    // Enforce the excepted Deployment is admitted and its ReplicaSet denied — nothing ever runs.
+    // Exceptions by name cover what the named controller makes: the ReplicaSet web-5d8f7c9b4 is
+    // evaluated afresh (verdicts are reused for Pods only), and must not be denied.
     const policy = pss('Enforce', 'baseline', { exceptions: [{ names: ['web'], reason: 'legacy', owner: 'team-web', expiresAt: iso(now + dayMs) }] });
     const h = harness({ policies: [policy] });
     assert.equal(h.review(deployment('web', 'team-a', templateSpec())).allowed, true);
@@ -477,9 +472,7 @@ describe('parseReview', () => {
   });
 
   it('rejects a JSON null body with a message saying what is wrong', () => {
-    // BUG: webhook/server.ts parseReview reads review.apiVersion without checking that the JSON is
-    // an object, so a body of `null` fails with "Cannot read properties of null (reading
-    // 'apiVersion')" instead of naming the expected AdmissionReview (still a 400, but a TypeError).
+    // A JSON body that is not an object gets the same message as any other wrong shape.
     assert.throws(() => parseReview(body('null')), { message: 'expected an AdmissionReview of admission.k8s.io/v1' });
   });
 

@@ -42,7 +42,7 @@ function expectedFor(ecosystem: 'debian' | 'alpine' | 'npm'): ExpectedFinding[] 
   return list;
 }
 
-function countsOf(findings: readonly ExpectedFinding[]): Record<string, unknown> {
+function countsOf(findings: readonly ExpectedFinding[]): { critical: number; high: number; medium: number; low: number; unknown: number; fixable: number; fixableBySeverity: Record<string, number> } {
   const count = (severity: string, list = findings): number => list.filter((finding) => finding.severity === severity).length;
   const fixable = findings.filter((finding) => finding.fixedVersion);
   return {

@@ -610,10 +610,9 @@ describe('evaluate: vulnerability gate', () => {
     const warn = verdictOf(compiled('warn', { mode: 'Enforce', vulnerabilityGate: { maxCritical: 0 } }), object, { images });
     assert.deepEqual(warn.violations, []);
     assert.deepEqual(warn.warnings, [
-      `warn: image ${worker} has no completed ImageScan yet (a scan has been requested)`,
-      `warn: image ${app} has no completed ImageScan yet (a scan has been requested)`,
-      `warn: image ${worker} has no completed ImageScan yet (a scan has been requested)`,
-    ]);
+      `ScanPolicy warn: image ${worker} has no completed ImageScan yet (SecureStack requests one, except for dry-run requests)`,
+      `ScanPolicy warn: image ${app} has no completed ImageScan yet (SecureStack requests one, except for dry-run requests)`,
+    ], 'one warning per image, however many containers use it');
     assert.deepEqual(warn.unscannedImages, [worker, app]);
 
     const deny = verdictOf(compiled('deny', { mode: 'Enforce', vulnerabilityGate: { maxCritical: 0, onMissingScan: 'Deny' } }), object, { images });
@@ -866,9 +865,8 @@ describe('template verdicts', () => {
   });
 
   it('does not let a hostPath volume hide behind a kube-api-access- name', () => {
-    // BUG: any volume (and its mounts) whose name starts with kube-api-access- is left out of the
-    // hash, whatever its source. A Pod that adds a hostPath volume of that name hashes like the
-    // clean template, so a cached "allowed" verdict is reused for it (see admission-handler.test.ts).
+    // Only the exact token volume the ServiceAccount plugin adds is left out of the hash: a hostPath
+    // volume borrowing its name must change the hash, or a cached "allowed" verdict would cover it.
     const template = defaultedTemplateSpec({ ownVolume: true, serviceAccount: true });
     const clean = deployment('web', 'team-a', template, { app: 'web' });
     const sneaky = structuredClone(template) as { containers: Record<string, unknown>[]; volumes: unknown[] };
@@ -983,5 +981,32 @@ describe('compilePolicy input', () => {
     const result = compilePolicy({ ...scanPolicy('p', { mode: 'Warn', ruleSets: ['pss-baseline'] }), metadata: { name: 'p' } });
     assert.ok(result.ok);
     assert.deepEqual([result.policy.uid, result.policy.generation, result.policy.mode], ['', 0, 'Warn']);
+  });
+});
+
+describe('exceptions by name reach what the named controller makes', () => {
+  const privilegedPod = (name: string, owner?: { kind: string; name: string }): KubeObject => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: 'team-a', ...(owner ? { ownerReferences: [{ apiVersion: owner.kind === 'Job' ? 'batch/v1' : 'apps/v1', kind: owner.kind, name: owner.name, uid: 'u', controller: true }] } : {}) },
+    spec: { containers: [{ name: 'app', image: 'registry.example.com/app:1.0.0', securityContext: { privileged: true } }] },
+  });
+  const policy = (names: string[]): CompiledPolicy => {
+    const result = compilePolicy({ apiVersion: 'securestack.io/v1alpha1', kind: 'ScanPolicy', metadata: { name: 'p', uid: 'p-uid', generation: 1 }, spec: { mode: 'Enforce', rules: [{ id: 'disallow-privileged' }], exceptions: [{ names, reason: 'legacy agent until SEC-1', owner: 'team-a', expiresAt: '2099-01-01T00:00:00Z' }] } });
+    assert.ok(result.ok);
+    return result.policy;
+  };
+  const violated = (object: KubeObject, names: string[]): boolean => verdictOf(policy(names), object).violations.length > 0;
+
+  it('covers a Pod of the excepted Deployment (through its ReplicaSet) and of the excepted CronJob (through its Job)', () => {
+    assert.equal(violated(privilegedPod('web-5d8f7c9b4-x7k2p', { kind: 'ReplicaSet', name: 'web-5d8f7c9b4' }), ['web']), false);
+    assert.equal(violated(privilegedPod('nightly-29000000-abcde', { kind: 'Job', name: 'nightly-29000000' }), ['nightly']), false);
+    assert.equal(violated(privilegedPod('agent-0', { kind: 'StatefulSet', name: 'agent' }), ['agent']), false);
+  });
+
+  it('does not cover other workloads whose names merely start alike, nor Pods without an owner', () => {
+    assert.equal(violated(privilegedPod('web-api-6f9c8d7b5-q2w3e', { kind: 'ReplicaSet', name: 'web-api-6f9c8d7b5' }), ['web']), true);
+    assert.equal(violated(privilegedPod('web-5d8f7c9b4-x7k2p'), ['web']), true);
+    assert.equal(violated(privilegedPod('batch-1', { kind: 'Job', name: 'batch-1' }), ['batch']), true, 'a Job name without a scheduled-time suffix is not shortened');
   });
 });

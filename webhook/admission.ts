@@ -6,7 +6,7 @@
  * every decision is written into audit annotations and metrics.
  */
 import type { CompiledPolicy } from '../operator/policy/compile';
-import { describeViolation, evaluatePolicy, subjectOf, type ImageLookup, type PolicyVerdict } from '../operator/policy/evaluate';
+import { describeViolation, evaluatePolicy, subjectOf, type CachedVerdict, type ImageLookup, type PolicyVerdict } from '../operator/policy/evaluate';
 import type { Operation } from '../operator/policy/match';
 import { TemplateVerdictCache, controlledObject, templateHash } from '../operator/policy/template-verdicts';
 import type { KubeObject } from '../operator/policy/types';
@@ -116,7 +116,7 @@ export class AdmissionHandler {
     const reusable = hash !== undefined && subject.kind === 'Pod' && controlledObject(object);
     const verdicts: PolicyVerdict[] = [];
     for (const policy of this.options.sources.policies()) {
-      if (this.now() > deadline) throw new DeadlineExceeded(`evaluation took longer than ${this.options.deadlineMs} ms`);
+      if (this.now() >= deadline) throw new DeadlineExceeded(`evaluation took longer than ${this.options.deadlineMs} ms`);
       const key = hash !== undefined && policy.templateVerdictsReusable ? TemplateVerdictCache.key(policy.uid, policy.generation, namespace ?? '', hash) : undefined;
       const cached = key && reusable ? this.options.verdicts.get(key, now) : undefined;
       if (key && reusable) this.options.metrics.verdictCache.inc({ result: cached ? 'hit' : 'miss' });
@@ -125,8 +125,7 @@ export class AdmissionHandler {
       verdicts.push(verdict);
       // Templates of controllers are remembered for the Pods they will make.
       if (key && !cached && subject.kind !== 'Pod' && request.operation !== 'DELETE') {
-        const { policy: _policy, ...rest } = verdict;
-        this.options.verdicts.set(key, rest, now);
+        this.options.verdicts.set(key, withoutPolicy(verdict), now);
       }
     }
     return verdicts;
@@ -172,6 +171,10 @@ export class AdmissionHandler {
       },
     };
   }
+}
+
+function withoutPolicy(verdict: PolicyVerdict): CachedVerdict {
+  return { violations: verdict.violations, warnings: verdict.warnings, excepted: verdict.excepted, unscannedImages: verdict.unscannedImages, validUntil: verdict.validUntil };
 }
 
 function objectName(request: AdmissionRequest): string {

@@ -84,6 +84,7 @@ export function parseReview(body: Buffer): AdmissionRequest {
   } catch (err) {
     throw new Error(`the body is not JSON: ${err instanceof Error ? err.message : String(err)}`);
   }
+  if (typeof review !== 'object' || review === null) throw new Error('expected an AdmissionReview of admission.k8s.io/v1');
   const object = review as { apiVersion?: unknown; kind?: unknown; request?: Partial<AdmissionRequest> };
   if (object.apiVersion !== 'admission.k8s.io/v1' || object.kind !== 'AdmissionReview') {
     throw new Error('expected an AdmissionReview of admission.k8s.io/v1');

@@ -98,7 +98,12 @@ export function pointerToPath(pointer: string): string {
 function compileRules(policy: ScanPolicy, errors: string[]): CompiledRule[] {
   const configured = new Map((policy.spec.rules ?? []).map((config, index) => [config.id, { config, index }]));
   const ids = new Set<string>();
-  for (const set of policy.spec.ruleSets ?? []) for (const id of ruleSets[set]) ids.add(id);
+  (policy.spec.ruleSets ?? []).forEach((set, index) => {
+    // The CRD's enum keeps unknown names out; a stored object from an older schema could not.
+    const members = Object.prototype.hasOwnProperty.call(ruleSets, set) ? ruleSets[set] : undefined;
+    if (!members) errors.push(`spec.ruleSets[${index}]: no rule set is called "${String(set)}"`);
+    for (const id of members ?? []) ids.add(id);
+  });
   for (const id of configured.keys()) ids.add(id);
 
   const compiled: CompiledRule[] = [];

@@ -59,6 +59,13 @@ export interface Subject {
   name: string;
   namespace: string | undefined;
   pod: PodTemplateView | undefined;
+  /**
+   * Names of the workload that made the object, from its controller owner reference: the owner,
+   * and for a Pod of a ReplicaSet or Job, the Deployment or CronJob that owner was named after.
+   * Exceptions by name cover these too, so excepting Deployment web also admits its ReplicaSet
+   * and Pods on every replica (a verdict cache is per replica and temporary).
+   */
+  ownerNames: string[];
 }
 
 export function subjectOf(object: KubeObject): Subject {
@@ -69,7 +76,19 @@ export function subjectOf(object: KubeObject): Subject {
     name: object.metadata?.name || object.metadata?.generateName || '',
     namespace: object.metadata?.namespace || (object.kind === 'Namespace' ? object.metadata?.name : undefined),
     pod: podTemplateOf(object),
+    ownerNames: ownerNamesOf(object),
   };
+}
+
+/** Generated suffixes: ReplicaSets add a pod-template-hash, CronJobs a scheduled time in minutes. */
+const generatedSuffix: Readonly<Record<string, RegExp>> = { ReplicaSet: /-[a-z0-9]{1,10}$/, Job: /-\d{8,}$/ };
+
+function ownerNamesOf(object: KubeObject): string[] {
+  const owner = object.metadata?.ownerReferences?.find((reference) => reference.controller === true);
+  if (!owner?.name) return [];
+  const suffix = object.kind === 'Pod' ? generatedSuffix[owner.kind ?? ''] : undefined;
+  const stem = suffix ? owner.name.replace(suffix, '') : owner.name;
+  return stem !== owner.name && stem !== '' ? [owner.name, stem] : [owner.name];
 }
 
 export function policyMatches(policy: CompiledPolicy, subject: Subject, input: EvaluationInput): boolean {
@@ -133,7 +152,7 @@ function exceptionCovers(exception: CompiledException, violation: Violation, sub
   if (now >= exception.expiresAt) return false;
   if (exception.rules && !exception.rules.has(violation.ruleId)) return false;
   if (exception.namespaces && !exception.namespaces(subject.namespace ?? '')) return false;
-  if (exception.names && !exception.names(subject.name)) return false;
+  if (exception.names && !exception.names(subject.name) && !subject.ownerNames.some(exception.names)) return false;
   if (exception.images && !(violation.image !== undefined && exception.images(violation.image))) return false;
   return true;
 }
@@ -175,10 +194,12 @@ export function gateVerdict(policy: CompiledPolicy, subject: Subject, images: Im
     if (image === '' || exempt?.(image)) continue;
     const facts = images?.(image);
     if (!facts?.completed || !facts.summary) {
-      if (!result.unscannedImages.includes(image)) result.unscannedImages.push(image);
+      const first = !result.unscannedImages.includes(image);
+      if (first) result.unscannedImages.push(image);
       const note = `image ${image} has no completed ImageScan yet`;
+      // A denial names every container (each field needs fixing); a warning names the image once.
       if (gate.onMissingScan === 'Deny') result.violations.push(gateViolation(`${path}.image`, `${note}; the policy denies unscanned images`, 'HIGH', image));
-      else if (gate.onMissingScan === 'Warn') result.warnings.push(`${policy.name}: ${note} (a scan has been requested)`);
+      else if (gate.onMissingScan === 'Warn' && first) result.warnings.push(`ScanPolicy ${policy.name}: ${note} (SecureStack requests one, except for dry-run requests)`);
       continue;
     }
     const counts = gateCounts(facts.summary, gate.ignoreUnfixed);

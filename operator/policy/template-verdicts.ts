@@ -28,32 +28,61 @@ const controllerAnnotations = new Set(['batch.kubernetes.io/job-completion-index
 /** Pod spec fields that schedulers, admission plugins and controllers fill in, and no rule reads. */
 const placementFields = new Set(['nodeName', 'tolerations', 'affinity', 'priority', 'schedulerName', 'hostname', 'subdomain', 'preemptionPolicy', 'nodeSelector', 'topologySpreadConstraints', 'enableServiceLinks', 'dnsPolicy', 'restartPolicy', 'terminationGracePeriodSeconds']);
 
-const isTokenVolume = (name: unknown): boolean => typeof name === 'string' && name.startsWith('kube-api-access-');
+/** Mount path of the token volume the ServiceAccount admission plugin adds. */
+const tokenMountPath = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+/**
+ * True only for exactly what the ServiceAccount plugin adds: kube-api-access-<5 chars>, projected
+ * from the token, kube-root-ca.crt and the namespace. Anything else with that name is judged
+ * like any other volume, or a hostPath could hide behind it.
+ */
+function isTokenVolume(volume: unknown): boolean {
+  if (typeof volume !== 'object' || volume === null) return false;
+  const { name, projected, ...rest } = volume as { name?: unknown; projected?: { sources?: unknown[] } };
+  if (typeof name !== 'string' || !/^kube-api-access-[a-z0-9]{5}$/.test(name) || Object.keys(rest).length > 0) return false;
+  const sources = projected?.sources;
+  return Array.isArray(sources) && sources.length > 0 && sources.every(isTokenSource);
+}
+
+function isTokenSource(source: unknown): boolean {
+  const { serviceAccountToken, configMap, downwardAPI, ...rest } = (source ?? {}) as { serviceAccountToken?: { audience?: string }; configMap?: { name?: string }; downwardAPI?: { items?: { fieldRef?: { fieldPath?: string } }[] } };
+  if (Object.keys(rest).length > 0 || [serviceAccountToken, configMap, downwardAPI].filter(Boolean).length !== 1) return false;
+  if (serviceAccountToken) return serviceAccountToken.audience === undefined;
+  if (configMap) return configMap.name === 'kube-root-ca.crt';
+  return (downwardAPI?.items ?? []).every((item) => item.fieldRef?.fieldPath === 'metadata.namespace');
+}
+
+function isTokenMount(mount: unknown, tokenVolumes: ReadonlySet<string>): boolean {
+  const { name, mountPath, readOnly } = (mount ?? {}) as { name?: unknown; mountPath?: unknown; readOnly?: unknown };
+  return typeof name === 'string' && tokenVolumes.has(name) && mountPath === tokenMountPath && readOnly === true;
+}
 
 function withoutKeys(record: Record<string, string>, drop: ReadonlySet<string>): Record<string, string> {
   return Object.fromEntries(Object.entries(record).filter(([key]) => !drop.has(key)).sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
-/** Without the token volume (mount) the ServiceAccount plugin adds; an emptied list counts as absent. */
-function withoutTokenVolumes(list: unknown): unknown {
+/** The list without what `drop` says the ServiceAccount plugin added; an emptied list counts as absent. */
+function withoutTokenEntries(list: unknown, drop: (entry: unknown) => boolean): unknown {
   if (!Array.isArray(list)) return list;
-  const kept = list.filter((entry: { name?: unknown }) => !isTokenVolume(entry.name));
+  const kept = list.filter((entry) => !drop(entry));
   return kept.length > 0 ? kept : undefined;
 }
 
-function projectContainers(containers: unknown): unknown {
+function projectContainers(containers: unknown, tokenVolumes: ReadonlySet<string>): unknown {
   if (!Array.isArray(containers)) return containers;
-  return containers.map((container: Record<string, unknown>) => ({ ...container, volumeMounts: withoutTokenVolumes(container.volumeMounts) }));
+  return containers.map((container: Record<string, unknown>) => ({ ...container, volumeMounts: withoutTokenEntries(container.volumeMounts, (mount) => isTokenMount(mount, tokenVolumes)) }));
 }
 
 /** The part of a pod that decides its verdict, as a stable hash. */
 export function templateHash(pod: PodTemplateView): string {
   const spec: Record<string, unknown> = {};
   const source = pod.spec as unknown as Record<string, unknown>;
+  const volumes: unknown[] = Array.isArray(source.volumes) ? source.volumes : [];
+  const tokenVolumes = new Set(volumes.filter(isTokenVolume).map((volume) => (volume as { name: string }).name));
   for (const [field, value] of Object.entries(source)) {
     if (placementFields.has(field) || field === 'serviceAccount') continue;
-    if (field === 'volumes') spec[field] = withoutTokenVolumes(value);
-    else if (field === 'containers' || field === 'initContainers' || field === 'ephemeralContainers') spec[field] = projectContainers(value);
+    if (field === 'volumes') spec[field] = withoutTokenEntries(value, isTokenVolume);
+    else if (field === 'containers' || field === 'initContainers' || field === 'ephemeralContainers') spec[field] = projectContainers(value, tokenVolumes);
     else spec[field] = value;
   }
   // The ServiceAccount plugin names the default account explicitly (and in the deprecated field).
