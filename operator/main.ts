@@ -30,6 +30,7 @@ import { startUploadServer } from './scan/upload-server';
 import { ensureServingSecret } from './tls/certs';
 import { ScanPolicyReconciler } from './controllers/scanpolicy';
 import { ownImages, startAdmission } from '../webhook';
+import { alwaysExcludedNamespaces } from '../webhook/configuration';
 
 /** Memory the in-process scan cache may hold (SBOMs are stored compressed). */
 const memoryCacheBytes = 256 * 1024 * 1024;
@@ -94,7 +95,7 @@ async function main(): Promise<void> {
     client,
     events,
     metrics: admission.metrics,
-    audit: { namespaceLabels: (namespace) => admission.caches.namespaceLabels(namespace), images: (image) => admission.caches.images.lookup(image), gateExempt: ownImages(config) },
+    audit: { namespaceLabels: (namespace) => admission.caches.namespaceLabels(namespace), images: (image) => admission.caches.images.lookup(image), gateExempt: ownImages(config), excludedNamespaces: [config.namespace, ...alwaysExcludedNamespaces, ...config.webhookExcludeNamespaces] },
     auditIntervalMs: config.auditIntervalMs,
     cachesSynced: () => admission.caches.synced(),
   });

@@ -27,6 +27,8 @@ export interface AuditSources {
   namespaceLabels(namespace: string): Record<string, string> | undefined;
   images: ImageLookup;
   gateExempt?: (image: string) => boolean;
+  /** Namespaces admission never sees (the operator's own, kube-system...): audited the same way, not at all. */
+  excludedNamespaces?: readonly string[];
   pageSize?: number;
   now?: () => number;
 }
@@ -80,6 +82,8 @@ export async function auditPolicy(policy: CompiledPolicy, sources: AuditSources,
         // Lists leave apiVersion and kind off their items.
         const object = { ...(item as KubeObject), apiVersion, kind };
         if (judgedThroughController(object, policy)) continue;
+        const namespace = object.metadata?.namespace;
+        if (namespace && sources.excludedNamespaces?.includes(namespace)) continue;
         result.objects++;
         countViolations(policy, object, sources, now, result);
       }

@@ -73,7 +73,8 @@ export class ScanPolicyReconciler implements Reconciler {
       // ServiceAccount may not make). Say so where users look, and try again later.
       this.deps.metrics.auditRuns.inc({ result: 'error' });
       const message = `The background audit failed: ${err instanceof Error ? err.message : String(err)}`;
-      await this.writeStatus(policy, context, { phase: 'Degraded', ruleCount: compiled.policy.ruleCount }, { type: 'Ready', status: 'True', reason: 'AuditFailed', message }, { type: 'Warning', reason: 'AuditFailed' });
+      const conditions = setCondition(policy.status?.conditions, { type: 'Audited', status: 'False', reason: 'AuditFailed', message }, generation);
+      await this.writeStatus(policy, context, { phase: 'Degraded', ruleCount: compiled.policy.ruleCount, conditions }, { ...ready, message: `${ready.message}; ${message}` }, { type: 'Warning', reason: 'AuditFailed' });
       return { requeueAfterMs: auditRetryMs };
     }
     this.deps.metrics.auditRuns.inc({ result: 'success' });
@@ -81,9 +82,10 @@ export class ScanPolicyReconciler implements Reconciler {
     const audit = auditStatus(result);
     const skipped = result.skippedKinds.length > 0 ? `; not audited (no built-in listing): ${result.skippedKinds.join(', ')}` : '';
     const found = [...result.byRule.values()].reduce((sum, count) => sum + count, 0);
-    ready.message = `${ready.message}; last audit: ${result.objects} object(s), ${found} violation(s)${skipped}`;
     const previousCounts = JSON.stringify(policy.status?.audit?.violations ?? []);
-    await this.writeStatus(policy, context, { phase: 'Ready', ruleCount: compiled.policy.ruleCount, audit }, ready, { type: 'Normal', reason: 'PolicyReady' });
+    // The audit's own condition: later passes that only confirm Ready leave it as it is.
+    const conditions = setCondition(policy.status?.conditions, { type: 'Audited', status: 'True', reason: 'AuditCompleted', message: `${result.objects} object(s) evaluated, ${found} violation(s)${skipped}` }, generation);
+    await this.writeStatus(policy, context, { phase: 'Ready', ruleCount: compiled.policy.ruleCount, audit, conditions }, ready, { type: 'Normal', reason: 'PolicyReady' });
     if (previousCounts !== JSON.stringify(audit.violations)) {
       await this.deps.events.record(policy, found > 0 ? 'Warning' : 'Normal', 'AuditCompleted', `Audit of ${result.objects} object(s) found ${found} violation(s)${found > 0 ? `: ${audit.violations?.slice(0, 10).map((entry) => `${entry.rule}=${entry.count}`).join(', ')}` : ''}`, context.log);
     }
@@ -119,7 +121,7 @@ export class ScanPolicyReconciler implements Reconciler {
     const previous = policy.status ?? {};
     const generation = policy.metadata.generation;
     const next: ScanPolicyStatus = { ...previous, ...fields, observedGeneration: generation };
-    next.conditions = setCondition(previous.conditions, condition, generation);
+    next.conditions = setCondition(fields.conditions ?? previous.conditions, condition, generation);
     if (JSON.stringify(next) === JSON.stringify(previous)) return;
     ensureLeading(context);
     await this.deps.client.replaceCustomStatus(this.type, { ...policy, status: next });
