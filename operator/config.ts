@@ -89,6 +89,11 @@ export interface OperatorConfig {
   webhookCertManager: boolean;
   webhookCaValidityMs: number;
   webhookCertValidityMs: number;
+  /**
+   * ClusterRole that owns the ValidatingWebhookConfiguration, so deleting the installation (the
+   * chart's ClusterRole) garbage-collects it; empty: no owner.
+   */
+  webhookOwnerClusterRole: string;
   /** Namespaces never sent to the webhook, besides the operator's own. */
   webhookExcludeNamespaces: string[];
   /** How often the background audit re-evaluates existing objects against every Ready policy. */
@@ -370,6 +375,10 @@ const settings: { [K in keyof OperatorConfig]: Setting<K> } = {
   webhookCertValidityMs: {
     key: 'webhookCertValidityMs', env: 'SECURESTACK_WEBHOOK_CERT_VALIDITY', flag: 'webhook-cert-validity',
     parse: duration(5_000, 5 * 365 * 24 * 3_600_000), fallback: () => 365 * 24 * 3_600_000, expects: 'a duration between 5s and 43800h, e.g. 8760h',
+  },
+  webhookOwnerClusterRole: {
+    key: 'webhookOwnerClusterRole', env: 'SECURESTACK_WEBHOOK_OWNER', flag: 'webhook-owner',
+    parse: matching(/^[a-z0-9]([-a-z0-9.:]{0,251}[a-z0-9])?$/), fallback: () => '', expects: 'a ClusterRole name',
   },
   webhookExcludeNamespaces: {
     key: 'webhookExcludeNamespaces', env: 'SECURESTACK_WEBHOOK_EXCLUDE_NAMESPACES', flag: 'webhook-exclude-namespaces',

@@ -333,6 +333,36 @@ describe('admission webhook called by the real API server', () => {
     assert.equal(await standby.metric('securestack_leader'), 0);
   });
 
+  it('the webhook configuration is owned by the installation and removed with it, or when the webhook is turned off', async () => {
+    const home = await resources.namespace('adm-home');
+    const owner = `securestack-test-owner-${run}`;
+    await kubectl(['create', 'clusterrole', owner, '--verb=get', '--resource=configmaps']);
+    try {
+      const ownerUid = (await kubectl(['get', 'clusterrole', owner, '-o', 'jsonpath={.metadata.uid}'])).stdout;
+      const ownerOf = async (): Promise<string | undefined> => {
+        const result = await kubectl(['get', 'validatingwebhookconfiguration', webhookConfiguration, '-o', 'jsonpath={.metadata.ownerReferences[0].uid}'], { allowFail: true });
+        return result.code === 0 ? result.stdout : undefined;
+      };
+      const first = await admissionOperator(home, { SECURESTACK_WEBHOOK_OWNER: owner });
+      await waitFor('the configuration to name its owner', async () => ((await ownerOf()) === ownerUid ? true : undefined));
+      // Uninstalling removes the ClusterRole; the garbage collector takes the configuration along.
+      await first.operator.stop('SIGKILL');
+      await kubectl(['delete', 'clusterrole', owner]);
+      await waitFor('the garbage collector to delete the configuration', async () => ((await ownerOf()) === undefined ? true : undefined), { timeoutMs: 60_000 });
+
+      // An install with the webhook turned off removes a configuration left by an earlier one.
+      const second = await admissionOperator(home);
+      await waitFor('the configuration to exist again', async () => ((await ownerOf()) !== undefined ? true : undefined));
+      await second.operator.stop('SIGKILL');
+      const disabled = await admissionOperator(home, { SECURESTACK_WEBHOOK_ENABLED: 'false' });
+      await waitFor('the disabled operator to delete the configuration', async () => ((await ownerOf()) === undefined ? true : undefined), { timeoutMs: 30_000 }).catch((err: unknown) => {
+        throw new Error(`${err instanceof Error ? err.message : String(err)}\n${disabled.operator.describe()}`);
+      });
+    } finally {
+      await kubectl(['delete', 'clusterrole', owner, '--ignore-not-found'], { allowFail: true });
+    }
+  });
+
   it('a certificate rotation under a steady stream of requests fails none of them', async () => {
     const home = await resources.namespace('adm-home');
     const ns = await resources.namespace('adm-rotation');

@@ -206,6 +206,9 @@ void test('ClusterRole grants exactly the least-privilege set', () => {
     'admissionregistration.k8s.io/validatingwebhookconfigurations:create',
     'admissionregistration.k8s.io/validatingwebhookconfigurations:get[TEMPLATED]',
     'admissionregistration.k8s.io/validatingwebhookconfigurations:update[TEMPLATED]',
+    // ...or, with the webhook off, removing the one an earlier install made.
+    'admissionregistration.k8s.io/validatingwebhookconfigurations:get[TEMPLATED]',
+    'admissionregistration.k8s.io/validatingwebhookconfigurations:delete[TEMPLATED]',
   ].sort();
   const got = grants(role.rules as Rule[]);
   assert.deepEqual(got, want);
@@ -691,7 +694,13 @@ void test('ClusterRole: the webhook configuration by name and get/list on the au
 
   // cert-manager mode needs nothing more cluster-wide; without the webhook, no configuration access.
   assert.deepEqual(clusterRoleGrants(render('webhook.certManager.enabled=true')), got);
-  assert.deepEqual(clusterRoleGrants(render('webhook.enabled=false')), [...scanning, ...auditGrants].sort(), 'the audit runs without the webhook');
+  assert.deepEqual(clusterRoleGrants(render('webhook.enabled=false')), [
+    ...scanning,
+    ...auditGrants,
+    // Only to remove the configuration an earlier install made.
+    'admissionregistration.k8s.io/validatingwebhookconfigurations:delete[rel-securestack]',
+    'admissionregistration.k8s.io/validatingwebhookconfigurations:get[rel-securestack]',
+  ].sort(), 'the audit runs without the webhook');
 });
 
 void test('the Role may update the webhook Secret only when the operator manages it', () => {

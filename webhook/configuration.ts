@@ -169,17 +169,18 @@ export async function syncWebhookConfiguration(client: KubeClient, desired: V1Va
   throw new Error(`could not write ValidatingWebhookConfiguration ${name}: it kept changing under us`);
 }
 
-/** Returns false when it was already gone. */
-export async function deleteWebhookConfiguration(client: KubeClient, name: string): Promise<boolean> {
-  const existing = await client.getCustom(webhookConfigurations, { name });
+/** Returns false when it was already gone (or, with `onlyLabelled`, is not one of ours). */
+export async function deleteWebhookConfiguration(client: KubeClient, name: string, onlyLabelled?: Record<string, string>): Promise<boolean> {
+  const existing = await client.getCustom<V1ValidatingWebhookConfiguration>(webhookConfigurations, { name });
   if (!existing) return false;
+  if (onlyLabelled && !contains(existing.metadata?.labels ?? {}, onlyLabelled)) return false;
   await client.deleteCustom(webhookConfigurations, { name });
   return true;
 }
 
 function upToDate(existing: V1ValidatingWebhookConfiguration, desired: V1ValidatingWebhookConfiguration): boolean {
   // The API server fills in defaults (objectSelector, service port, ...): compare only what we set.
-  return contains(existing.webhooks, desired.webhooks) && contains(existing.metadata?.labels ?? {}, desired.metadata?.labels ?? {});
+  return contains(existing.webhooks, desired.webhooks) && contains(existing.metadata?.labels ?? {}, desired.metadata?.labels ?? {}) && contains(existing.metadata?.ownerReferences, desired.metadata?.ownerReferences);
 }
 
 function merged(existing: V1ValidatingWebhookConfiguration, desired: V1ValidatingWebhookConfiguration): V1ValidatingWebhookConfiguration {

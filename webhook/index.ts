@@ -4,9 +4,10 @@
  * Secret). The leader only: certificate rotation and the ValidatingWebhookConfiguration, through
  * one virtual reconciler so both follow the leadership term like every other write.
  */
+import type { V1OwnerReference } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import type { OperatorConfig } from '../operator/config';
-import type { KubeClient, ObjectKey, ResourceType } from '../operator/kube/client';
+import { KubeApiError, type KubeClient, type ObjectKey, type ResourceType } from '../operator/kube/client';
 import type { Logger } from '../operator/log';
 import type { EventRecorder } from '../operator/runtime/events';
 import { ensureLeading, keyOf, type ReconcileContext, type ReconcileResult, type Reconciler } from '../operator/runtime/reconciler';
@@ -14,7 +15,7 @@ import { TemplateVerdictCache } from '../operator/policy/template-verdicts';
 import { AdmissionHandler } from './admission';
 import { AdmissionCaches } from './caches';
 import { WebhookCertificates } from './certs';
-import { buildWebhookConfiguration, resourcesForKinds, syncWebhookConfiguration, type GroupKind, type Operation } from './configuration';
+import { buildWebhookConfiguration, deleteWebhookConfiguration, resourcesForKinds, syncWebhookConfiguration, type GroupKind, type Operation } from './configuration';
 import { normalizeImage } from './image-facts';
 import { createAdmissionMetrics, type AdmissionMetrics } from './metrics';
 import { ScanRequester } from './scan-requests';
@@ -65,7 +66,7 @@ export async function startAdmission(deps: AdmissionDeps): Promise<Admission> {
   caches.start();
   const queueKey = keyOf(webhookKind, { name: config.webhookConfigurationName });
   if (!config.webhookEnabled) {
-    return { caches, metrics, server: undefined, reconciler: idleReconciler(), queueKey, stop: () => caches.stop() };
+    return { caches, metrics, server: undefined, reconciler: new DisabledWebhookReconciler(config, client), queueKey, stop: () => caches.stop() };
   }
   const certs = new WebhookCertificates({
     client,
@@ -127,9 +128,32 @@ function rotationTimings(config: OperatorConfig): { refreshIntervalMs: number; p
   return { refreshIntervalMs, propagationDelayMs: Math.max(2 * refreshIntervalMs, Math.min(5 * 60_000, Math.floor(shortest / 8))) };
 }
 
-function idleReconciler(): Reconciler {
-  return { type: webhookType, virtual: true, reconcile: () => Promise.resolve({}) };
+/**
+ * Leader, with the webhook turned off: removes the configuration SecureStack made earlier, so no
+ * request keeps going to a webhook nobody serves (fatal under failurePolicy Fail).
+ */
+class DisabledWebhookReconciler implements Reconciler {
+  readonly type = webhookType;
+  readonly virtual = true;
+
+  constructor(private readonly config: OperatorConfig, private readonly client: KubeClient) {}
+
+  async reconcile(_key: ObjectKey, context: ReconcileContext): Promise<ReconcileResult> {
+    ensureLeading(context);
+    try {
+      if (await deleteWebhookConfiguration(this.client, this.config.webhookConfigurationName, managedBy)) {
+        context.log.info('deleted the webhook configuration: the webhook is disabled');
+      }
+    } catch (err) {
+      // An installation that never had the webhook may not grant access to configurations.
+      if (!(err instanceof KubeApiError && err.code === 403)) throw err;
+      context.log.debug({ err: err.message }, 'may not read webhook configurations; nothing to clean up');
+    }
+    return {};
+  }
 }
+
+const managedBy = { 'app.kubernetes.io/managed-by': 'securestack' };
 
 /** Kinds and operations the Ready policies need sent to the webhook. */
 export function webhookScope(policies: ReturnType<AdmissionCaches['policies']['ready']>): { kinds: GroupKind[]; operations: Operation[] } {
@@ -174,11 +198,22 @@ class WebhookReconciler implements Reconciler {
       rules,
       operatorNamespace: config.namespace,
       excludedNamespaces: config.webhookExcludeNamespaces,
-      labels: { 'app.kubernetes.io/managed-by': 'securestack' },
+      labels: managedBy,
     });
+    const owner = await this.owner();
+    if (owner && desired.metadata) desired.metadata.ownerReferences = [owner];
     ensureLeading(context);
     const result = await syncWebhookConfiguration(this.client, desired);
     if (result !== 'unchanged') context.log.info({ result, rules: rules.length }, 'webhook configuration synced');
     return { requeueAfterMs: rotationTimings(config).refreshIntervalMs };
+  }
+
+  /** The installation's ClusterRole as owner: deleting the release garbage-collects the configuration. */
+  private async owner(): Promise<V1OwnerReference | undefined> {
+    const name = this.config.webhookOwnerClusterRole;
+    if (!name) return undefined;
+    const apiVersion = 'rbac.authorization.k8s.io/v1';
+    const uid = await this.client.uidOf(apiVersion, 'ClusterRole', name);
+    return uid ? { apiVersion, kind: 'ClusterRole', name, uid } : undefined;
   }
 }

@@ -248,6 +248,17 @@ export class KubeClient {
     };
   }
 
+  /** UID of any object by apiVersion, kind and name (for owner references); undefined if absent. */
+  async uidOf(apiVersion: string, kind: string, name: string, namespace?: string): Promise<string | undefined> {
+    try {
+      const body = await this.call(`get ${kind}`, () => this.objects.read({ apiVersion, kind, metadata: { name, ...(namespace ? { namespace } : {}) } }));
+      return body.metadata?.uid;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
   /**
    * One page of any kind of object, by apiVersion and kind (the resource is found through
    * discovery, which client-node caches). For background work such as the policy audit.
