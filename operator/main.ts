@@ -90,6 +90,10 @@ async function main(): Promise<void> {
     excludeNamespaces: [...config.workloadExcludeNamespaces, config.namespace],
     podSelector: config.workloadPodSelector,
   });
+  // Health first: while admission waits (for cert-manager's certificate, say) the pod is alive
+  // but not ready, instead of crash-looping.
+  let readiness = (): { ok: boolean; reason: string } => ({ ok: false, reason: 'starting' });
+  const server = await startHttpServer({ port: config.metricsPort, host: config.bindAddress, registry: metrics.registry, health: { ready: () => readiness() } });
   const admission = await startAdmission({ config, client, log, registry: metrics.registry, events });
   const policies = new ScanPolicyReconciler({
     client,
@@ -123,13 +127,7 @@ async function main(): Promise<void> {
     const known = db.current();
     if (known) cache.setDbVersion(known);
   }
-  const health = {
-    ready: (): { ok: boolean; reason: string } => {
-      if (!admission.caches.synced()) return { ok: false, reason: 'admission caches not synced' };
-      return manager.ready();
-    },
-  };
-  const server = await startHttpServer({ port: config.metricsPort, host: config.bindAddress, registry: metrics.registry, health });
+  readiness = () => (admission.caches.synced() ? manager.ready() : { ok: false, reason: 'admission caches not synced' });
   const servers = admission.server ? [server, reports, admission.server.server] : [server, reports];
   installSignalHandlers(manager, servers, log);
   log.info({ identity: config.identity, namespace: config.namespace, workers: config.workers, metricsPort: boundPort(server), reportPort: boundPort(reports), webhookPort: admission.server ? boundPort(admission.server.server) : undefined }, 'starting');

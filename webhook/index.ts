@@ -6,6 +6,7 @@
  */
 import type { V1OwnerReference } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { OperatorConfig } from '../operator/config';
 import { KubeApiError, type KubeClient, type ObjectKey, type ResourceType } from '../operator/kube/client';
 import type { Logger } from '../operator/log';
@@ -81,7 +82,7 @@ export async function startAdmission(deps: AdmissionDeps): Promise<Admission> {
     servingValidityMs: config.webhookCertValidityMs,
     ...rotationTimings(config),
   });
-  const material = await certs.load();
+  const material = await loadCertificates(certs, config, log);
   certs.start();
   const scans = new ScanRequester(client, metrics, log.child({ module: 'admission-scans' }), (namespace, image) => caches.images.hasScanIn(namespace, image));
   const handler = new AdmissionHandler({
@@ -116,6 +117,23 @@ export async function startAdmission(deps: AdmissionDeps): Promise<Admission> {
       caches.stop();
     },
   };
+}
+
+/**
+ * With cert-manager the Secret may not be issued yet when the pod starts: wait for it (the pod
+ * stays unready, not crash-looping). A self-managed Secret is created by load() itself, so a
+ * failure there is an error worth stopping for.
+ */
+async function loadCertificates(certs: WebhookCertificates, config: OperatorConfig, log: Logger): Promise<Awaited<ReturnType<WebhookCertificates['load']>>> {
+  for (let delay = 1_000; ; delay = Math.min(delay * 2, 30_000)) {
+    try {
+      return await certs.load();
+    } catch (err) {
+      if (!config.webhookCertManager) throw err;
+      log.warn({ secret: `${config.namespace}/${config.webhookCertSecret}`, err: err instanceof Error ? err.message : String(err), retryInMs: delay }, 'waiting for cert-manager to issue the webhook certificate');
+      await sleep(delay);
+    }
+  }
 }
 
 /**
