@@ -8,7 +8,7 @@ import { request } from 'node:https';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { kubectl, waitFor } from './support/cluster';
 import { startOperator, waitUntilLeading, type OperatorProcess } from './support/operator';
-import { freePort, imageScanManifest, requireScanEnvironment, scanOperatorEnv, TestResources, waitForPhase, type ScanEnvironment } from './support/scanenv';
+import { freePort, imageScanManifest, pushUniqueImage, requireScanEnvironment, scanOperatorEnv, TestResources, waitForPhase, type ScanEnvironment } from './support/scanenv';
 
 const run = randomBytes(3).toString('hex');
 const runLabel = 'securestack.io/test-run';
@@ -237,7 +237,8 @@ describe('admission webhook called by the real API server', () => {
     const home = await resources.namespace('adm-home');
     const ns = await resources.namespace('adm-dryrun');
     const { operator } = await admissionOperator(home);
-    const image = `${env.registry}/fixtures/alpine-app:1`;
+    // An image no other test scans: an ImageScan of it anywhere would answer the gate.
+    const image = pushUniqueImage(env, `fixtures/dryrun-${run}`);
     await applyPolicy(operator, { name: `dryrun-${run}`, spec: { mode: 'Warn', match: { namespaces: [ns] }, vulnerabilityGate: { maxCritical: 0, onMissingScan: 'Warn' } } },
       { namespace: ns, manifest: podManifest('probe', image), expect: /has no completed ImageScan yet/ });
     const scans = async (): Promise<string> => (await kubectl(['get', 'imagescans', '-l', 'securestack.io/source=admission', '-o', 'name'], { namespace: ns })).stdout.trim();
@@ -250,7 +251,7 @@ describe('admission webhook called by the real API server', () => {
 
     await kubectl(['create', '-f', '-'], { namespace: ns, input: podManifest('real', image) });
     const created = await waitFor('an ImageScan requested by the gate', async () => ((await scans()) !== '' ? scans() : undefined));
-    assert.match(created, /^imagescan\.securestack\.io\/adm-alpine-app-[0-9a-f]{12}$/);
+    assert.match(created, new RegExp(`^imagescan\\.securestack\\.io/adm-dryrun-${run}-[0-9a-f]{12}$`));
   });
 
   it('with the webhook process stopped, failurePolicy Ignore admits and Fail denies', async () => {

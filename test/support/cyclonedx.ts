@@ -41,7 +41,7 @@ export interface GeneratedReport {
   bom: Record<string, unknown>;
   json: string;
   digest: string;
-  counts: Record<Lowercase<GenSeverity>, number> & { fixable: number };
+  counts: Record<Lowercase<GenSeverity>, number> & { fixable: number; fixableBySeverity: Record<Lowercase<GenSeverity>, number> };
   /** One per (vulnerability id, affected component). */
   findings: ExpectedFinding[];
   componentCount: number;
@@ -157,7 +157,8 @@ export function generateTrivyReport(options: GenerateOptions): GeneratedReport {
     }
   }
 
-  const counts = { critical: 0, high: 0, medium: 0, low: 0, unknown: 0, fixable: 0 };
+  const fixableBySeverity = { critical: 0, high: 0, medium: 0, low: 0, unknown: 0 };
+  const counts = { critical: 0, high: 0, medium: 0, low: 0, unknown: 0, fixable: 0, fixableBySeverity };
   const findings: ExpectedFinding[] = [];
   const vulnerabilities: Record<string, unknown>[] = [];
   const lorem = 'A flaw was found in the parser that allows a remote attacker to cause a denial of service or possibly execute arbitrary code via a crafted input. ';
@@ -207,8 +208,12 @@ export function generateTrivyReport(options: GenerateOptions): GeneratedReport {
     for (const p of affected) {
       if (seen.has(p.ref)) continue;
       seen.add(p.ref);
-      counts[severity.toLowerCase() as Lowercase<GenSeverity>]++;
-      if (fixed) counts.fixable++;
+      const level = severity.toLowerCase() as Lowercase<GenSeverity>;
+      counts[level]++;
+      if (fixed) {
+        counts.fixable++;
+        fixableBySeverity[level]++;
+      }
       const finding: ExpectedFinding = { id, package: p.group ? `${p.group}:${p.name}` : p.name, installedVersion: p.version, severity };
       if (fixed) finding.fixedVersion = fixed;
       if (score !== undefined) finding.score = score;
