@@ -14,7 +14,7 @@ import {
   HttpError,
   KubeConfig,
   KubernetesObjectApi,
-  makeInformer,
+  Watch,
   type KubernetesListObject,
   type KubernetesObject,
   type V1Namespace,
@@ -213,38 +213,78 @@ export class KubeClient {
     }, handlers);
   }
 
+  /**
+   * List, then watch from the list's resourceVersion; re-watch from the last version seen when the
+   * server closes the watch, relist when the version is too old (410) or after an error, backing
+   * off to 30 s. Only object keys are remembered (to report deletions missed between watches):
+   * the caller keeps what it needs, so thousands of ImageScans do not sit in memory twice.
+   */
   private keepWatching<T>(path: string, list: () => Promise<KubernetesListObject<KubernetesObject>>, handlers: WatchHandlers<T>): StopWatch {
-    // client-node's informer wants its list call in the generated clients' { response, body } shape;
-    // only body is read.
-    const informer = makeInformer<KubernetesObject>(this.config, path, async () => ({ response: undefined as never, body: await list() }));
-    const deliver = (deleted: boolean) => (object: KubernetesObject): void => handlers.onChange(object as T, deleted);
-    informer.on('add', deliver(false));
-    informer.on('update', deliver(false));
-    informer.on('delete', deliver(true));
+    const watch = new Watch(this.config);
+    const keyOfObject = (object: KubernetesObject): string => `${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`;
+    let known = new Set<string>();
     let stopped = false;
     let delayMs = 500;
     let timer: NodeJS.Timeout | undefined;
-    const start = (): void => {
-      informer.start().then(
-        () => {
-          delayMs = 500;
-          handlers.onSynced?.();
-        },
-        (err: unknown) => restart(err),
-      );
-    };
-    const restart = (err: unknown): void => {
+    let current: { abort(): void } | undefined;
+
+    const retry = (err: unknown): void => {
       if (stopped) return;
       handlers.onError?.(err instanceof Error ? err : new Error(String(err)));
-      timer = setTimeout(start, delayMs);
+      timer = setTimeout(() => void relist(), delayMs);
       delayMs = Math.min(delayMs * 2, 30_000);
     };
-    informer.on('error', restart);
-    start();
+    const relist = async (): Promise<void> => {
+      if (stopped) return;
+      try {
+        const body = await list();
+        const seen = new Set<string>();
+        for (const item of body.items) {
+          seen.add(keyOfObject(item));
+          handlers.onChange(item as T, false);
+        }
+        for (const key of known) {
+          if (seen.has(key)) continue;
+          const [namespace = '', name = ''] = key.split('/');
+          handlers.onChange({ metadata: { name, ...(namespace ? { namespace } : {}) } } as T, true);
+        }
+        known = seen;
+        delayMs = 500;
+        handlers.onSynced?.();
+        await watchFrom(body.metadata?.resourceVersion ?? '');
+      } catch (err) {
+        retry(err);
+      }
+    };
+    const watchFrom = async (resourceVersion: string): Promise<void> => {
+      let lastVersion = resourceVersion;
+      let expired = false;
+      // watch() resolves to the underlying request (typed any in client-node 0.22); only abort() is used.
+      current = (await watch.watch(path, { resourceVersion, allowWatchBookmarks: true }, (phase: string, object: KubernetesObject & { code?: number }) => {
+        if (phase === 'ERROR') {
+          // Typically 410 Gone: the version is older than etcd keeps. Start over with a list.
+          expired = true;
+          return;
+        }
+        lastVersion = object.metadata?.resourceVersion ?? lastVersion;
+        if (phase === 'BOOKMARK') return;
+        const key = keyOfObject(object);
+        if (phase === 'DELETED') known.delete(key);
+        else known.add(key);
+        handlers.onChange(object as T, phase === 'DELETED');
+      }, (err: unknown) => {
+        current = undefined;
+        if (stopped) return;
+        if (err) retry(err);
+        else if (expired) void relist();
+        else watchFrom(lastVersion).catch(retry);
+      })) as { abort(): void };
+    };
+    void relist();
     return () => {
       stopped = true;
       if (timer) clearTimeout(timer);
-      void informer.stop();
+      current?.abort();
     };
   }
 
