@@ -112,8 +112,12 @@ export class AdmissionHandler {
       ...(this.options.sources.gateExempt ? { gateExempt: this.options.sources.gateExempt } : {}),
       ...(namespace ? { namespaceLabels: this.options.sources.namespaceLabels(namespace) ?? {} } : {}),
     };
-    const hash = subject.pod ? templateHash(subject.pod) : undefined;
-    const reusable = hash !== undefined && subject.kind === 'Pod' && controlledObject(object);
+    // Hashing is only worth it for a Pod a controller made (to look a verdict up) and for a pod
+    // controller (to remember one); other Pods are judged directly.
+    const controlled = subject.kind === 'Pod' && controlledObject(object);
+    const wanted = subject.pod !== undefined && (controlled || subject.kind !== 'Pod') && this.options.sources.policies().some((policy) => policy.templateVerdictsReusable);
+    const hash = wanted && subject.pod ? templateHash(subject.pod) : undefined;
+    const reusable = hash !== undefined && controlled;
     const verdicts: PolicyVerdict[] = [];
     for (const policy of this.options.sources.policies()) {
       if (this.now() >= deadline) throw new DeadlineExceeded(`evaluation took longer than ${this.options.deadlineMs} ms`);
