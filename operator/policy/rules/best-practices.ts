@@ -6,7 +6,7 @@ import type { V1Container } from '@kubernetes/client-node';
 import { DOCKER_HUB, DOCKER_HUB_ALIASES, parseReference, type ImageReference } from '../../registry/reference';
 import type { ContainerView, Finding, PodRule, PodTemplateView } from '../types';
 import { containersOf, isWindowsPod } from '../workload';
-import { arrayOf, booleanParameter, containerLabel, exampleDeployment, imageOf, isRecord, joinPath, pathToward, stringList } from './util';
+import { arrayOf, booleanParameter, containerLabel, exampleDeployment, imageOf, isRecord, joinPath, memoize, pathToward, stringList } from './util';
 
 const family = 'best-practices' as const;
 
@@ -179,13 +179,13 @@ const requireProbes: PodRule = {
 
 type ParsedImage = { ok: true; ref: ImageReference } | { ok: false; reason: string };
 
-function parseImage(image: string): ParsedImage {
+const parseImage = memoize((image: string): ParsedImage => {
   try {
     return { ok: true, ref: parseReference(image) };
   } catch (error) {
     return { ok: false, reason: error instanceof Error ? error.message : String(error) };
   }
-}
+});
 
 /** Each container with an image, parsed; containers with an unparsable image become findings. */
 function imageChecks(views: readonly ContainerView[], check: (view: ContainerView, image: string, ref: ImageReference) => Finding | undefined): Finding[] {
@@ -442,13 +442,13 @@ const defaultSecretNames: readonly string[] = ['PASSWORD', 'PASSWD', 'SECRET', '
 const defaultIgnoredSuffixes: readonly string[] = ['FILE', 'PATH', 'DIR', 'URL', 'URI', 'NAME', 'ENDPOINT'];
 
 /** `dbPassword`, `DB_PASSWORD` and `db.password` all become [DB, PASSWORD]. */
-function words(name: string): string[] {
-  return name
+const words = memoize((name: string): readonly string[] =>
+  name
     .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
     .toUpperCase()
     .split(/[^A-Z0-9]+/)
-    .filter((word) => word !== '');
-}
+    .filter((word) => word !== ''),
+);
 
 /** Whether `phrase`'s words occur in `name` as a contiguous run. */
 function containsPhrase(name: readonly string[], phrase: readonly string[]): boolean {

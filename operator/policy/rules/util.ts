@@ -204,3 +204,20 @@ export function exampleDeployment(name: string, podSpec: Record<string, unknown>
     },
   };
 }
+
+/**
+ * Remembers the results of a pure function of a string, up to `max` entries (then starts over):
+ * image references and variable names repeat across thousands of admission requests. Results
+ * are shared, so callers must not modify them.
+ */
+export function memoize<T>(fn: (input: string) => T, max = 4_096): (input: string) => T {
+  const results = new Map<string, T>();
+  return (input) => {
+    const known = results.get(input);
+    if (known !== undefined || results.has(input)) return known as T;
+    if (results.size >= max) results.clear();
+    const result = fn(input);
+    results.set(input, result);
+    return result;
+  };
+}
