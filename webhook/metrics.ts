@@ -26,7 +26,7 @@ export function createAdmissionMetrics(registry: Registry): AdmissionMetrics {
     }),
     duration: new Histogram({
       name: 'securestack_admission_duration_seconds',
-      help: 'Time to answer one AdmissionReview, from request body read to response written.',
+      help: 'Time the webhook takes to decide one AdmissionReview, from the parsed request to the response (body read and JSON parse not included; the API server times the whole call in apiserver_admission_webhook_admission_duration_seconds).',
       labelNames: ['decision'],
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
