@@ -1173,7 +1173,7 @@ function printEngine(engine: EngineResult, pinned: string): void {
     out.write(`| ${figures.workload} | ${fmt(figures.reviews)} | ${fmt(figures.perSecond)} | ${fmt(figures.p50Us, 1)} | ${fmt(figures.p99Us, 1)} | ${figures.cpuShare.toFixed(2)} | ${fmt(figures.denied)} |\n`);
   }
   const b = engine.breakdown;
-  out.write(`\nReal-sized compliant Pod (${fmt(b.bytes)} bytes, 3 containers), mean µs per step: parseReview ${b.parse}, AdmissionHandler.review ${b.review} (of which templateHash ${b.templateHash}; the rules themselves, evaluateAll, ${b.rules}), response JSON.stringify + encode ${b.stringify}; whole serve() ${b.serve}.\n`);
+  out.write(`\nReal-sized compliant Pod (${fmt(b.bytes)} bytes, 3 containers), mean µs per step: parseReview ${b.parse}, AdmissionHandler.review ${b.review} (the rules themselves, evaluateAll, ${b.rules}), response JSON.stringify + encode ${b.stringify}; whole serve() ${b.serve}. templateHash of the same pod (the verdict cache key, computed when a verdict can be stored or reused) ${b.templateHash}.\n`);
   out.write(`Verdict cache: ${engine.cacheHits.mixLookups} lookups during the mix (uncontrolled objects never look up); ${fmt(engine.cacheHits.during)} hits of ${fmt(engine.cacheHits.expected)} controller-made Pod reviews.\n`);
   const lowest = Math.min(...runs.map((run) => run.perSecond));
   out.write(`Target ≥ 5,000 reviews/s on one core: ${lowest >= 5000 ? 'holds' : 'MISSED'} (mix ${range(runs.map((run) => run.perSecond))} reviews/s over ${runs.length} runs).\n`);
