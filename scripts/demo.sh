@@ -9,6 +9,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
+say "Checking the prerequisites"
+bash test/env/prereqs.sh
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "Installing dependencies"
   npm ci --no-audit --no-fund
@@ -16,7 +18,7 @@ fi
 say "Compiling"
 npx tsc -p tsconfig.json
 
-say "Starting the control plane (kube-apiserver, controller-manager, scheduler, etcd, kwok)"
+say "Building the control plane and test tools (first run only) and starting it"
 bash test/env/build.sh >/dev/null
 kubeconfig="$(bash test/env/start.sh | tail -n 1)"
 export KUBECONFIG="$kubeconfig"

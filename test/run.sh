@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# THE test command (`npm test`). Installs, compiles, lints, builds and starts the real control
-# plane once, runs every compiled test file against it, and always stops the plane afterwards.
+# THE test command (`npm test`). Checks the prerequisites, installs, compiles, lints, builds and
+# starts the real control plane once, runs every compiled test file against it, and always stops the plane afterwards.
 #
 #   bash test/run.sh                                   # everything under dist/test/**/*.test.js
 #   bash test/run.sh dist/test/controlplane.test.js    # a subset (test/foo.test.ts is mapped too)
@@ -16,6 +16,10 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 log() { echo "run.sh: $*" >&2; }
+
+# (0) prerequisites first, so a missing tool stops the run before any long build (and what can be
+#     installed is installed): test/env/prereqs.sh.
+bash test/env/prereqs.sh
 
 # (a) dependencies: npm writes node_modules/.package-lock.json on install, so a lock file newer
 #     than it means someone changed dependencies since the last install.

@@ -368,9 +368,9 @@ EOF
 
 start_registries() {
   command -v docker-registry >/dev/null ||
-    { log "ERROR: docker-registry is required (apt-get install docker-registry; .ci/run installs it)"; return 1; }
+    { log "ERROR: docker-registry is required (apt-get install docker-registry; bash test/env/prereqs.sh installs it)"; return 1; }
   command -v htpasswd >/dev/null ||
-    { log "ERROR: htpasswd is required for the registry's bcrypt password file (apt-get install apache2-utils)"; return 1; }
+    { log "ERROR: htpasswd is required for the registry's bcrypt password file (apt-get install apache2-utils; bash test/env/prereqs.sh installs it)"; return 1; }
   mkdir -p "$run/registry"
   rm -f "$run/registry-url" "$run/auth-registry-url" "$run/images.json"
   htpasswd -Bbn "$registry_user" "$registry_password" >"$run/registry/htpasswd" 2>/dev/null
@@ -447,7 +447,7 @@ redis_up() { alive redis && [ -s "$run/redis-url" ]; }
 
 start_redis() {
   command -v redis-server >/dev/null ||
-    { log "ERROR: redis-server is required (apt-get install redis-server; .ci/run installs it)"; return 1; }
+    { log "ERROR: redis-server is required (apt-get install redis-server; bash test/env/prereqs.sh installs it)"; return 1; }
   mkdir -p "$run/redis"
   rm -f "$run/redis-url"
   printf 'bind 127.0.0.1\nport %s\nsave ""\nappendonly no\ndir %s\nprotected-mode yes\nproc-title-template "{title} {listen-addr} {config-file}"\n' \
