@@ -21,9 +21,13 @@ cache="${SECURESTACK_TOOLS_DIR:-$root/.testenv/tools}"
 bin="$cache/kube-$KUBE_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION-helm-$HELM_VERSION/bin"
 log() { echo "build.sh: $*" >&2; }
 
-# Cold build times on 2 cores with empty Go caches, in minutes (docs/benchmarks.md, "First run").
-declare -A minutes=([kube-apiserver]=9 [kube-controller-manager]=4 [kube-scheduler]=1 [etcd]=1
-  [kwok]=2 [helm]=2 [crane]=1 [trivy]=9)
+# A cold build on 2 cores with empty Go caches (docs/benchmarks.md, "First run on a fresh machine"):
+# seconds per piece, in build order (later pieces reuse packages the earlier ones compiled), and the
+# packages `go build -v` compiled for it, for the progress lines.
+declare -A seconds=([kube-apiserver]=256 [kube-controller-manager]=53 [kube-scheduler]=5 [etcd]=8
+  [kwok]=68 [helm]=81 [crane]=6 [trivy]=336)
+declare -A packages=([kube-apiserver]=2028 [kube-controller-manager]=388 [kube-scheduler]=6 [etcd]=105
+  [kwok]=544 [helm]=684 [crane]=57 [trivy]=3079)
 plane=(kube-apiserver kube-controller-manager kube-scheduler etcd kwok helm)
 
 # What is still to be built, in build order.
@@ -37,9 +41,9 @@ pending() {
 if [ "${1:-}" = --plan ]; then
   mapfile -t todo < <(pending)
   [ "${#todo[@]}" = 0 ] && exit 0
-  total=0; for b in "${todo[@]}"; do total=$((total + ${minutes[$b]})); done
+  total=0; for b in "${todo[@]}"; do total=$((total + ${seconds[$b]})); done
   echo "first run: compiling ${todo[*]} from their Go modules, once:"
-  echo "  about $total min on 2 cores (less with a warm Go build cache), into $bin;"
+  echo "  about $(((total + 59) / 60)) min on 2 idle cores with empty Go caches (less with warm ones), into $bin;"
   echo "  Go keeps its module and build caches in $(go env GOMODCACHE) and $(go env GOCACHE)."
   echo "  Later runs reuse them and start in seconds. Progress is printed every ${SECURESTACK_BUILD_PROGRESS_SECONDS:-30} s."
   exit 0
@@ -65,12 +69,12 @@ compile() {
   local name=$1; shift
   local out="$cache/.build-$name.log" every="${SECURESTACK_BUILD_PROGRESS_SECONDS:-30}" t0=$SECONDS pid n
   step=$((step + 1))
-  log "[$step/${#todo[@]}] $name (about ${minutes[$name]} min cold)"
+  log "[$step/${#todo[@]}] $name (about ${seconds[$name]} s cold)"
   "$@" >"$out" 2>&1 &
   pid=$!
   while ! wait_for "$pid" "$every"; do
     n="$(grep -cvE '^(go: |#)' "$out" || true)"
-    log "    $name: $n packages compiled, $((SECONDS - t0)) s (total $(((SECONDS - started) / 60)) min)"
+    log "    $name: $n of about ${packages[$name]} packages compiled, $((SECONDS - t0)) s (all: $(((SECONDS - started) / 60)) min)"
   done
   if ! wait "$pid"; then
     log "ERROR: building $name failed; last lines of $out:"; tail -n 30 "$out" >&2; exit 1

@@ -95,7 +95,7 @@ check_disk() {
   while [ ! -d "$dir" ]; do dir="$(dirname "$dir")"; done
   free_kib="$(df -Pk "$dir" | awk 'NR==2 {print $4}')"
   if (( free_kib < need * 1024 * 1024 )); then
-    problems+=("disk: the first build needs $need GiB free, $((free_kib / 1024 / 1024)) GiB free under $dir: free some space, or point SECURESTACK_TOOLS_DIR and GOCACHE/GOMODCACHE at a larger disk")
+    problems+=("disk: the first build needs $need GiB free, $((free_kib / 1024 / 1024)) GiB free under $dir: free some space, or point SECURESTACK_TOOLS_DIR and GOCACHE/GOMODCACHE at a larger disk (with Go's caches already filled, SECURESTACK_MIN_FREE_GIB=2 is enough)")
   fi
 }
 
@@ -115,13 +115,16 @@ install_packages() {
   case "$mode" in auto|never) ;; *) log "SECURESTACK_INSTALL_PREREQS must be auto or never, got '$mode'"; exit 2 ;; esac
   if [ "$mode" = auto ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     log "installing Debian packages: ${missing_packages[*]} (apt-get, about a minute)"
-    if apt-get update -qq >&2 &&
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing_packages[@]}" >&2; then
+    local apt_log; apt_log="$(mktemp)"
+    if apt-get update -qq >"$apt_log" 2>&1 &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing_packages[@]}" >>"$apt_log" 2>&1; then
+      log "installed ${missing_packages[*]}"
       missing_packages=()
       check_commands   # what the packages did not bring is reported below
-      [ "${#missing_packages[@]}" = 0 ] && return 0
     fi
-    log "apt-get could not install everything"
+    if [ "${#missing_packages[@]}" = 0 ]; then rm -f "$apt_log"; return 0; fi
+    log "apt-get could not install everything; its last lines ($apt_log):"
+    tail -n 15 "$apt_log" >&2
   fi
   how="apt-get install -y ${missing_packages[*]}"
   [ "$(id -u)" = 0 ] || how="sudo $how"
