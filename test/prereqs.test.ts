@@ -145,7 +145,7 @@ describe('prerequisite step', () => {
     const r = run(farm, [prereqs]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /first run: compiling kube-apiserver kube-controller-manager kube-scheduler etcd kwok helm crane trivy/);
-    assert.match(r.stderr, /about \d+ min on 2 cores/);
+    assert.match(r.stderr, /about \d+ min on 2 idle cores with empty Go caches/);
     assert.ok(r.stderr.includes(`into ${farm.toolsDir}/kube-`), r.stderr);
     assert.match(r.stderr, /all prerequisites present/);
     assertNothingStarted(farm, r);
@@ -179,7 +179,7 @@ describe('prerequisite step', () => {
       '- htpasswd missing (Debian package apache2-utils)',
       '- redis-cli missing (Debian package redis-tools)',
       '- openssl missing (Debian package openssl)',
-      '- kubectl missing (Debian package kubectl)',
+      '- kubectl missing (Debian package kubectl from the Kubernetes apt repository, or build it: GOFLAGS=-mod=mod go -C',
     ]) {
       assert.ok(r.stderr.includes(line), `${line}\nnot in:\n${r.stderr}`);
     }
@@ -219,6 +219,26 @@ describe('prerequisite step', () => {
       'apt-get install -y -qq --no-install-recommends redis-server',
     ]);
     assert.match(r.stderr, /- redis-server missing \(Debian package redis-server\)/);
+  });
+
+  it('as root, asks apt-get only for packages its sources carry, and says how to build kubectl otherwise', () => {
+    // An unknown package fails a whole `apt-get install`: kubectl (absent from these sources) must
+    // not keep redis-server from being installed.
+    const farm = makeFarm(['redis-server', 'kubectl'], {
+      id: 'case "$1" in -u) echo 0;; *) echo uid=0;; esac',
+      'apt-get': 'exit 0',
+      'apt-cache': `if [ "$1 $2" = "show kubectl" ]; then echo "E: No packages found" >&2; exit 100; fi; exec ${which('apt-cache')} "$@"`,
+    });
+    const r = run(farm, [prereqs], { SECURESTACK_INSTALL_PREREQS: 'auto' });
+    assert.equal(r.code, MISSING_EXIT_CODE, r.stderr);
+    assert.deepEqual(farm.calls().filter((c) => c.startsWith('apt-get')), [
+      'apt-get update -qq',
+      'apt-get install -y -qq --no-install-recommends redis-server',
+    ]);
+    assert.ok(
+      r.stderr.includes(`- kubectl missing (Debian package kubectl from the Kubernetes apt repository, or build it: GOFLAGS=-mod=mod go -C ${root}/test/env/tools build -o /usr/local/bin/kubectl k8s.io/kubernetes/cmd/kubectl)`),
+      r.stderr,
+    );
   });
 
   it('refuses an unknown install mode', () => {

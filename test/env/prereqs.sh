@@ -102,7 +102,6 @@ check_disk() {
 # missing_commands_of PACKAGE: the commands we need from it that are not on PATH, comma-separated.
 missing_commands_of() {
   local c found=()
-  [ "$1" = kubectl ] && { echo kubectl; return; }
   for c in $(printf '%s\n' "${!debian_package[@]}" | sort); do
     if [ "${debian_package[$c]}" = "$1" ] && ! command -v "$c" >/dev/null 2>&1; then found+=("$c"); fi
   done
@@ -115,10 +114,16 @@ install_packages() {
   case "$mode" in auto|never) ;; *) log "SECURESTACK_INSTALL_PREREQS must be auto or never, got '$mode'"; exit 2 ;; esac
   if [ "$mode" = auto ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     log "installing Debian packages: ${missing_packages[*]} (apt-get, about a minute)"
-    local apt_log; apt_log="$(mktemp)"
-    if apt-get update -qq >"$apt_log" 2>&1 &&
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing_packages[@]}" >>"$apt_log" 2>&1; then
-      log "installed ${missing_packages[*]}"
+    local apt_log available=() p; apt_log="$(mktemp)"
+    if apt-get update -qq >"$apt_log" 2>&1; then
+      # One unknown package fails a whole apt-get install: ask for those the sources carry.
+      for p in "${missing_packages[@]}"; do
+        if apt-cache show "$p" >/dev/null 2>&1; then available+=("$p"); fi
+      done
+      if [ "${#available[@]}" -gt 0 ] &&
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${available[@]}" >>"$apt_log" 2>&1; then
+        log "installed ${available[*]}"
+      fi
       missing_packages=()
       check_commands   # what the packages did not bring is reported below
     fi
@@ -130,7 +135,14 @@ install_packages() {
   [ "$(id -u)" = 0 ] || how="sudo $how"
   command -v apt-get >/dev/null 2>&1 || how="$how (on Debian or Ubuntu; elsewhere the same packages from your distribution)"
   local p
-  for p in "${missing_packages[@]}"; do problems+=("$(missing_commands_of "$p") missing (Debian package $p)"); done
+  for p in "${missing_packages[@]}"; do
+    if [ "$p" = kubectl ]; then
+      # Not every machine has the Kubernetes apt repository; the test plane's wrapper module builds it.
+      problems+=("kubectl missing (Debian package kubectl from the Kubernetes apt repository, or build it: GOFLAGS=-mod=mod go -C $here/tools build -o /usr/local/bin/kubectl k8s.io/kubernetes/cmd/kubectl)")
+    else
+      problems+=("$(missing_commands_of "$p") missing (Debian package $p)")
+    fi
+  done
   problems+=("install them with: $how")
 }
 
