@@ -236,7 +236,8 @@ describe('prerequisite step', () => {
       'apt-get install -y -qq --no-install-recommends redis-server',
     ]);
     assert.ok(
-      r.stderr.includes(`- kubectl missing (Debian package kubectl from the Kubernetes apt repository, or build it: GOFLAGS=-mod=mod go -C ${root}/test/env/tools build -o /usr/local/bin/kubectl k8s.io/kubernetes/cmd/kubectl)`),
+      r.stderr.includes(`- kubectl missing (Debian package kubectl from the Kubernetes apt repository, or build it: GOFLAGS=-mod=mod go -C ${root}/test/env/tools build -ldflags '-X k8s.io/component-base/version.gitVersion=v`) &&
+        r.stderr.includes(`' -o /usr/local/bin/kubectl k8s.io/kubernetes/cmd/kubectl)`),
       r.stderr,
     );
   });

@@ -18,6 +18,8 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 log() { echo "prereqs: $*" >&2; }
+# shellcheck source=versions.sh
+source "$here/versions.sh"
 
 # Debian packages, by the command the plane, the demo or the tests run (the list is the single
 # source: start.sh, images.sh, stop.sh and the test files call these).
@@ -136,7 +138,7 @@ install_packages() {
   for p in "${missing_packages[@]}"; do
     if [ "$p" = kubectl ]; then
       # Not every machine has the Kubernetes apt repository; the test plane's wrapper module builds it.
-      problems+=("kubectl missing (Debian package kubectl from the Kubernetes apt repository, or build it: GOFLAGS=-mod=mod go -C $here/tools build -o /usr/local/bin/kubectl k8s.io/kubernetes/cmd/kubectl)")
+      problems+=("kubectl missing (Debian package kubectl from the Kubernetes apt repository, or build it: GOFLAGS=-mod=mod go -C $here/tools build -ldflags '-X k8s.io/component-base/version.gitVersion=$KUBE_VERSION' -o /usr/local/bin/kubectl k8s.io/kubernetes/cmd/kubectl)")
     else
       problems+=("$(missing_commands_of "$p") missing (Debian package $p)")
     fi
