@@ -138,6 +138,35 @@ describe('compilePolicy', () => {
     assert.match(errors[1] ?? '', /^spec\.customRules\[2\]\.schema: .*#\/definitions\/missing/);
   });
 
+  it('refuses a custom rule pattern the linear-time engine cannot run, naming rule and pattern', () => {
+    const errors = compileErrors({
+      mode: 'Enforce',
+      customRules: [
+        { id: 'fine', message: 'ok', schema: { properties: { metadata: { properties: { name: { pattern: '^[a-z]+$' } } } } } },
+        { id: 'lookahead', message: 'bad', schema: { properties: { metadata: { properties: { name: { pattern: '^(?!kube-)' } } } } } },
+        { id: 'backref', message: 'bad', schema: { patternProperties: { '^(x)\\1$': { type: 'string' } } } },
+      ],
+    });
+    assert.equal(errors.length, 2, errors.join('\n'));
+    assert.match(errors[0] ?? '', /^spec\.customRules\[1\]\.schema: pattern "\^\(\?!kube-\)" cannot run in linear time/);
+    assert.match(errors[1] ?? '', /^spec\.customRules\[2\]\.schema: pattern "\^\(x\)\\\\1\$" cannot run in linear time/);
+  });
+
+  it('runs custom rule patterns in linear time: a nested quantifier on a long label answers at once', () => {
+    const policy = compiled('redos', {
+      mode: 'Enforce',
+      customRules: [{
+        id: 'tier-label',
+        message: 'the tier label must be a run of a',
+        schema: { properties: { metadata: { properties: { labels: { properties: { tier: { pattern: '^(a+)+$' } } } } } } },
+      }],
+    });
+    const labelled = (tier: string): KubeObject => pod('p', 'ns', podSpec({ name: 'app', image: 'registry.example.com/app:1' }), { tier });
+    // 40 `a` and a `b`: minutes of backtracking for V8's RegExp, one pass for RE2.
+    assert.deepEqual(ids(verdictOf(policy, labelled(`${'a'.repeat(40)}b`))), ['tier-label']);
+    assert.deepEqual(ids(verdictOf(policy, labelled('a'.repeat(40)))), []);
+  });
+
   it('rejects exceptions naming unknown rules or a bad expiry, but knows custom rules and the gate', () => {
     const exception = { reason: 'legacy', owner: 'team-a', expiresAt: iso(now + dayMs) };
     const errors = compileErrors({

@@ -437,7 +437,7 @@ export interface ScanPolicySpec {
   rules?: RuleConfig[];
   /**
    * Custom rules written as JSON Schema that each matched object (or each of its containers) must
-   * satisfy.
+   * satisfy. Patterns use RE2 syntax (no lookaround or backreferences) and run in linear time.
    */
   customRules?: CustomRule[];
   /** Exceptions exempt objects from rules for a while, with an owner and a reason. */

@@ -5,7 +5,8 @@
  */
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import type { CustomRule, ScanPolicy, VulnerabilityGate } from '../api/types.generated';
-import { compileFilter, globMatcher, type CompiledFilter } from './match';
+import { linearRegExpEngine, wildcardMatcher } from '../util/patterns';
+import { compileFilter, type CompiledFilter } from './match';
 import { ruleById, ruleSets } from './rules';
 import type { Rule, Severity } from './types';
 import { podKinds } from './workload';
@@ -128,8 +129,9 @@ function compileRules(policy: ScanPolicy, errors: string[]): CompiledRule[] {
 
 function compileCustomRules(rules: readonly CustomRule[], errors: string[]): CompiledCustomRule[] {
   // One ajv per policy: schemas of different policies must not see each other's $ids. No remote
-  // $refs can load (no loadSchema), so compiling never does I/O.
-  const ajv = new Ajv({ allErrors: false, strict: false, validateSchema: true });
+  // $refs can load (no loadSchema), so compiling never does I/O. Patterns run on RE2 (linear time):
+  // one crafted regular expression must not be able to stall the webhook's event loop.
+  const ajv = new Ajv({ allErrors: false, strict: false, validateSchema: true, code: { regExp: linearRegExpEngine } });
   const compiled: CompiledCustomRule[] = [];
   rules.forEach((rule, index) => {
     try {
@@ -150,7 +152,7 @@ function compileExceptions(policy: ScanPolicy, errors: string[]): CompiledExcept
     }
     const unknown = (exception.rules ?? []).filter((id) => id !== gateRuleId && !ruleById(id) && !(policy.spec.customRules ?? []).some((rule) => rule.id === id));
     if (unknown.length > 0) errors.push(`spec.exceptions[${index}].rules: unknown rule id(s) ${unknown.join(', ')}`);
-    const matcher = (patterns: readonly string[] | undefined): ((value: string) => boolean) | undefined => (patterns?.length ? globMatcher(patterns) : undefined);
+    const matcher = (patterns: readonly string[] | undefined): ((value: string) => boolean) | undefined => (patterns?.length ? wildcardMatcher(patterns) : undefined);
     return [{
       rules: exception.rules?.length ? new Set(exception.rules) : undefined,
       namespaces: matcher(exception.namespaces),

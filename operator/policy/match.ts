@@ -4,6 +4,7 @@
  */
 import type { GroupKind, LabelSelector, ResourceFilter } from '../api/types.generated';
 import { podKinds } from './workload';
+import { wildcardMatcher } from '../util/patterns';
 
 export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
 
@@ -21,16 +22,6 @@ export interface MatchSubject {
 }
 
 const defaultOperations: readonly Operation[] = ['CREATE', 'UPDATE'];
-
-/** `team-*` style name patterns, compiled once per policy generation. */
-export function globMatcher(patterns: readonly string[]): (value: string) => boolean {
-  const expressions = patterns.map((pattern) => new RegExp(`^${pattern.split('*').map(escapeRegExp).join('.*')}$`));
-  return (value) => expressions.some((expression) => expression.test(value));
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
-}
 
 /** metav1.LabelSelector semantics: every matchLabels entry and every expression must hold. */
 export function selectorMatches(selector: LabelSelector, labels: Record<string, string>): boolean {
@@ -64,7 +55,7 @@ export interface CompiledFilter {
 export function compileFilter(filter: ResourceFilter | undefined, role: 'match' | 'exclude', defaultKinds: readonly GroupKind[] = podKinds): CompiledFilter {
   const kinds = filter?.kinds?.length ? filter.kinds : role === 'match' ? defaultKinds : [];
   const operations = filter?.operations?.length ? filter.operations : role === 'match' ? defaultOperations : [];
-  const namespaceNames = filter?.namespaces?.length ? globMatcher(filter.namespaces) : undefined;
+  const namespaceNames = filter?.namespaces?.length ? wildcardMatcher(filter.namespaces) : undefined;
   const namespaceSelector = filter?.namespaceSelector;
   const objectSelector = filter?.objectSelector;
   const constrains = kinds.length > 0 || operations.length > 0 || namespaceNames !== undefined || namespaceSelector !== undefined || objectSelector !== undefined;

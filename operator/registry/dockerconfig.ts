@@ -15,6 +15,7 @@
  *   ties in Secret order (the order of imagePullSecrets).
  */
 import { DOCKER_HUB, DOCKER_HUB_ALIASES } from './reference';
+import { wildcardMatch } from '../util/patterns';
 
 export const DOCKER_CONFIG_JSON_TYPE = 'kubernetes.io/dockerconfigjson';
 export const DOCKER_CFG_TYPE = 'kubernetes.io/dockercfg';
@@ -180,9 +181,8 @@ function keyMatches(glob: SplitKey, target: SplitKey, repository: string): boole
 
 /** Glob match of one DNS label: `*` is any run of characters within the label. */
 function labelMatches(glob: string, label: string): boolean {
-  if (!glob.includes('*')) return glob === label;
-  const pattern = glob.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('[^.]*');
-  return new RegExp(`^${pattern}$`).test(label);
+  // The label holds no dot (the host was split on them), so `*` cannot run past it.
+  return wildcardMatch(glob, label);
 }
 
 function entryCredentials(entry: Record<string, unknown>): RegistryCredentials | undefined {
