@@ -11,7 +11,7 @@ import { groupOf } from '../operator/policy/workload';
 import { TemplateVerdictCache } from '../operator/policy/template-verdicts';
 import type { KubeObject } from '../operator/policy/types';
 import type { Operation } from '../operator/policy/match';
-import { AdmissionHandler, type AdmissionOptions, type AdmissionRequest, type AdmissionResponse } from '../webhook/admission';
+import { AdmissionHandler, maxWildcardKindLabels, type AdmissionOptions, type AdmissionRequest, type AdmissionResponse } from '../webhook/admission';
 import { createAdmissionMetrics } from '../webhook/metrics';
 import { parseReview } from '../webhook/server';
 import { compiled, dayMs, deployment, iso, now, plain, pod, podSpec, privileged, replicaSet } from './support/policies';
@@ -450,6 +450,40 @@ describe('AdmissionHandler: metrics', () => {
     assert.match(duration, /securestack_admission_duration_seconds_count\{decision="allow"\} 2/);
     assert.match(duration, /securestack_admission_duration_seconds_count\{decision="warn"\} 1/);
   });
+
+  const kindSeries = async (h: Harness): Promise<string[]> => {
+    const metric = (await h.registry.getMetricsAsJSON()).find((entry) => entry.name === 'securestack_admission_requests_total');
+    return [...new Set((metric?.values ?? []).map((entry) => String(entry.labels.kind)))].sort();
+  };
+  const madeUp = (i: number): KubeObject => ({ apiVersion: 'example.com/v1', kind: `Made${i}`, metadata: { name: `x${i}`, namespace: 'team-a' } });
+
+  it('labels kinds no policy names as "other": 20,000 made-up kinds add one series', async () => {
+    const h = harness({ policies: [pss('Enforce', 'enforce')] });
+    h.review(riskyPod());
+    for (let i = 0; i < 20_000; i++) h.review(madeUp(i));
+    assert.deepEqual(await kindSeries(h), ['Pod', 'other']);
+    assert.equal(await h.metric('securestack_admission_requests_total', { decision: 'allow', mode: 'None', kind: 'other', operation: 'CREATE' }), 20_000);
+  });
+
+  it('under a policy matching every kind, names the first 64 kinds and counts the 65th on as "other"', async () => {
+    const everything = compiled('everything', { mode: 'Audit', match: { kinds: [{ group: '*', kind: '*' }] }, rules: [{ id: 'disallow-privileged' }] });
+    const h = harness({ policies: [everything] });
+    for (let i = 0; i < maxWildcardKindLabels; i++) h.review(madeUp(i));
+    assert.equal((await kindSeries(h)).length, maxWildcardKindLabels);
+    h.review(madeUp(maxWildcardKindLabels));
+    h.review(madeUp(0)); // one of the first 64 keeps its own label
+    const kinds = await kindSeries(h);
+    assert.equal(kinds.length, maxWildcardKindLabels + 1);
+    assert.ok(kinds.includes('other'));
+    assert.ok(!kinds.includes(`Made${maxWildcardKindLabels}`));
+    assert.equal(await h.metric('securestack_admission_requests_total', { decision: 'allow', mode: 'None', kind: 'Made0', operation: 'CREATE' }), 2);
+  });
+
+  it('names a kind only when the policy names its group too', async () => {
+    const h = harness({ policies: [pss('Enforce', 'enforce')] });
+    h.review({ apiVersion: 'example.com/v1', kind: 'Pod', metadata: { name: 'fake', namespace: 'team-a' } });
+    assert.deepEqual(await kindSeries(h), ['other']);
+  });
 });
 
 describe('parseReview', () => {
@@ -485,5 +519,18 @@ describe('parseReview', () => {
     assert.throws(() => parseReview(review({ ...request, kind: undefined })), { message: missing });
     assert.throws(() => parseReview(review({ ...request, kind: { group: '', version: 'v1' } })), { message: missing });
     assert.throws(() => parseReview(review({ ...request, operation: undefined })), { message: missing });
+  });
+
+  it('accepts the four operations an AdmissionReview can carry, and no other', () => {
+    const review = (operation: string): Buffer => body({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { ...request, operation } });
+    for (const operation of ['CREATE', 'UPDATE', 'DELETE', 'CONNECT']) assert.equal(parseReview(review(operation)).operation, operation);
+    for (const operation of ['create', 'PATCH', '', 'X'.repeat(1000)]) {
+      assert.throws(() => parseReview(review(operation)), (err: unknown) => {
+        assert.ok(err instanceof Error);
+        assert.match(err.message, /^the AdmissionReview's operation must be one of CREATE, UPDATE, DELETE, CONNECT, got "/);
+        assert.ok(err.message.length < 200, 'the message does not echo a long body');
+        return true;
+      });
+    }
   });
 });

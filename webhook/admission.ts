@@ -61,6 +61,8 @@ const maxMessageLines = 30;
 /** Most warnings per response; the API server also caps their total size. */
 const maxWarnings = 20;
 const maxAnnotationLength = 2048;
+/** Distinct `kind` label values for kinds only a `*` policy matches; past it they count as "other". */
+export const maxWildcardKindLabels = 64;
 
 class DeadlineExceeded extends Error {}
 
@@ -68,6 +70,8 @@ type Mode = CompiledPolicy['mode'] | 'None';
 
 export class AdmissionHandler {
   private readonly now: () => number;
+  /** Kinds labelled by name because a policy matches every kind (at most maxWildcardKindLabels). */
+  private readonly wildcardKinds = new Set<string>();
 
   constructor(private readonly options: AdmissionOptions) {
     this.now = options.now ?? Date.now;
@@ -93,8 +97,30 @@ export class AdmissionHandler {
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     this.options.metrics.duration.observe({ decision }, seconds);
-    this.options.metrics.requests.inc({ decision, mode, kind: request.kind.kind, operation: request.operation });
+    this.options.metrics.requests.inc({ decision, mode, kind: this.kindLabel(request.kind), operation: request.operation });
     return response;
+  }
+
+  /**
+   * The `kind` label: a kind some policy names, or one of the first kinds seen under a policy that
+   * matches `*`; anything else is "other". Request bodies can carry any kind, and each new label
+   * value would be a series kept for the life of the process.
+   */
+  private kindLabel(kind: AdmissionRequest['kind']): string {
+    const group = kind.group ?? '';
+    let wildcard = false;
+    for (const policy of this.options.sources.policies()) {
+      for (const entry of policy.match.kinds) {
+        const groupMatches = (entry.group ?? '') === '*' || (entry.group ?? '') === group;
+        if (groupMatches && entry.kind === kind.kind) return kind.kind;
+        if (groupMatches && entry.kind === '*') wildcard = true;
+      }
+    }
+    if (wildcard && (this.wildcardKinds.has(kind.kind) || this.wildcardKinds.size < maxWildcardKindLabels)) {
+      this.wildcardKinds.add(kind.kind);
+      return kind.kind;
+    }
+    return 'other';
   }
 
   private evaluate(request: AdmissionRequest): PolicyVerdict[] {

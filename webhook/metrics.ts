@@ -1,6 +1,7 @@
 /**
- * Admission and policy metrics. Labels are bounded: kinds are those policies match, decisions and
- * modes are closed sets, and violation series are per policy, rule, namespace and severity.
+ * Admission and policy metrics. Labels are bounded: kinds are those policies name (other kinds are
+ * "other"; under a policy matching "*", the first 64 kinds seen), operations, decisions and modes are
+ * closed sets, and violation series are per policy, rule, namespace and severity.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 

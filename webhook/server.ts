@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:https';
 import type { ServerResponse } from 'node:http';
 import type { Logger } from '../operator/log';
 import { BodyTooLargeError, readBoundedBody } from '../operator/runtime/http';
+import { admissionOperations } from '../operator/policy/match';
 import type { AdmissionHandler, AdmissionRequest } from './admission';
 
 export interface ServingTls {
@@ -92,6 +93,9 @@ export function parseReview(body: Buffer): AdmissionRequest {
   const request = object.request;
   if (!request || typeof request.uid !== 'string' || !request.kind || typeof request.kind.kind !== 'string' || typeof request.operation !== 'string') {
     throw new Error('the AdmissionReview has no request with uid, kind and operation');
+  }
+  if (!(admissionOperations as readonly string[]).includes(request.operation)) {
+    throw new Error(`the AdmissionReview's operation must be one of ${admissionOperations.join(', ')}, got ${JSON.stringify(request.operation.slice(0, 64))}`);
   }
   return request as AdmissionRequest;
 }

@@ -6,7 +6,9 @@ import type { GroupKind, LabelSelector, ResourceFilter } from '../api/types.gene
 import { podKinds } from './workload';
 import { wildcardMatcher } from '../util/patterns';
 
-export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
+/** The operations an AdmissionReview can carry. */
+export const admissionOperations = ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'] as const;
+export type Operation = (typeof admissionOperations)[number];
 
 /** What matching needs to know about one object and the request that carries it. */
 export interface MatchSubject {
