@@ -104,7 +104,7 @@ async function main(): Promise<void> {
     cachesSynced: () => admission.caches.synced(),
   });
   const reconcilers = [imageScans, policies, admission.reconciler];
-  if (config.workloadScanning) reconcilers.push(new WorkloadReconciler(client, workloads));
+  if (config.workloadScanning) reconcilers.push(new WorkloadReconciler({ client, index: workloads, events, skipped: scanMetrics.workloadImagesSkipped }));
   const manager = new Manager({
     config,
     client,

@@ -255,6 +255,41 @@ describe('image scanning against the real plane, registry, Trivy and node player
     assert.ok((await op.metric('securestack_reconcile_total', { kind: 'WorkloadImages' })) > 0);
   });
 
+  it('skips a pod image no ImageScan can be made of, reports it once, and keeps scanning the rest of the namespace', async () => {
+    const ns = await namespace('wl-bad');
+    const op = await operator(await namespace('wl-bad-op'), 'workloads-bad', await freePort(), {
+      SECURESTACK_WORKLOAD_SCANNING: 'true',
+      SECURESTACK_WORKLOAD_NAMESPACES: ns,
+    });
+    const podOf = (name: string, image: string): string => JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { containers: [{ name: 'app', image }] } });
+    // The API server does not check image syntax on Pods: upper case passes there, not in an ImageScan.
+    const bad = 'Example.COM/Team/App:1';
+    const good = `${env.registry}/fixtures/alpine-app:1`;
+    await kubectl(['apply', '-f', '-'], { namespace: ns, input: podOf('bad', bad) });
+    await kubectl(['apply', '-f', '-'], { namespace: ns, input: podOf('good', good) });
+    const workloadScans = async (): Promise<string[]> => {
+      const list = JSON.parse((await kubectl(['get', 'imagescans', '-l', 'securestack.io/source=workload', '-o', 'json'], { namespace: ns })).stdout) as { items: Array<{ spec: { image: string } }> };
+      return list.items.map((item) => item.spec.image);
+    };
+    await waitFor('an ImageScan of the good image', async () => ((await workloadScans()).includes(good) ? true : undefined), { timeoutMs: 60_000 });
+    const warnings = async (): Promise<string[]> =>
+      (await kubectl(['get', 'events', '--field-selector', 'involvedObject.name=bad,reason=ImageNotScannable', '-o', 'jsonpath={range .items[*]}{.message}{"\\n"}{end}'], { namespace: ns })).stdout.split('\n').filter((line) => line !== '');
+    const reported = await waitFor('a Warning Event on the pod with the bad image', async () => ((await warnings()).length > 0 ? warnings() : undefined), { timeoutMs: 30_000 });
+    assert.match(reported[0] ?? '', /SecureStack cannot scan image "Example\.COM\/Team\/App:1": spec\.image: must match pattern/);
+    assert.equal(await op.metric('securestack_workload_images_skipped_total', { reason: 'invalid-reference' }), 1);
+
+    // The namespace keeps being reconciled: a new image gets its scan, a removed one loses it,
+    // and the bad image is reported once however often the namespace is looked at again.
+    const other = `${env.registry}/fixtures/debian-app:1`;
+    await kubectl(['apply', '-f', '-'], { namespace: ns, input: podOf('other', other) });
+    await waitFor('an ImageScan of the new image', async () => ((await workloadScans()).includes(other) ? true : undefined), { timeoutMs: 60_000 });
+    await kubectl(['delete', 'pod', 'good', '--wait=true'], { namespace: ns });
+    await waitFor('the ImageScan of the removed image to go', async () => ((await workloadScans()).includes(good) ? undefined : true), { timeoutMs: 60_000 });
+    assert.deepEqual(await workloadScans(), [other]);
+    assert.equal((await warnings()).length, 1, 'one Event for the bad image');
+    assert.equal(await op.metric('securestack_workload_images_skipped_total', { reason: 'invalid-reference' }), 1);
+  });
+
   it('a failed scan Job gives its reason in status and is retried with backoff up to the limit', async () => {
     const ns = await namespace('retry');
     const op = await operator(ns, 'retry', await freePort(), { SECURESTACK_SCAN_RETRIES: '1', SECURESTACK_SCAN_RETRY_BACKOFF: '1s' });

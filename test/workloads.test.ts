@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
-import { WorkloadIndex, matchesSelector, podImages, workloadScanName } from '../operator/controllers/workloads';
+import { WorkloadIndex, matchesSelector, podImages, unscannableImage, workloadScanName } from '../operator/controllers/workloads';
 
 const digest = `sha256:${'a'.repeat(64)}`;
 
@@ -19,6 +19,27 @@ describe('workload scanning', () => {
     const withDigest = pod('a', 'p', ['reg.example/app:1.0', 'nginx:1.27'], {});
     withDigest.status = { phase: 'Running', containerStatuses: [{ name: 'c0', image: 'reg.example/app:1.0', imageID: `docker-pullable://reg.example/app@${digest}`, ready: true, restartCount: 0 }] };
     assert.deepEqual(podImages(withDigest), [`reg.example/app@${digest}`, 'nginx:1.27']);
+  });
+
+  it('tells which pod images no ImageScan can be made of, and why', () => {
+    assert.equal(unscannableImage('reg.example/app:1.0', 'a'), undefined);
+    assert.equal(unscannableImage(`reg.example/app@${digest}`, 'a'), undefined);
+    assert.match(unscannableImage('Reg.Example/UPPER/App:1', 'a') ?? '', /^spec\.image: must match pattern/);
+    assert.match(unscannableImage('app:tag with space', 'a') ?? '', /spec\.image/);
+    assert.match(unscannableImage('', 'a') ?? '', /spec\.image/);
+    // The repository name (host and path) may be 255 characters, as registries allow, not 256.
+    const name = (length: number): string => `reg.example/${'a'.repeat(length - 'reg.example/'.length)}`;
+    assert.equal(unscannableImage(`${name(255)}:1`, 'a'), undefined);
+    assert.match(unscannableImage(`${name(256)}:1`, 'a') ?? '', /255/);
+  });
+
+  it('names a pod that runs an image, for Events about it', () => {
+    const index = new WorkloadIndex({ includeNamespaces: [], excludeNamespaces: [], podSelector: [] });
+    index.observe(pod('a', 'web-1', ['reg.example/app:1.0']), false);
+    index.observe(pod('b', 'api-1', ['Bad/Image']), false);
+    assert.equal(index.podUsing('b', 'Bad/Image'), 'api-1');
+    assert.equal(index.podUsing('a', 'Bad/Image'), undefined);
+    assert.equal(index.podUsing('a', 'reg.example/app:1.0'), 'web-1');
   });
 
   it('matches pod label selectors', () => {

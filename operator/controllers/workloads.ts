@@ -11,7 +11,11 @@
 import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
 import { createHash } from 'node:crypto';
 import { apiVersion, type ImageScan } from '../api/types.generated';
-import { isAlreadyExists, type KubeClient, type ObjectKey, type ResourceType } from '../kube/client';
+import type { Counter } from 'prom-client';
+import { validateSpec } from '../api/schema';
+import { isAlreadyExists, isInvalid, isNotFound, type KubeClient, type ObjectKey, type ResourceType } from '../kube/client';
+import { parseReference } from '../registry/reference';
+import type { EventRecorder } from '../runtime/events';
 import type { SecondaryWatch } from '../runtime/manager';
 import { ensureLeading, keyOf, type ReconcileContext, type ReconcileResult, type Reconciler } from '../runtime/reconciler';
 import { imageScanType } from './types';
@@ -124,6 +128,12 @@ export class WorkloadIndex {
     return text;
   }
 
+  /** The name of one pod in the namespace that runs the image, for Events about it. */
+  podUsing(namespace: string, image: string): string | undefined {
+    for (const [id, pod] of this.pods) if (pod.namespace === namespace && pod.images.includes(image)) return id.slice(namespace.length + 1);
+    return undefined;
+  }
+
   imagesIn(namespace: string): Set<string> {
     const images = new Set<string>();
     for (const pod of this.pods.values()) if (pod.namespace === namespace) for (const image of pod.images) images.add(image);
@@ -163,37 +173,97 @@ export function podWatch(index: WorkloadIndex): SecondaryWatch {
   };
 }
 
+/**
+ * Why an image from a pod spec cannot become an ImageScan, or undefined when it can. The API server
+ * does not check image syntax on Pods, so any string can arrive here; the ImageScan schema (the
+ * same one the API server applies) and the resolver's reference parser decide.
+ */
+export function unscannableImage(image: string, namespace: string): string | undefined {
+  const checked = validateSpec('ImageScan', { apiVersion, kind: 'ImageScan', metadata: { name: workloadScanName(image), namespace }, spec: { image } });
+  if (!checked.ok) return checked.errors.join('; ');
+  try {
+    parseReference(image);
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+}
+
+export interface WorkloadReconcilerOptions {
+  client: KubeClient;
+  index: WorkloadIndex;
+  events: EventRecorder;
+  /** Images skipped because no ImageScan can be made of them, by reason. */
+  skipped: Counter<'reason'>;
+}
+
 export class WorkloadReconciler implements Reconciler {
   readonly type = workloadType;
   readonly virtual = true;
+  /** namespace + image already reported as unscannable: one Event and one count each. */
+  private readonly reported = new Set<string>();
 
-  constructor(
-    private readonly client: KubeClient,
-    private readonly index: WorkloadIndex,
-  ) {}
+  constructor(private readonly options: WorkloadReconcilerOptions) {}
 
   async reconcile(key: ObjectKey, context: ReconcileContext): Promise<ReconcileResult> {
     const namespace = key.name;
-    const wanted = this.index.imagesIn(namespace);
-    const existing = await this.client.listCustom<ImageScan>(imageScanType, { namespace, labelSelector: `${sourceLabel}=${workloadSource}` });
+    const { client, index } = this.options;
+    const wanted = index.imagesIn(namespace);
+    const existing = await client.listCustom<ImageScan>(imageScanType, { namespace, labelSelector: `${sourceLabel}=${workloadSource}` });
     const have = new Map(existing.map((scan) => [scan.spec.image, scan]));
+    // One image that fails must not keep the others from being scanned or stale scans from going:
+    // every image is tried, and the first unexpected error is raised at the end for a retry.
+    let failure: Error | undefined;
+    const remember = (err: unknown): void => {
+      failure ??= err instanceof Error ? err : new Error(String(err));
+    };
     for (const image of wanted) {
-      if (have.has(image)) continue;
+      if (have.has(image) || this.reported.has(`${namespace}\n${image}`)) continue;
       ensureLeading(context);
-      await this.createScan(namespace, image);
-      context.log.info({ image }, 'created ImageScan for a running workload');
+      const problem = unscannableImage(image, namespace);
+      if (problem !== undefined) {
+        await this.skip(namespace, image, 'invalid-reference', problem, context);
+        continue;
+      }
+      try {
+        await createOwnImageScan(client, namespace, image, workloadSource, workloadScanName(image));
+        context.log.info({ image }, 'created ImageScan for a running workload');
+      } catch (err) {
+        if (isInvalid(err)) await this.skip(namespace, image, 'rejected', err instanceof Error ? err.message : String(err), context);
+        else remember(err);
+      }
     }
     for (const [image, scan] of have) {
       if (wanted.has(image)) continue;
       ensureLeading(context);
-      await this.client.deleteCustom(imageScanType, { namespace, name: scan.metadata?.name ?? '' });
-      context.log.info({ image }, 'deleted ImageScan of an image no pod uses any more');
+      try {
+        await client.deleteCustom(imageScanType, { namespace, name: scan.metadata?.name ?? '' });
+        context.log.info({ image }, 'deleted ImageScan of an image no pod uses any more');
+      } catch (err) {
+        if (!isNotFound(err)) remember(err);
+      }
     }
+    for (const entry of this.reported) {
+      const [ns, image] = entry.split('\n');
+      if (ns === namespace && !wanted.has(image ?? '')) this.reported.delete(entry);
+    }
+    if (failure) throw failure;
     return {};
   }
 
-  private async createScan(namespace: string, image: string): Promise<void> {
-    // Same name, same image: an AlreadyExists means an earlier pass created it.
-    await createOwnImageScan(this.client, namespace, image, workloadSource, workloadScanName(image));
+  /** Reports an image no ImageScan can be made of: a Warning Event on a pod using it, a count, a log line. */
+  private async skip(namespace: string, image: string, reason: 'invalid-reference' | 'rejected', problem: string, context: ReconcileContext): Promise<void> {
+    this.reported.add(`${namespace}\n${image}`);
+    this.options.skipped.inc({ reason });
+    context.log.warn({ namespace, image, problem }, 'skipped an image no ImageScan can be made of');
+    const pod = this.options.index.podUsing(namespace, image);
+    if (pod === undefined) return;
+    await this.options.events.record(
+      { apiVersion: 'v1', kind: 'Pod', metadata: { name: pod, namespace } },
+      'Warning',
+      'ImageNotScannable',
+      `SecureStack cannot scan image ${JSON.stringify(image.slice(0, 300))}: ${problem}`,
+      context.log,
+    );
   }
 }

@@ -83,6 +83,8 @@ export class KubeApiError extends Error {
 export const isNotFound = (err: unknown): boolean => err instanceof KubeApiError && err.code === 404;
 export const isConflict = (err: unknown): boolean => err instanceof KubeApiError && err.code === 409 && err.reason !== 'AlreadyExists';
 export const isAlreadyExists = (err: unknown): boolean => err instanceof KubeApiError && err.reason === 'AlreadyExists';
+/** 422: the API server's validation (schema, CEL) refused the object. */
+export const isInvalid = (err: unknown): boolean => err instanceof KubeApiError && err.code === 422;
 
 /** Called with the verb and status of every failed request, for metrics. */
 export type RequestErrorHook = (verb: string, code: number) => void;

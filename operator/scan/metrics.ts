@@ -12,6 +12,7 @@ export interface ScanMetrics extends CacheMetrics {
   queueDepth: Gauge;
   jobsActive: Gauge;
   reportUploads: Counter<'result'>;
+  workloadImagesSkipped: Counter<'reason'>;
 }
 
 export function createScanMetrics(registry: Registry): ScanMetrics {
@@ -55,6 +56,12 @@ export function createScanMetrics(registry: Registry): ScanMetrics {
       name: 'securestack_scan_cache_backend_up',
       help: '1 while the shared cache backend answers, 0 while the memory fallback serves.',
       labelNames: ['backend'],
+      registers,
+    }),
+    workloadImagesSkipped: new Counter({
+      name: 'securestack_workload_images_skipped_total',
+      help: 'Images of running pods that no ImageScan can be made of (reason: invalid-reference, rejected by the API server); each is reported once with a Warning Event on a pod using it.',
+      labelNames: ['reason'],
       registers,
     }),
     reportUploads: new Counter({
