@@ -22,7 +22,7 @@ import type { ScanDispatcher } from '../scan/dispatcher';
 import type { ScanMetrics } from '../scan/metrics';
 import type { ScanSummary } from '../scan/report';
 import { scanTargetKey } from '../scan/jobs';
-import type { ResultCache } from '../scan/result-cache';
+import { madeWithOlderDb, type ResultCache } from '../scan/result-cache';
 import type { ResolvedScanTarget } from '../scan/resolver';
 import type { ResultStore } from '../scan/results';
 import { imageScanType } from './types';
@@ -149,8 +149,7 @@ export class ImageScanReconciler implements Reconciler {
 
   /** True when the scanner's DB is known to be newer than the one a result was made with. */
   private olderDb(resultDb: string | undefined): boolean {
-    const current = this.deps.cache.dbVersion;
-    return current !== undefined && resultDb !== undefined && Date.parse(resultDb) < Date.parse(current);
+    return madeWithOlderDb(resultDb, this.deps.cache.dbVersion);
   }
 
   /** Whether this ImageScan's own Job produced the result (else it is a cache hit). */

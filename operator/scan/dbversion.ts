@@ -12,14 +12,24 @@ interface TrivyVersionInfo {
 
 const requestTimeoutMs = 5_000;
 
+/** First retry while the version is unknown; doubles up to the poll interval. */
+const firstRetryMs = 2_000;
+
 export class TrivyDbWatcher {
   private version: string | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
 
+  /**
+   * @param intervalMs how often to look once the version is known
+   * @param retryMs first wait while it is unknown (a server that was down at start): results made
+   *   meanwhile carry no DB version, so the sooner it is known, the fewer of them there are
+   */
   constructor(
     private readonly serverURL: string,
     private readonly intervalMs: number,
     private readonly log: Logger,
+    private readonly retryMs = firstRetryMs,
   ) {}
 
   /** The DB's UpdatedAt as the server reports it, once known. */
@@ -27,15 +37,24 @@ export class TrivyDbWatcher {
     return this.version;
   }
 
-  /** Reads the version now and then every interval; `onChange` runs when it moves. */
+  /** Reads the version now, then every interval (sooner, backing off, while it is unknown); `onChange` runs when it moves. */
   async start(onChange: (version: string) => void): Promise<void> {
     await this.poll(onChange);
-    this.timer = setInterval(() => void this.poll(onChange), this.intervalMs);
-    this.timer.unref();
+    this.schedule(onChange, this.retryMs);
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  private schedule(onChange: (version: string) => void, retryMs: number): void {
+    if (this.stopped) return;
+    const known = this.version !== undefined;
+    this.timer = setTimeout(() => {
+      void this.poll(onChange).then(() => this.schedule(onChange, known ? this.retryMs : Math.min(retryMs * 2, this.intervalMs)));
+    }, known ? this.intervalMs : Math.min(retryMs, this.intervalMs));
+    this.timer.unref();
   }
 
   private async poll(onChange: (version: string) => void): Promise<void> {

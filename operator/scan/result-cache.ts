@@ -11,6 +11,18 @@ import type { ScanSummary } from './report';
 
 const unknownDb = 'unknown';
 
+/**
+ * Whether a result must be rescanned because the scanner's DB is newer than the one it was made
+ * with. A result that names no DB (made while the DB version was unknown, say the Trivy server was
+ * down when the replica started) counts as older as soon as a version is known: otherwise it
+ * would count as current forever and never be rescanned after a DB update.
+ */
+export function madeWithOlderDb(resultDb: string | undefined, currentDb: string | undefined): boolean {
+  if (currentDb === undefined) return false;
+  if (resultDb === undefined) return true;
+  return Date.parse(resultDb) < Date.parse(currentDb);
+}
+
 export interface CachedScan {
   summary: ScanSummary;
   sbomGzip: Buffer;
