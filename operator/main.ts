@@ -13,6 +13,7 @@ import { KubeClient } from './kube/client';
 import { RegistryClient } from './registry';
 import { createLogger, type Logger } from './log';
 import { EventRecorder } from './runtime/events';
+import { InformerFactory } from './kube/informer';
 import { boundPort, startHttpServer } from './runtime/http';
 import { Manager } from './runtime/manager';
 import { createMetrics } from './runtime/metrics';
@@ -54,6 +55,8 @@ async function main(): Promise<void> {
   const scanMetrics = createScanMetrics(metrics.registry);
   const client = KubeClient.fromDefault((verb, code) => metrics.kubeRequestErrors.inc({ verb, code: String(code) }));
   const events = new EventRecorder(client, 'securestack-controller', config.identity);
+  // The one cache of this process: reconcilers, the webhook and the audit all listen on it.
+  const informers = new InformerFactory(client, (path, err) => log.warn({ watch: path, err: err.message }, 'list or watch failed; relisting with back-off'));
 
   await checkValidator();
   const cache = new ResultCache(createScanCache(config, scanMetrics, log), config.rescanAfterMs);
@@ -94,7 +97,7 @@ async function main(): Promise<void> {
   // but not ready, instead of crash-looping.
   let readiness = (): { ok: boolean; reason: string } => ({ ok: false, reason: 'starting' });
   const server = await startHttpServer({ port: config.metricsPort, host: config.bindAddress, registry: metrics.registry, health: { ready: () => readiness() } });
-  const admission = await startAdmission({ config, client, log, registry: metrics.registry, events });
+  const admission = await startAdmission({ config, client, informers, log, registry: metrics.registry, events });
   const policies = new ScanPolicyReconciler({
     client,
     events,
@@ -108,6 +111,7 @@ async function main(): Promise<void> {
   const manager = new Manager({
     config,
     client,
+    informers,
     log,
     metrics,
     reconcilers,

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { KubeClient } from '../operator/kube/client';
+import { InformerFactory } from '../operator/kube/informer';
 import { createLogger } from '../operator/log';
 import { createTestNamespace, kubeconfigPath, kubectl, requireCluster, waitFor } from './support/cluster';
 import { ensureCrds } from './support/crds';
@@ -15,18 +16,22 @@ const runLabel = 'securestack.io/test-run';
 
 describe('admission caches fed by watches', () => {
   let caches: AdmissionCaches;
+  let informers: InformerFactory;
 
   before(async () => {
     await requireCluster();
     await ensureCrds();
     process.env.KUBECONFIG = kubeconfigPath();
-    caches = new AdmissionCaches(KubeClient.fromDefault(), createLogger('warn'));
+    informers = new InformerFactory(KubeClient.fromDefault());
+    caches = new AdmissionCaches(informers, createLogger('warn'));
     caches.start();
+    informers.start();
     await waitFor('the caches to list once', () => Promise.resolve(caches.synced() ? true : undefined));
   });
 
   after(async () => {
     caches.stop();
+    informers.stop();
     await kubectl(['delete', 'scanpolicies.securestack.io', '-l', `${runLabel}=${run}`, '--ignore-not-found'], { allowFail: true });
   });
 

@@ -3,10 +3,10 @@
  * ImageScan facts. Every replica keeps its own, fed by watches, so answering an AdmissionReview
  * never waits on the API server.
  */
-import type { V1Namespace } from '@kubernetes/client-node';
 import type { ImageScan, ScanPolicy } from '../operator/api/types.generated';
 import { imageScanType, scanPolicyType } from '../operator/controllers/types';
-import type { KubeClient, StopWatch } from '../operator/kube/client';
+import { collectionPath } from '../operator/kube/client';
+import { eventObject, type Informer, type InformerFactory, type RawObject } from '../operator/kube/informer';
 import type { Logger } from '../operator/log';
 import { ImageFactsIndex } from './image-facts';
 import { PolicyStore } from './policy-store';
@@ -15,45 +15,42 @@ export class AdmissionCaches {
   readonly policies = new PolicyStore();
   readonly images = new ImageFactsIndex();
   private readonly namespaces = new Map<string, Record<string, string>>();
-  private readonly pending = new Set(['scanpolicies', 'namespaces', 'imagescans']);
-  private readonly stops: StopWatch[] = [];
+  private readonly informers: Informer[] = [];
 
-  constructor(private readonly client: KubeClient, private readonly log: Logger) {}
+  /** Listens on the process's shared informers: no watch of its own. */
+  constructor(private readonly factory: InformerFactory, private readonly log: Logger) {}
 
   start(): void {
-    const errorLogger = (what: string) => (err: Error): void => this.log.warn({ watch: what, err: err.message }, 'watch failed; relisting');
-    const synced = (what: string) => (): void => {
-      if (this.pending.delete(what)) this.log.info({ watch: what }, 'admission cache synced');
+    const synced = new Set<string>();
+    const listen = (path: string, what: string, observe: (object: RawObject, deleted: boolean) => void): void => {
+      const informer = this.factory.informer(path);
+      informer.addListener((event) => {
+        observe(eventObject(event), event.deleted);
+      });
+      void informer.waitForSync().then(() => {
+        if (!synced.has(what)) this.log.info({ watch: what }, 'admission cache synced');
+        synced.add(what);
+      });
+      this.informers.push(informer);
     };
-    this.stops.push(
-      this.client.watchCustom<ScanPolicy>(scanPolicyType, {
-        onChange: (policy, deleted) => this.policies.observe(policy, deleted),
-        onSynced: synced('scanpolicies'),
-        onError: errorLogger('scanpolicies'),
-      }),
-      this.client.watchNamespaces({
-        onChange: (namespace: V1Namespace, deleted) => {
-          const name = namespace.metadata?.name ?? '';
-          if (deleted) this.namespaces.delete(name);
-          else this.namespaces.set(name, namespace.metadata?.labels ?? {});
-        },
-        onSynced: synced('namespaces'),
-        onError: errorLogger('namespaces'),
-      }),
-      this.client.watchCustom<ImageScan>(imageScanType, {
-        onChange: (scan, deleted) => this.images.observe(scan, deleted),
-        onSynced: synced('imagescans'),
-        onError: errorLogger('imagescans'),
-      }),
-    );
+    // The custom objects arrive as the API server validated them against the CRD schema that the
+    // types are generated from.
+    listen(collectionPath(scanPolicyType), 'scanpolicies', (policy, deleted) => this.policies.observe(policy as unknown as ScanPolicy, deleted));
+    listen(collectionPath({ group: '', version: 'v1', plural: 'namespaces' }), 'namespaces', (namespace, deleted) => {
+      const name = namespace.metadata?.name ?? '';
+      if (deleted) this.namespaces.delete(name);
+      else this.namespaces.set(name, (namespace.metadata?.labels as Record<string, string> | undefined) ?? {});
+    });
+    listen(collectionPath(imageScanType), 'imagescans', (scan, deleted) => this.images.observe(scan as unknown as ImageScan, deleted));
   }
 
+  /** The informers are the factory's: stopping them is its owner's business. */
   stop(): void {
-    for (const stop of this.stops.splice(0)) stop();
+    this.informers.splice(0);
   }
 
   synced(): boolean {
-    return this.pending.size === 0;
+    return this.informers.length > 0 && this.informers.every((informer) => informer.synced());
   }
 
   namespaceLabels(namespace: string): Record<string, string> | undefined {

@@ -5,6 +5,7 @@
  * one virtual reconciler so both follow the leadership term like every other write.
  */
 import type { V1OwnerReference } from '@kubernetes/client-node';
+import type { InformerFactory } from '../operator/kube/informer';
 import type { Registry } from 'prom-client';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { OperatorConfig } from '../operator/config';
@@ -42,6 +43,8 @@ export interface Admission {
 export interface AdmissionDeps {
   config: OperatorConfig;
   client: KubeClient;
+  /** The process's shared cache; the admission caches listen on it. */
+  informers: InformerFactory;
   log: Logger;
   registry: Registry;
   events: EventRecorder;
@@ -63,7 +66,7 @@ export function ownImages(config: OperatorConfig): (image: string) => boolean {
 export async function startAdmission(deps: AdmissionDeps): Promise<Admission> {
   const { config, client, log } = deps;
   const metrics = createAdmissionMetrics(deps.registry);
-  const caches = new AdmissionCaches(client, log.child({ module: 'admission-cache' }));
+  const caches = new AdmissionCaches(deps.informers, log.child({ module: 'admission-cache' }));
   caches.start();
   const queueKey = keyOf(webhookKind, { name: config.webhookConfigurationName });
   if (!config.webhookEnabled) {

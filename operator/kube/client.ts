@@ -1,9 +1,10 @@
 /**
  * The one module through which SecureStack talks to the Kubernetes API.
  *
- * @kubernetes/client-node is pinned to 0.22.3 because @dot-i/k8s-operator needs the 0.x line
- * (docs/adr/0001-kubernetes-client-pin.md). Its request/response shapes ({ response, body },
- * HttpError) stay inside this file, so moving to the 1.x client later changes this file only.
+ * @kubernetes/client-node is still on the 0.22 line (docs/adr/0001-kubernetes-client-pin.md);
+ * @dot-i/k8s-operator, which tied it there, is gone (ADR 0013). Its request/response shapes
+ * ({ response, body }, HttpError) stay inside this file, so moving to the 1.x client changes
+ * this file only.
  */
 import {
   AuthenticationV1Api,
@@ -15,9 +16,7 @@ import {
   KubeConfig,
   KubernetesObjectApi,
   Watch,
-  type KubernetesListObject,
   type KubernetesObject,
-  type V1Namespace,
   type CoreV1Event,
   type V1ConfigMap,
   type V1Job,
@@ -62,6 +61,15 @@ export interface WatchHandlers<T> {
 }
 
 export type StopWatch = () => void;
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+
+/** One page of a list: its objects, the list's resourceVersion, and the token for the next page. */
+export interface ListedPage {
+  items: unknown[];
+  resourceVersion: string;
+  continueToken?: string;
+}
 
 export interface ObjectKey {
   namespace?: string;
@@ -193,100 +201,44 @@ export class KubeClient {
     );
   }
 
-  // ---- watched caches (every replica; never called on a request path) ------------------------
+  // ---- list and watch of any collection (for operator/kube/informer.ts) -------------------------
 
-  /**
-   * Keeps a watch on a custom resource type (cluster-wide) running for the life of the process and
-   * calls back on every change; restarts with a relist after errors, backing off to 30 s.
-   */
-  watchCustom<T extends ApiObject>(type: ResourceType, handlers: WatchHandlers<T>): StopWatch {
-    const path = `/apis/${type.group}/${type.version}/${type.plural}`;
-    return this.keepWatching<T>(path, async () => {
-      const body = await this.call(`list ${type.plural}`, () => this.custom.listClusterCustomObject(type.group, type.version, type.plural));
-      return asObject<KubernetesListObject<KubernetesObject>>(body);
-    }, handlers);
-  }
-
-  /** The same for Namespaces, whose labels policies select on. */
-  watchNamespaces(handlers: WatchHandlers<V1Namespace>): StopWatch {
-    return this.keepWatching<V1Namespace>('/api/v1/namespaces', async () => {
-      const body = await this.call('list namespaces', () => this.core.listNamespace());
-      return asObject<KubernetesListObject<KubernetesObject>>(body);
-    }, handlers);
+  /** One page of a cluster-wide list of any collection path. */
+  async listPath(path: string, options: { limit: number; labelSelector?: string | undefined; continueToken?: string | undefined }): Promise<ListedPage> {
+    const query = new URLSearchParams({ limit: String(options.limit) });
+    if (options.labelSelector) query.set('labelSelector', options.labelSelector);
+    if (options.continueToken) query.set('continue', options.continueToken);
+    const body = await this.getRaw<{ items?: unknown[]; metadata?: { resourceVersion?: string; continue?: string } }>(`${path}?${query.toString()}`, `list ${path}`);
+    return { items: body.items ?? [], resourceVersion: body.metadata?.resourceVersion ?? '', ...(body.metadata?.continue ? { continueToken: body.metadata.continue } : {}) };
   }
 
   /**
-   * List, then watch from the list's resourceVersion; re-watch from the last version seen when the
-   * server closes the watch, relist when the version is too old (410) or after an error, backing
-   * off to 30 s. Only object keys are remembered (to report deletions missed between watches):
-   * the caller keeps what it needs, so thousands of ImageScans do not sit in memory twice.
+   * Watches a collection from a resourceVersion, with bookmarks. `done` runs once when the watch
+   * ends: with an error, or without one when the server closed it normally. Returns a function
+   * that stops the watch (then `done` does not run).
    */
-  private keepWatching<T>(path: string, list: () => Promise<KubernetesListObject<KubernetesObject>>, handlers: WatchHandlers<T>): StopWatch {
+  watchPath(path: string, options: { resourceVersion: string; labelSelector?: string | undefined }, onEvent: (type: WatchEventType, object: Record<string, unknown> & { metadata?: { name?: string; namespace?: string; resourceVersion?: string } }) => void, done: (err?: Error) => void): () => void {
     const watch = new Watch(this.config);
-    const keyOfObject = (object: KubernetesObject): string => `${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`;
-    let known = new Set<string>();
     let stopped = false;
-    let delayMs = 500;
-    let timer: NodeJS.Timeout | undefined;
-    let current: { abort(): void } | undefined;
-
-    const retry = (err: unknown): void => {
+    let request: { abort(): void } | undefined;
+    const finish = (err?: unknown): void => {
       if (stopped) return;
-      handlers.onError?.(err instanceof Error ? err : new Error(String(err)));
-      timer = setTimeout(() => void relist(), delayMs);
-      delayMs = Math.min(delayMs * 2, 30_000);
+      stopped = true;
+      if (err) this.onError('watch', err instanceof KubeApiError ? err.code : 0);
+      done(err ? (err instanceof Error ? err : new Error(JSON.stringify(err) ?? 'watch failed')) : undefined);
     };
-    const relist = async (): Promise<void> => {
-      if (stopped) return;
-      try {
-        const body = await list();
-        const seen = new Set<string>();
-        for (const item of body.items) {
-          seen.add(keyOfObject(item));
-          handlers.onChange(item as T, false);
-        }
-        for (const key of known) {
-          if (seen.has(key)) continue;
-          const [namespace = '', name = ''] = key.split('/');
-          handlers.onChange({ metadata: { name, ...(namespace ? { namespace } : {}) } } as T, true);
-        }
-        known = seen;
-        delayMs = 500;
-        handlers.onSynced?.();
-        await watchFrom(body.metadata?.resourceVersion ?? '');
-      } catch (err) {
-        retry(err);
-      }
-    };
-    const watchFrom = async (resourceVersion: string): Promise<void> => {
-      let lastVersion = resourceVersion;
-      let expired = false;
+    watch
+      .watch(path, { resourceVersion: options.resourceVersion, allowWatchBookmarks: true, ...(options.labelSelector ? { labelSelector: options.labelSelector } : {}) }, (type: string, object: Record<string, unknown>) => {
+        if (!stopped) onEvent(type as WatchEventType, object);
+      }, (err: unknown) => finish(err))
       // watch() resolves to the underlying request (typed any in client-node 0.22); only abort() is used.
-      current = (await watch.watch(path, { resourceVersion, allowWatchBookmarks: true }, (phase: string, object: KubernetesObject & { code?: number }) => {
-        if (phase === 'ERROR') {
-          // Typically 410 Gone: the version is older than etcd keeps. Start over with a list.
-          expired = true;
-          return;
-        }
-        lastVersion = object.metadata?.resourceVersion ?? lastVersion;
-        if (phase === 'BOOKMARK') return;
-        const key = keyOfObject(object);
-        if (phase === 'DELETED') known.delete(key);
-        else known.add(key);
-        handlers.onChange(object as T, phase === 'DELETED');
-      }, (err: unknown) => {
-        current = undefined;
-        if (stopped) return;
-        if (err) retry(err);
-        else if (expired) void relist();
-        else watchFrom(lastVersion).catch(retry);
-      })) as { abort(): void };
-    };
-    void relist();
+      .then((req: { abort(): void }) => {
+        request = req;
+        if (stopped) req.abort();
+      }, (err: unknown) => finish(err));
     return () => {
       stopped = true;
-      if (timer) clearTimeout(timer);
-      current?.abort();
+      request?.abort();
     };
   }
 
@@ -528,8 +480,7 @@ export class KubeClient {
    * GET of a raw API path with the kubeconfig's credentials: the generated 0.22 clients have
    * discovery calls only per built-in group, not for /apis/<any group>/<version>.
    */
-  private async getRaw<T>(path: string): Promise<T> {
-    const verb = 'get discovery';
+  private async getRaw<T>(path: string, verb = 'get discovery'): Promise<T> {
     const server = this.config.getCurrentCluster()?.server;
     if (!server) throw new KubeApiError(verb, 0, 'the kubeconfig has no current cluster');
     const options: import('node:https').RequestOptions = { method: 'GET', headers: { Accept: 'application/json' }, timeout: requestTimeoutMs };
@@ -582,4 +533,9 @@ function asObject<T>(body: object): T {
 function namespaceOf(key: ObjectKey): string {
   if (!key.namespace) throw new Error(`object ${key.name} has no namespace`);
   return key.namespace;
+}
+
+/** The API path of a resource type's cluster-wide collection. */
+export function collectionPath(type: { group: string; version: string; plural: string }): string {
+  return type.group === '' ? `/api/${type.version}/${type.plural}` : `/apis/${type.group}/${type.version}/${type.plural}`;
 }

@@ -1,17 +1,16 @@
 /**
- * Runs the reconcilers: watches through @dot-i/k8s-operator, keys through our WorkQueue,
- * reconciles only while this process holds the Lease.
- *
- * @dot-i/k8s-operator handles its events one at a time in a single queue, so its callback does
- * nothing but add a key (docs/adr/0003-work-queue.md). Dedupe, per-key order, parallel workers
- * and backoff live in WorkQueue.
+ * Runs the reconcilers, in controller-runtime's shape: the process's shared informers (one
+ * list+watch per collection, operator/kube/informer.ts) only enqueue keys into our WorkQueue
+ * (dedupe, per-key order, parallel workers, backoff; docs/adr/0003-work-queue.md), and keys are
+ * reconciled only while this process holds the Lease. Nothing here ends the process: a lost API
+ * server makes the informers relist with back-off until it is back.
  */
-import Operator, { ResourceEventType, type ResourceEvent } from '@dot-i/k8s-operator';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { randomUUID } from 'node:crypto';
 import type { OperatorConfig } from '../config';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isConflict, type KubeClient, type ResourceType } from '../kube/client';
+import { collectionPath, isConflict, type KubeClient, type ResourceType } from '../kube/client';
+import { eventObject, type InformerFactory } from '../kube/informer';
 import type { Logger } from '../log';
 import { LeaderElector } from './leader';
 import type { OperatorMetrics } from './metrics';
@@ -23,6 +22,10 @@ export interface SecondaryWatch {
   group: string;
   version: string;
   plural: string;
+  /** Only objects with these labels. */
+  labelSelector?: string;
+  /** Keep whole objects (not only metadata): keysFor needs more than metadata on a deletion found by a relist. */
+  keepObjects?: boolean;
   /** Queue keys to reconcile when this object changes (usually its owner). */
   keysFor(object: KubernetesObject, deleted: boolean): string[];
   /** Every key this watch knows of, queued on each resync (for reconcilers without a resource). */
@@ -32,6 +35,8 @@ export interface SecondaryWatch {
 export interface ManagerOptions {
   config: OperatorConfig;
   client: KubeClient;
+  /** The process's shared cache; the manager starts it. */
+  informers: InformerFactory;
   log: Logger;
   metrics: OperatorMetrics;
   reconcilers: Reconciler[];
@@ -54,7 +59,7 @@ interface Term {
   resyncTimer: NodeJS.Timeout;
 }
 
-export class Manager extends Operator {
+export class Manager {
   private readonly reconcilers = new Map<string, Reconciler>();
   private readonly elector: LeaderElector;
   private term: Term | undefined;
@@ -62,12 +67,6 @@ export class Manager extends Operator {
   private stopping = false;
 
   constructor(private readonly options: ManagerOptions) {
-    super({
-      debug: (message) => options.log.debug(message),
-      info: (message) => options.log.info(message),
-      warn: (message) => options.log.warn(message),
-      error: (message) => options.log.error(message),
-    });
     for (const reconciler of options.reconcilers) this.reconcilers.set(reconciler.type.kind, reconciler);
     const { config } = options;
     this.elector = new LeaderElector({
@@ -94,27 +93,37 @@ export class Manager extends Operator {
     return { ok: true, reason: this.isLeader ? 'leading' : 'standby' };
   }
 
-  /** Called by Operator.start(): establish watches, then campaign for the Lease. */
-  protected async init(): Promise<void> {
+  /**
+   * Waits until the CRDs are served, starts the shared informers (reconciled kinds and secondary
+   * watches only enqueue keys), waits for their first list, then campaigns for the Lease.
+   */
+  async start(): Promise<void> {
+    const { informers } = this.options;
     const served = [...this.reconcilers.values()].filter((reconciler) => !reconciler.virtual);
     for (const reconciler of served) await this.waitUntilServed(reconciler.type);
     for (const reconciler of served) {
-      const { group, version, plural, kind } = reconciler.type;
-      await this.watchResource(group, version, plural, (event) => this.enqueueEvent(kind, event));
+      const { kind } = reconciler.type;
+      // Standbys drop events: a new leader lists everything when its term starts.
+      informers.informer(collectionPath(reconciler.type)).addListener((event) => this.term?.queue.add(keyOf(kind, { namespace: event.namespace, name: event.name })));
     }
     for (const watch of this.options.secondaryWatches ?? []) {
-      await this.watchResource(watch.group, watch.version, watch.plural, (event) => {
-        for (const key of watch.keysFor(event.object, event.type === ResourceEventType.Deleted)) this.term?.queue.add(key);
-        return Promise.resolve();
+      const informer = informers.informer(collectionPath(watch), { ...(watch.labelSelector ? { labelSelector: watch.labelSelector } : {}), keep: watch.keepObjects ? 'object' : 'metadata' });
+      informer.addListener((event) => {
+        // Secondary watches keep indexes of their own (the pod index, the dispatcher), so they see
+        // every event, leader or not; only the keys are dropped by a standby.
+        for (const key of watch.keysFor(eventObject(event), event.deleted)) this.term?.queue.add(key);
       });
     }
+    informers.start();
+    await Promise.all(informers.all().map((informer) => informer.waitForSync()));
     this.watching = true;
     this.elector.start();
   }
 
   /**
-   * A CRD that was just installed answers 429 or 404 for a few moments. @dot-i/k8s-operator
-   * exits the process on any watch error, so the first watch must wait until the type is served.
+   * A CRD that was just installed answers 429 or 404 for a few moments; a CRD that is not
+   * installed at all is a set-up error worth one clear message at start rather than an informer
+   * that retries forever.
    */
   private async waitUntilServed(type: ResourceType): Promise<void> {
     const deadline = Date.now() + crdWaitMs;
@@ -132,12 +141,6 @@ export class Manager extends Operator {
     }
   }
 
-  private enqueueEvent(kind: string, event: ResourceEvent): Promise<void> {
-    // Standbys drop events: a new leader lists everything when its term starts.
-    this.term?.queue.add(keyOf(kind, { namespace: event.meta.namespace, name: event.meta.name }));
-    return Promise.resolve();
-  }
-
   /**
    * SIGTERM: stop watching and taking work, let in-flight reconciles finish within the deadline,
    * then release the Lease so a standby takes over at once.
@@ -145,9 +148,8 @@ export class Manager extends Operator {
   async shutdown(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    // Not super.stop(): @dot-i/k8s-operator treats an aborted watch as a failed one and exits
-    // the process with status 1 before the Lease is released. The watches instead stay open
-    // until the process exits; their events are dropped once the term has ended.
+    // The informers stay open until the process exits (the webhook keeps answering from them
+    // while in-flight reconciles finish); their events are dropped once the term has ended.
     const term = this.term;
     if (term) {
       term.queue.shutDown();
@@ -182,11 +184,11 @@ export class Manager extends Operator {
     metrics.leaderTransitions.inc({ event: 'started' });
     const queue = new WorkQueue({ onDepthChange: (depth) => metrics.queueDepth.set({ queue: queueName }, depth) });
     const abort = new AbortController();
-    const resyncTimer = setInterval(() => void this.resync(), config.resyncPeriodMs);
+    const resyncTimer = setInterval(() => this.resync(), config.resyncPeriodMs);
     resyncTimer.unref();
     const workers = Array.from({ length: config.workers }, () => this.work(queue, abort.signal));
     this.term = { queue, abort, workers, resyncTimer };
-    void this.resync();
+    this.resync();
   }
 
   /** Lost the Lease: stop at once. In-flight reconciles see the aborted signal before writing. */
@@ -208,24 +210,21 @@ export class Manager extends Operator {
 
   /** Queues every object again now (for example after the vulnerability DB changed). */
   requestResync(): void {
-    if (this.term) void this.resync();
+    if (this.term) this.resync();
   }
 
-  /** Lists every object of every reconciled kind and queues it; covers missed events. */
-  private async resync(): Promise<void> {
+  /** Queues every object of every reconciled kind; covers missed events. */
+  private resync(): void {
     for (const watch of this.options.secondaryWatches ?? []) {
       for (const key of watch.allKeys?.() ?? []) this.term?.queue.add(key);
     }
     for (const key of this.options.periodicKeys ?? []) this.term?.queue.add(key);
+    // From the shared cache, not a list call: the informers are current (or relisting).
     for (const reconciler of this.reconcilers.values()) {
       if (reconciler.virtual) continue;
-      try {
-        const objects = await this.options.client.listCustom(reconciler.type);
-        for (const object of objects) {
-          this.term?.queue.add(keyOf(reconciler.type.kind, { namespace: object.metadata?.namespace, name: object.metadata?.name ?? '' }));
-        }
-      } catch (err) {
-        this.options.log.error({ kind: reconciler.type.kind, err: errorMessage(err) }, 'resync list failed');
+      const informer = this.options.informers.informer(collectionPath(reconciler.type));
+      for (const object of informer.values()) {
+        this.term?.queue.add(keyOf(reconciler.type.kind, { namespace: object.metadata?.namespace, name: object.metadata?.name ?? '' }));
       }
     }
   }

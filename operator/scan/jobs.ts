@@ -54,6 +54,9 @@ export function scanJobWatch(dispatcher: ScanDispatcher): SecondaryWatch {
     group: 'batch',
     version: 'v1',
     plural: 'jobs',
+    // Only scan Jobs, whole: a deletion found by a relist still names its digest and scanner.
+    labelSelector: scanJobSelector,
+    keepObjects: true,
     keysFor(object: KubernetesObject, deleted: boolean): string[] {
       const job = observedJob(object, deleted);
       if (!job) return [];
