@@ -17,7 +17,7 @@ import { InformerFactory } from './kube/informer';
 import { boundPort, startHttpServer } from './runtime/http';
 import { Manager } from './runtime/manager';
 import { createMetrics } from './runtime/metrics';
-import { FallbackCache, MemoryCache, MemoryLru, type ScanCache } from './scan/cache';
+import { FallbackCache, MemoryCache, MemoryLru, redisFrontBytes, redisFrontEntries, type ScanCache } from './scan/cache';
 import { ScanDispatcher } from './scan/dispatcher';
 import { reportIntake } from './scan/intake';
 import { listScanJobs, scanJobWatch } from './scan/jobs';
@@ -145,9 +145,10 @@ function reportHosts(config: OperatorConfig): string[] {
 }
 
 function createScanCache(config: OperatorConfig, metrics: ScanMetrics, log: Logger): ScanCache {
-  const memory = new MemoryLru(config.cacheMaxEntries, memoryCacheBytes);
-  if (!config.redisURL) return new MemoryCache(memory, metrics);
-  return new FallbackCache({ url: config.redisURL, ttlSeconds: Math.ceil(config.rescanAfterMs / 1000), commandTimeoutMs: 1_000 }, memory, metrics, log);
+  if (!config.redisURL) return new MemoryCache(new MemoryLru(config.cacheMaxEntries, memoryCacheBytes), metrics);
+  // Redis holds every result; memory keeps only a small front of the most recent ones.
+  const front = new MemoryLru(Math.min(config.cacheMaxEntries, redisFrontEntries), Math.min(memoryCacheBytes, redisFrontBytes));
+  return new FallbackCache({ url: config.redisURL, ttlSeconds: Math.ceil(config.rescanAfterMs / 1000), commandTimeoutMs: 1_000 }, front, metrics, log);
 }
 
 function installSignalHandlers(manager: Manager, servers: Server[], log: Logger): void {

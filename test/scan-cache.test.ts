@@ -5,7 +5,10 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { MemoryLru } from '../operator/scan/cache';
+import { Registry } from 'prom-client';
+import { createLogger } from '../operator/log';
+import { FallbackCache, MemoryLru, redisFrontBytes, redisFrontEntries } from '../operator/scan/cache';
+import { createScanMetrics } from '../operator/scan/metrics';
 import { kubectl, waitFor } from './support/cluster';
 import { startOperator, waitUntilLeading } from './support/operator';
 import { freePort, getScan, imageScanManifest, pushUniqueImage, requireScanEnvironment, scanJobsForDigest, scanOperatorEnv, TestResources, waitForPhase, type ScanEnvironment } from './support/scanenv';
@@ -57,6 +60,47 @@ async function stopRedis(redis: ChildProcess): Promise<void> {
 function redisKeys(port: number): string[] {
   return spawnSync('redis-cli', ['-p', String(port), '--scan', '--pattern', 'securestack:scan:*'], { encoding: 'utf8' }).stdout.split('\n').filter((line) => line !== '');
 }
+
+describe('FallbackCache and a Redis that hangs (no control plane)', () => {
+  const key = { digest: `sha256:${'b'.repeat(64)}`, scanner: 's', dbVersion: 'v' };
+  const value = { summary: '{"total":1}', sbomGzip: Buffer.from('sbom'), scannedAt: 1 };
+  let redis: ChildProcess | undefined;
+  let cache: FallbackCache | undefined;
+
+  afterEach(async () => {
+    await cache?.close();
+    if (redis) {
+      redis.kill('SIGCONT');
+      await stopRedis(redis);
+    }
+  });
+
+  it('notices a frozen Redis that answers again without a reconnect, and writes to it once more', async () => {
+    requireRedisServer();
+    const port = await freePort();
+    redis = await startRedis(port);
+    const registry = new Registry();
+    const metrics = createScanMetrics(registry);
+    const up = async (): Promise<number | undefined> => (await registry.getMetricsAsJSON()).find((m) => m.name === 'securestack_scan_cache_backend_up')?.values[0]?.value;
+    cache = new FallbackCache({ url: `redis://127.0.0.1:${port}`, ttlSeconds: 60, commandTimeoutMs: 200, probeIntervalMs: 100 }, new MemoryLru(redisFrontEntries, redisFrontBytes), metrics, createLogger('error'));
+    const live = cache;
+    await waitFor('the connection', async () => ((await up()) === 1 ? true : undefined), { timeoutMs: 10_000, intervalMs: 50 });
+
+    // Frozen, not killed: the connection stays open and commands time out.
+    redis.kill('SIGSTOP');
+    assert.equal(await live.get(key), undefined, 'a miss, from memory');
+    assert.equal(live.down, true);
+    assert.equal(await up(), 0);
+    await live.set(key, value);
+    assert.deepEqual(await live.get(key), value, 'stored in memory meanwhile');
+
+    redis.kill('SIGCONT');
+    await waitFor('Redis to count as up again', () => Promise.resolve(live.down ? undefined : true), { timeoutMs: 10_000, intervalMs: 50 });
+    assert.equal(await up(), 1);
+    await live.set({ ...key, digest: `sha256:${'c'.repeat(64)}` }, value);
+    assert.deepEqual(redisKeys(port), [`securestack:scan:v1:s:v:sha256:${'c'.repeat(64)}`], 'new results reach Redis again');
+  });
+});
 
 describe('scan cache with a real Redis', () => {
   let env: ScanEnvironment;

@@ -107,15 +107,26 @@ export interface RedisCacheOptions {
   ttlSeconds: number;
   /** Per-command bound: a slow Redis must not slow scans down. */
   commandTimeoutMs: number;
+  /** While Redis counts as down, a PING this often tells when it answers again (default 2 s). */
+  probeIntervalMs?: number;
 }
 
 /**
- * Redis first, memory as the fallback. Writes go to both, so a Redis outage starts with a warm
- * memory cache and a Redis recovery is used at once for new results.
+ * The memory layer in front of Redis: a small LRU, not a second copy of everything (Redis holds
+ * that). It also keeps what was stored while Redis was down, within the same bound.
+ */
+export const redisFrontEntries = 64;
+export const redisFrontBytes = 32 * 1024 * 1024;
+
+/**
+ * Redis first, a small memory LRU in front of it and as the fallback. Writes go to both, so a
+ * Redis outage starts with the most recent results warm, and a Redis recovery (noticed by the
+ * connection, or by a PING while it counts as down) is used at once for new results.
  */
 export class FallbackCache implements ScanCache {
   private readonly redis: Redis;
   private redisDown = false;
+  private probe: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly options: RedisCacheOptions,
@@ -173,8 +184,14 @@ export class FallbackCache implements ScanCache {
   }
 
   async close(): Promise<void> {
+    this.stopProbe();
     this.redis.disconnect();
     await this.memory.close();
+  }
+
+  /** True while the memory fallback answers. */
+  get down(): boolean {
+    return this.redisDown;
   }
 
   private markDown(err: unknown): void {
@@ -182,12 +199,30 @@ export class FallbackCache implements ScanCache {
     this.redisDown = true;
     this.metrics.backendUp.set({ backend: 'redis' }, 0);
     this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'redis unreachable; scan cache falls back to memory');
+    // A Redis that hangs (frozen, overloaded) times commands out but keeps its connection, so no
+    // 'ready' event would ever say it is back: ask it, until it answers.
+    this.probe = setInterval(() => void this.probeOnce(), this.options.probeIntervalMs ?? 2_000);
+    this.probe.unref();
+  }
+
+  private async probeOnce(): Promise<void> {
+    try {
+      if ((await this.redis.ping()) === 'PONG') this.markUp();
+    } catch {
+      // still down; the next probe asks again
+    }
+  }
+
+  private stopProbe(): void {
+    if (this.probe) clearInterval(this.probe);
+    this.probe = undefined;
   }
 
   private markUp(): void {
     this.metrics.backendUp.set({ backend: 'redis' }, 1);
     if (!this.redisDown) return;
     this.redisDown = false;
+    this.stopProbe();
     this.log.info('redis reachable again; scan cache uses it');
   }
 }
