@@ -11,6 +11,8 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 say "Checking the prerequisites"
 bash test/env/prereqs.sh
+# shellcheck source=../test/env/node.sh
+source test/env/node.sh
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "Installing dependencies"
   npm ci --no-audit --no-fund

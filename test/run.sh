@@ -10,6 +10,7 @@
 #   SECURESTACK_KEEP_PLANE=1       leave the plane running afterwards (stop: bash test/env/stop.sh)
 #   SECURESTACK_SKIP_LINT=1        skip eslint (while iterating; CI never sets it)
 #   SECURESTACK_TEST_TIMEOUT_MS    per-test timeout for node --test                  [300000]
+#   SECURESTACK_NODE=machine       run on the machine's Node, not the image's (test/env/node.sh)
 # plus the SECURESTACK_* variables of test/env/start.sh (ports, run dir, node count).
 set -euo pipefail
 
@@ -20,6 +21,9 @@ log() { echo "run.sh: $*" >&2; }
 # (0) prerequisites first, so a missing tool stops the run before any long build (and what can be
 #     installed is installed): test/env/prereqs.sh.
 bash test/env/prereqs.sh
+# The Node the production image ships, first on PATH for everything below (test/env/node.sh).
+# shellcheck source=env/node.sh
+source test/env/node.sh
 
 # (a) dependencies: npm writes node_modules/.package-lock.json on install, so a lock file newer
 #     than it means someone changed dependencies since the last install.
