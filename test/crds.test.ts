@@ -151,6 +151,22 @@ describe('ImageScan on the server', () => {
     assert.notEqual(res.code, 0);
     assert.ok(res.stderr.includes('spec.image is immutable'), res.stderr);
   });
+
+  it('accepts a repository name of exactly 255 characters with a tag and a digest, as the resolver does (256 is the invalid fixture)', async () => {
+    const repository = `registry.example.com/${'a'.repeat(255 - 'registry.example.com/'.length)}`;
+    assert.equal(repository.length, 255);
+    const image = `${repository}:${'t'.repeat(128)}@sha256:${'a'.repeat(64)}`;
+    const scan = { apiVersion: 'securestack.io/v1alpha1', kind: 'ImageScan', metadata: { name: 'name-255' }, spec: { image } };
+    const res = await kubectl(['create', '-f', '-'], { input: JSON.stringify(scan), namespace: ns, allowFail: true });
+    assert.equal(res.code, 0, res.stderr);
+    await kubectl(['delete', 'imagescans.securestack.io', 'name-255'], { namespace: ns });
+    // Without a tag, the name is everything before the digest; a port is part of the host.
+    for (const [reference, accepted] of [[`${repository}@sha256:${'a'.repeat(64)}`, true], [`${repository}a`, false], [`localhost:5000/${'a'.repeat(255 - 'localhost:5000/'.length)}`, true]] as const) {
+      const created = await kubectl(['create', '-f', '-'], { input: JSON.stringify({ ...scan, metadata: { name: 'name-edge' }, spec: { image: reference } }), namespace: ns, allowFail: true });
+      assert.equal(created.code === 0, accepted, `${reference.length} characters: ${created.stderr}`);
+      if (created.code === 0) await kubectl(['delete', 'imagescans.securestack.io', 'name-edge'], { namespace: ns });
+    }
+  });
 });
 
 // The API server evaluates patterns with Go's RE2, ajv with JavaScript regular expressions. The
