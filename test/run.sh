@@ -5,6 +5,8 @@
 #   bash test/run.sh                                   # everything under dist/test/**/*.test.js
 #   bash test/run.sh dist/test/controlplane.test.js    # a subset (test/foo.test.ts is mapped too)
 #   bash test/run.sh --test-name-pattern=Job           # extra arguments starting with -- go to node
+#   bash test/run.sh --unit                            # (npm run test:unit) only the pure tests: no Go
+#                                                      # build, no plane; seconds
 #
 # Environment:
 #   SECURESTACK_KEEP_PLANE=1       leave the plane running afterwards (stop: bash test/env/stop.sh)
@@ -18,9 +20,18 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 log() { echo "run.sh: $*" >&2; }
 
+# --unit: the pure tier. A test file is pure when it imports none of the plane's helpers and reads
+# no built tool (HELM, TRIVY); everything else needs the plane and runs only in the full tier.
+unit=0
+for a in "$@"; do if [ "$a" = --unit ]; then unit=1; fi; done
+pure_tests() {
+  grep -L -E "from '\./support/(cluster|scanenv|operator|plane|nodeplayer)'|process\.env\.(HELM|TRIVY)" test/*.test.ts | sed -E 's#^test/(.*)\.ts$#dist/test/\1.js#'
+}
+
 # (0) prerequisites first, so a missing tool stops the run before any long build (and what can be
 #     installed is installed): test/env/prereqs.sh.
-bash test/env/prereqs.sh
+# The pure tier needs neither Go nor the plane's packages.
+[ "$unit" = 1 ] || bash test/env/prereqs.sh
 # The Node the production image ships, first on PATH for everything below (test/env/node.sh).
 # shellcheck source=env/node.sh
 source test/env/node.sh
@@ -50,6 +61,12 @@ if [ "${SECURESTACK_SKIP_LINT:-}" = 1 ]; then
 else
   log "linting (eslint)"
   npx eslint --max-warnings=0 .
+fi
+
+if [ "$unit" = 1 ]; then
+  mapfile -t files < <(pure_tests)
+  log "running ${#files[@]} pure test file(s), no control plane"
+  exec node --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
 fi
 
 # (d) control-plane binaries (a no-op once built)
