@@ -69,6 +69,8 @@ export interface OperatorConfig {
   workloadExcludeNamespaces: string[];
   /** Pod label requirements: key=value, key!=value, key, !key. */
   workloadPodSelector: string[];
+  /** How long an ImageScan the vulnerability gate asked for stays while no running pod uses its image. */
+  admissionScanGraceMs: number;
   /** Serve the admission webhook (every replica) and keep its configuration (the leader). */
   webhookEnabled: boolean;
   webhookPort: number;
@@ -323,6 +325,10 @@ const settings: { [K in keyof OperatorConfig]: Setting<K> } = {
   workloadPodSelector: {
     key: 'workloadPodSelector', env: 'SECURESTACK_WORKLOAD_POD_SELECTOR', flag: 'workload-pod-selector',
     parse: list(/^!?[A-Za-z0-9][-A-Za-z0-9_./]*((!=|==?)[-A-Za-z0-9_.]*)?$/), fallback: () => [], expects: 'a comma-separated label selector such as app=web,tier!=test',
+  },
+  admissionScanGraceMs: {
+    key: 'admissionScanGraceMs', env: 'SECURESTACK_ADMISSION_SCAN_GRACE', flag: 'admission-scan-grace',
+    parse: duration(1_000, 30 * 24 * 3_600_000), fallback: () => 3_600_000, expects: 'a duration between 1s and 720h, e.g. 1h',
   },
   webhookEnabled: {
     key: 'webhookEnabled', env: 'SECURESTACK_WEBHOOK_ENABLED', flag: 'webhook-enabled',

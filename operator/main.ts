@@ -9,11 +9,13 @@ import type { Server } from 'node:http';
 import { ConfigError, loadConfig, type OperatorConfig } from './config';
 import { ImageScanReconciler } from './controllers/imagescan';
 import { WorkloadIndex, WorkloadReconciler, podWatch } from './controllers/workloads';
-import { KubeClient } from './kube/client';
+import { KubeClient, collectionPath } from './kube/client';
 import { RegistryClient } from './registry';
 import { createLogger, type Logger } from './log';
 import { EventRecorder } from './runtime/events';
 import { InformerFactory } from './kube/informer';
+import { imageScanType } from './controllers/types';
+import { admissionSource, sourceLabel } from './scan/own-scans';
 import { boundPort, startHttpServer } from './runtime/http';
 import { Manager } from './runtime/manager';
 import { createMetrics } from './runtime/metrics';
@@ -107,7 +109,7 @@ async function main(): Promise<void> {
     cachesSynced: () => admission.caches.synced(),
   });
   const reconcilers = [imageScans, policies, admission.reconciler];
-  if (config.workloadScanning) reconcilers.push(new WorkloadReconciler({ client, index: workloads, events, skipped: scanMetrics.workloadImagesSkipped }));
+  if (config.workloadScanning) reconcilers.push(new WorkloadReconciler({ client, index: workloads, events, skipped: scanMetrics.workloadImagesSkipped, admissionGraceMs: config.admissionScanGraceMs }));
   const manager = new Manager({
     config,
     client,
@@ -115,7 +117,7 @@ async function main(): Promise<void> {
     log,
     metrics,
     reconcilers,
-    secondaryWatches: config.workloadScanning ? [scanJobWatch(dispatcher), podWatch(workloads)] : [scanJobWatch(dispatcher)],
+    secondaryWatches: config.workloadScanning ? [scanJobWatch(dispatcher), podWatch(workloads, () => namespacesWithAdmissionScans(informers))] : [scanJobWatch(dispatcher)],
     periodicKeys: [admission.queueKey],
     beforeTerm: async () => dispatcher.reset(await listScanJobs(client)),
   });
@@ -142,6 +144,15 @@ async function main(): Promise<void> {
 function reportHosts(config: OperatorConfig): string[] {
   const service = `securestack-reports.${config.namespace}.svc`;
   return [...new Set([new URL(config.reportURL).hostname, service, `${service}.cluster.local`, 'localhost', '127.0.0.1'])];
+}
+
+/** Namespaces holding ImageScans the admission gate asked for (from the shared cache). */
+function namespacesWithAdmissionScans(informers: InformerFactory): Set<string> {
+  const namespaces = new Set<string>();
+  for (const scan of informers.informer(collectionPath(imageScanType)).values()) {
+    if (scan.metadata?.labels && (scan.metadata.labels as Record<string, string>)[sourceLabel] === admissionSource && scan.metadata.namespace) namespaces.add(scan.metadata.namespace);
+  }
+  return namespaces;
 }
 
 function createScanCache(config: OperatorConfig, metrics: ScanMetrics, log: Logger): ScanCache {

@@ -251,7 +251,7 @@ describe('admission webhook called by the real API server', () => {
 
     await kubectl(['create', '-f', '-'], { namespace: ns, input: podManifest('real', image) });
     const created = await waitFor('an ImageScan requested by the gate', async () => ((await scans()) !== '' ? scans() : undefined));
-    assert.match(created, new RegExp(`^imagescan\\.securestack\\.io/adm-dryrun-${run}-[0-9a-f]{12}$`));
+    assert.match(created, new RegExp(`^imagescan\\.securestack\\.io/img-dryrun-${run}-[0-9a-f]{12}$`));
   });
 
   it('with the webhook process stopped, failurePolicy Ignore admits and Fail denies', async () => {

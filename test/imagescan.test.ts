@@ -10,6 +10,7 @@ import { KubeClient } from '../operator/kube/client';
 import { acceptedSpecVersions } from '../operator/scan/intake';
 import { parseReport } from '../operator/scan/report';
 import { readSbom } from '../operator/scan/sbom-store';
+import { ownScanName } from '../operator/scan/own-scans';
 import { kubectl, repoRoot, waitFor } from './support/cluster';
 import { runDir } from './support/nodeplayer';
 import { startOperator, waitUntilLeading, type OperatorProcess } from './support/operator';
@@ -288,6 +289,41 @@ describe('image scanning against the real plane, registry, Trivy and node player
     assert.deepEqual(await workloadScans(), [other]);
     assert.equal((await warnings()).length, 1, 'one Event for the bad image');
     assert.equal(await op.metric('securestack_workload_images_skipped_total', { reason: 'invalid-reference' }), 1);
+  });
+
+  it('keeps one ImageScan per image and namespace whoever asked: takes over the gate\'s, and removes unused gate scans after the grace period', async () => {
+    const ns = await namespace('own-scans');
+    const op = await operator(await namespace('own-scans-op'), 'own-scans', await freePort(), {
+      SECURESTACK_WORKLOAD_SCANNING: 'true',
+      SECURESTACK_WORKLOAD_NAMESPACES: ns,
+      SECURESTACK_ADMISSION_SCAN_GRACE: '20s',
+    });
+    const running = `${env.registry}/fixtures/alpine-app:1`;
+    const unused = `${env.registry}/fixtures/node-app:1`;
+    // What the admission gate creates for an image it met unscanned (webhook/scan-requests.ts).
+    const gateScan = (image: string): string => JSON.stringify({
+      apiVersion: 'securestack.io/v1alpha1',
+      kind: 'ImageScan',
+      metadata: { name: ownScanName(image), labels: { 'securestack.io/source': 'admission', 'app.kubernetes.io/managed-by': 'securestack' } },
+      spec: { image },
+    });
+    await kubectl(['apply', '-f', '-'], { namespace: ns, input: gateScan(running) });
+    await kubectl(['apply', '-f', '-'], { namespace: ns, input: gateScan(unused) });
+    await kubectl(['apply', '-f', '-'], { namespace: ns, input: JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'app' }, spec: { containers: [{ name: 'app', image: running }] } }) });
+    const own = async (): Promise<Array<{ name: string; image: string; source: string }>> => {
+      const list = JSON.parse((await kubectl(['get', 'imagescans', '-o', 'json'], { namespace: ns })).stdout) as { items: Array<{ metadata: { name: string; labels?: Record<string, string> }; spec: { image: string } }> };
+      return list.items.map((item) => ({ name: item.metadata.name, image: item.spec.image, source: item.metadata.labels?.['securestack.io/source'] ?? '' })).sort((a, b) => a.name.localeCompare(b.name));
+    };
+    await waitFor('workload scanning to take over the gate\'s ImageScan', async () => ((await own()).some((scan) => scan.image === running && scan.source === 'workload') ? true : undefined), { timeoutMs: 60_000 });
+    assert.equal((await own()).filter((scan) => scan.image === running).length, 1, 'one ImageScan for the running image, not two');
+    // The unused gate scan stays for the grace period (a denied apply may be waiting for it) ...
+    assert.ok((await own()).some((scan) => scan.image === unused), 'kept within the grace period');
+    // ... and goes after it.
+    await waitFor('the unused gate ImageScan to be removed', async () => ((await own()).some((scan) => scan.image === unused) ? undefined : true), { timeoutMs: 90_000 });
+    // The taken-over one follows its pods now.
+    await kubectl(['delete', 'pod', 'app', '--wait=true'], { namespace: ns });
+    await waitFor('the running image\'s ImageScan to go with its pod', async () => ((await own()).length === 0 ? true : undefined), { timeoutMs: 60_000 });
+    assert.ok((await op.metric('securestack_reconcile_total', { kind: 'WorkloadImages' })) > 0);
   });
 
   it('a failed scan Job gives its reason in status and is retried with backoff up to the limit', async () => {

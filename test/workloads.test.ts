@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
-import { WorkloadIndex, matchesSelector, podImages, unscannableImage, workloadScanName } from '../operator/controllers/workloads';
+import { WorkloadIndex, matchesSelector, podImages, unscannableImage } from '../operator/controllers/workloads';
+import { ownScanName } from '../operator/scan/own-scans';
 
 const digest = `sha256:${'a'.repeat(64)}`;
 
@@ -66,9 +67,9 @@ describe('workload scanning', () => {
   });
 
   it('names ImageScans stably and DNS-safely', () => {
-    const name = workloadScanName(`Registry.example:5000/Team/My_App@${digest}`);
-    assert.match(name, /^wl-my-app-[0-9a-f]{12}$/);
-    assert.equal(workloadScanName(`Registry.example:5000/Team/My_App@${digest}`), name);
-    assert.notEqual(workloadScanName('nginx:1.27'), workloadScanName('nginx:1.28'));
+    const name = ownScanName(`Registry.example:5000/Team/My_App@${digest}`);
+    assert.match(name, /^img-my-app-[0-9a-f]{12}$/);
+    assert.equal(ownScanName(`Registry.example:5000/Team/My_App@${digest}`), name);
+    assert.notEqual(ownScanName('nginx:1.27'), ownScanName('nginx:1.28'));
   });
 });

@@ -1,15 +1,13 @@
 /**
  * ImageScans the vulnerability gate asks for, created after the admission response (never in the
  * request path) by one background worker: deduplicated, bounded, and skipped when the namespace
- * already has an ImageScan for the image. Names derive from the image, so replicas asking for
- * the same scan converge on one object.
+ * already has an ImageScan for the image. Names derive from the image alone, so replicas, and
+ * workload scanning, asking for the same scan converge on one object (operator/scan/own-scans.ts).
  */
-import { createOwnImageScan, scanNameFor } from '../operator/controllers/workloads';
+import { admissionSource, createOwnImageScan } from '../operator/scan/own-scans';
 import type { KubeClient } from '../operator/kube/client';
 import type { Logger } from '../operator/log';
 import type { AdmissionMetrics } from './metrics';
-
-export const admissionSource = 'admission';
 
 export class ScanRequester {
   private readonly pending = new Map<string, { namespace: string; image: string }>();
@@ -53,7 +51,7 @@ export class ScanRequester {
           continue;
         }
         try {
-          const created = await createOwnImageScan(this.client, namespace, image, admissionSource, scanNameFor(image, 'adm'));
+          const created = await createOwnImageScan(this.client, namespace, image, admissionSource);
           this.metrics.scanRequests.inc({ result: created ? 'created' : 'exists' });
           if (created) this.log.info({ namespace, image }, 'requested an ImageScan for the vulnerability gate');
         } catch (err) {

@@ -9,19 +9,17 @@
  * matched, image references) so memory stays bounded with many pods.
  */
 import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
-import { createHash } from 'node:crypto';
 import { apiVersion, type ImageScan } from '../api/types.generated';
+import { admissionSource, createOwnImageScan, ownScanName, ownScanSelector, sourceLabel, workloadSource } from '../scan/own-scans';
 import type { Counter } from 'prom-client';
 import { validateSpec } from '../api/schema';
-import { isAlreadyExists, isInvalid, isNotFound, type KubeClient, type ObjectKey, type ResourceType } from '../kube/client';
+import { isInvalid, isNotFound, type KubeClient, type ObjectKey, type ResourceType } from '../kube/client';
 import { parseReference } from '../registry/reference';
 import type { EventRecorder } from '../runtime/events';
 import type { SecondaryWatch } from '../runtime/manager';
 import { ensureLeading, keyOf, type ReconcileContext, type ReconcileResult, type Reconciler } from '../runtime/reconciler';
 import { imageScanType } from './types';
 
-export const sourceLabel = 'securestack.io/source';
-export const workloadSource = 'workload';
 const workloadKind = 'WorkloadImages';
 const workloadType: ResourceType = { group: '', version: 'v1', plural: 'pods', kind: workloadKind, namespaced: false };
 
@@ -62,37 +60,6 @@ export function podImages(pod: V1Pod): string[] {
     const digest = /sha256:[a-f0-9]{64}$/.exec(statuses.find((status) => status.name === container.name)?.imageID ?? '')?.[0];
     return digest ? `${image.replace(/@sha256:[a-f0-9]{64}$/, '').replace(/:[^/:]+$/, '')}@${digest}` : image;
   }).filter((image) => image !== '');
-}
-
-/** A stable, DNS-safe ImageScan name for an image reference, prefixed by who asked for it. */
-export function scanNameFor(image: string, prefix: string): string {
-  const repository = image.replace(/@sha256:[a-f0-9]{64}$/, '').replace(/:[^/:]+$/, '').split('/').pop() ?? 'image';
-  const stem = repository.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'image';
-  return `${prefix}-${stem}-${createHash('sha256').update(image).digest('hex').slice(0, 12)}`;
-}
-
-export function workloadScanName(image: string): string {
-  return scanNameFor(image, 'wl');
-}
-
-/**
- * Creates the ImageScan SecureStack itself wants for an image (for running workloads, or for the
- * admission vulnerability gate), labelled with its source. Its name is derived from the image, so
- * asking twice finds the first one: returns false when it already existed.
- */
-export async function createOwnImageScan(client: KubeClient, namespace: string, image: string, source: string, name: string): Promise<boolean> {
-  try {
-    await client.createCustom<ImageScan>(imageScanType, {
-      apiVersion,
-      kind: 'ImageScan',
-      metadata: { name, namespace, labels: { [sourceLabel]: source, 'app.kubernetes.io/managed-by': 'securestack' } },
-      spec: { image },
-    });
-    return true;
-  } catch (err) {
-    if (isAlreadyExists(err)) return false;
-    throw err;
-  }
 }
 
 export class WorkloadIndex {
@@ -158,8 +125,11 @@ export class WorkloadIndex {
   }
 }
 
-/** Pod events into the index, namespaces into the work queue. */
-export function podWatch(index: WorkloadIndex): SecondaryWatch {
+/**
+ * Pod events into the index, namespaces into the work queue. `otherNamespaces` adds, on every
+ * resync, namespaces where SecureStack's own ImageScans may wait for removal without any pod left.
+ */
+export function podWatch(index: WorkloadIndex, otherNamespaces: () => Iterable<string> = () => []): SecondaryWatch {
   const keyFor = (namespace: string): string => keyOf(workloadKind, { name: namespace });
   return {
     group: '',
@@ -169,7 +139,7 @@ export function podWatch(index: WorkloadIndex): SecondaryWatch {
       const namespace = index.observe(object, deleted);
       return namespace ? [keyFor(namespace)] : [];
     },
-    allKeys: () => index.namespaces().map(keyFor),
+    allKeys: () => [...new Set([...index.namespaces(), ...otherNamespaces()])].map(keyFor),
   };
 }
 
@@ -179,7 +149,7 @@ export function podWatch(index: WorkloadIndex): SecondaryWatch {
  * same one the API server applies) and the resolver's reference parser decide.
  */
 export function unscannableImage(image: string, namespace: string): string | undefined {
-  const checked = validateSpec('ImageScan', { apiVersion, kind: 'ImageScan', metadata: { name: workloadScanName(image), namespace }, spec: { image } });
+  const checked = validateSpec('ImageScan', { apiVersion, kind: 'ImageScan', metadata: { name: ownScanName(image), namespace }, spec: { image } });
   if (!checked.ok) return checked.errors.join('; ');
   try {
     parseReference(image);
@@ -195,6 +165,9 @@ export interface WorkloadReconcilerOptions {
   events: EventRecorder;
   /** Images skipped because no ImageScan can be made of them, by reason. */
   skipped: Counter<'reason'>;
+  /** How long an ImageScan the admission gate asked for stays while no pod runs its image. */
+  admissionGraceMs: number;
+  now?: () => number;
 }
 
 export class WorkloadReconciler implements Reconciler {
@@ -209,8 +182,11 @@ export class WorkloadReconciler implements Reconciler {
     const namespace = key.name;
     const { client, index } = this.options;
     const wanted = index.imagesIn(namespace);
-    const existing = await client.listCustom<ImageScan>(imageScanType, { namespace, labelSelector: `${sourceLabel}=${workloadSource}` });
+    // Both sources: one ImageScan per image and namespace, whoever asked for it first.
+    const existing = await client.listCustom<ImageScan>(imageScanType, { namespace, labelSelector: ownScanSelector });
     const have = new Map(existing.map((scan) => [scan.spec.image, scan]));
+    const now = (this.options.now ?? Date.now)();
+    let requeueAfterMs: number | undefined;
     // One image that fails must not keep the others from being scanned or stale scans from going:
     // every image is tried, and the first unexpected error is raised at the end for a retry.
     let failure: Error | undefined;
@@ -218,7 +194,18 @@ export class WorkloadReconciler implements Reconciler {
       failure ??= err instanceof Error ? err : new Error(String(err));
     };
     for (const image of wanted) {
-      if (have.has(image) || this.reported.has(`${namespace}\n${image}`)) continue;
+      const found = have.get(image);
+      if (found && found.metadata.labels?.[sourceLabel] === admissionSource) {
+        // The gate asked for it; pods run the image now, so it lives and goes with them.
+        ensureLeading(context);
+        try {
+          await client.replaceCustom<ImageScan>(imageScanType, { ...found, metadata: { ...found.metadata, labels: { ...found.metadata.labels, [sourceLabel]: workloadSource } } });
+          context.log.info({ image }, 'took over the ImageScan the admission gate asked for');
+        } catch (err) {
+          if (!isNotFound(err)) remember(err);
+        }
+      }
+      if (found || this.reported.has(`${namespace}\n${image}`)) continue;
       ensureLeading(context);
       const problem = unscannableImage(image, namespace);
       if (problem !== undefined) {
@@ -226,7 +213,7 @@ export class WorkloadReconciler implements Reconciler {
         continue;
       }
       try {
-        await createOwnImageScan(client, namespace, image, workloadSource, workloadScanName(image));
+        await createOwnImageScan(client, namespace, image, workloadSource);
         context.log.info({ image }, 'created ImageScan for a running workload');
       } catch (err) {
         if (isInvalid(err)) await this.skip(namespace, image, 'rejected', err instanceof Error ? err.message : String(err), context);
@@ -235,6 +222,15 @@ export class WorkloadReconciler implements Reconciler {
     }
     for (const [image, scan] of have) {
       if (wanted.has(image)) continue;
+      if (scan.metadata.labels?.[sourceLabel] === admissionSource) {
+        // Asked for by the gate for a workload that may not run yet (a denied apply waits for
+        // this scan): kept for the grace period after its creation, then removed.
+        const left = Date.parse(scan.metadata.creationTimestamp ?? '') + this.options.admissionGraceMs - now;
+        if (left > 0) {
+          requeueAfterMs = Math.min(requeueAfterMs ?? left, left);
+          continue;
+        }
+      }
       ensureLeading(context);
       try {
         await client.deleteCustom(imageScanType, { namespace, name: scan.metadata?.name ?? '' });
@@ -248,7 +244,7 @@ export class WorkloadReconciler implements Reconciler {
       if (ns === namespace && !wanted.has(image ?? '')) this.reported.delete(entry);
     }
     if (failure) throw failure;
-    return {};
+    return requeueAfterMs !== undefined ? { requeueAfterMs } : {};
   }
 
   /** Reports an image no ImageScan can be made of: a Warning Event on a pod using it, a count, a log line. */
