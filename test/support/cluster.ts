@@ -122,14 +122,15 @@ export function kubectl(args: string[], opts: KubectlOptions = {}): Promise<Kube
   const shown = `kubectl ${args.join(' ')}${opts.namespace !== undefined ? ` -n ${opts.namespace}` : ''}`;
 
   return new Promise<KubectlResult>((resolve, reject) => {
+    // No stdin pipe unless there is input: nothing to write, so no write to a closed pipe.
     const child = spawn(process.env.SECURESTACK_KUBECTL ?? 'kubectl', fullArgs, {
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: [opts.input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
     let timedOut = false;
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     const timer = setTimeout(() => {
       timedOut = true;
       child.kill('SIGKILL');
@@ -151,9 +152,11 @@ export function kubectl(args: string[], opts: KubectlOptions = {}): Promise<Kube
       }
       resolve({ code, stdout, stderr });
     });
-    // kubectl may exit before reading stdin (e.g. a bad flag); that EPIPE is not the error to report.
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(opts.input ?? '');
+    if (opts.input !== undefined && child.stdin) {
+      // kubectl may exit before reading stdin (e.g. a bad flag); that EPIPE is not the error to report.
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(opts.input);
+    }
   });
 }
 
