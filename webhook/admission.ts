@@ -72,6 +72,7 @@ export class AdmissionHandler {
   private readonly now: () => number;
   /** Kinds labelled by name because a policy matches every kind (at most maxWildcardKindLabels). */
   private readonly wildcardKinds = new Set<string>();
+  private kindsFor: { policies: readonly CompiledPolicy[]; named: Set<string>; wildcardGroups: Set<string> } | undefined;
 
   constructor(private readonly options: AdmissionOptions) {
     this.now = options.now ?? Date.now;
@@ -107,20 +108,31 @@ export class AdmissionHandler {
    * value would be a series kept for the life of the process.
    */
   private kindLabel(kind: AdmissionRequest['kind']): string {
+    const { named, wildcardGroups } = this.labelKinds();
     const group = kind.group ?? '';
-    let wildcard = false;
-    for (const policy of this.options.sources.policies()) {
-      for (const entry of policy.match.kinds) {
-        const groupMatches = (entry.group ?? '') === '*' || (entry.group ?? '') === group;
-        if (groupMatches && entry.kind === kind.kind) return kind.kind;
-        if (groupMatches && entry.kind === '*') wildcard = true;
-      }
-    }
-    if (wildcard && (this.wildcardKinds.has(kind.kind) || this.wildcardKinds.size < maxWildcardKindLabels)) {
+    if (named.has(`${group}/${kind.kind}`) || named.has(`*/${kind.kind}`)) return kind.kind;
+    if ((wildcardGroups.has(group) || wildcardGroups.has('*')) && (this.wildcardKinds.has(kind.kind) || this.wildcardKinds.size < maxWildcardKindLabels)) {
       this.wildcardKinds.add(kind.kind);
       return kind.kind;
     }
     return 'other';
+  }
+
+  /** The kinds policies name, derived once per set of Ready policies (the store keeps the array until it changes). */
+  private labelKinds(): { named: Set<string>; wildcardGroups: Set<string> } {
+    const policies = this.options.sources.policies();
+    if (this.kindsFor?.policies !== policies) {
+      const named = new Set<string>();
+      const wildcardGroups = new Set<string>();
+      for (const policy of policies) {
+        for (const entry of policy.match.kinds) {
+          if (entry.kind === '*') wildcardGroups.add(entry.group ?? '');
+          else named.add(`${entry.group ?? ''}/${entry.kind}`);
+        }
+      }
+      this.kindsFor = { policies, named, wildcardGroups };
+    }
+    return this.kindsFor;
   }
 
   private evaluate(request: AdmissionRequest): PolicyVerdict[] {

@@ -6,7 +6,7 @@
 import type { ImageScan, ScanPolicy } from '../operator/api/types.generated';
 import { imageScanType, scanPolicyType } from '../operator/controllers/types';
 import { collectionPath } from '../operator/kube/client';
-import { eventObject, type Informer, type InformerFactory, type RawObject } from '../operator/kube/informer';
+import type { Informer, InformerFactory, RawObject } from '../operator/kube/informer';
 import type { Logger } from '../operator/log';
 import { ImageFactsIndex } from './image-facts';
 import { PolicyStore } from './policy-store';
@@ -21,16 +21,10 @@ export class AdmissionCaches {
   constructor(private readonly factory: InformerFactory, private readonly log: Logger) {}
 
   start(): void {
-    const synced = new Set<string>();
     const listen = (path: string, what: string, observe: (object: RawObject, deleted: boolean) => void): void => {
       const informer = this.factory.informer(path);
-      informer.addListener((event) => {
-        observe(eventObject(event), event.deleted);
-      });
-      void informer.waitForSync().then(() => {
-        if (!synced.has(what)) this.log.info({ watch: what }, 'admission cache synced');
-        synced.add(what);
-      });
+      informer.addListener((event) => observe(event.object, event.deleted));
+      void informer.waitForSync().then(() => this.log.info({ watch: what }, 'admission cache synced'));
       this.informers.push(informer);
     };
     // The custom objects arrive as the API server validated them against the CRD schema that the

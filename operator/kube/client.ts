@@ -53,15 +53,6 @@ export interface ApiObject {
   };
 }
 
-export interface WatchHandlers<T> {
-  onChange(object: T, deleted: boolean): void;
-  /** After each complete list: the cache now reflects the cluster. */
-  onSynced?(): void;
-  onError?(err: Error): void;
-}
-
-export type StopWatch = () => void;
-
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
 
 /** One page of a list: its objects, the list's resourceVersion, and the token for the next page. */
@@ -217,7 +208,7 @@ export class KubeClient {
    * ends: with an error, or without one when the server closed it normally. Returns a function
    * that stops the watch (then `done` does not run).
    */
-  watchPath(path: string, options: { resourceVersion: string; labelSelector?: string | undefined }, onEvent: (type: WatchEventType, object: Record<string, unknown> & { metadata?: { name?: string; namespace?: string; resourceVersion?: string } }) => void, done: (err?: Error) => void): () => void {
+  watchPath(path: string, options: { resourceVersion: string; labelSelector?: string | undefined; timeoutSeconds?: number | undefined }, onEvent: (type: WatchEventType, object: Record<string, unknown> & { metadata?: { name?: string; namespace?: string; resourceVersion?: string } }) => void, done: (err?: Error) => void): () => void {
     const watch = new Watch(this.config);
     let stopped = false;
     let request: { abort(): void } | undefined;
@@ -228,7 +219,7 @@ export class KubeClient {
       done(err ? (err instanceof Error ? err : new Error(JSON.stringify(err) ?? 'watch failed')) : undefined);
     };
     watch
-      .watch(path, { resourceVersion: options.resourceVersion, allowWatchBookmarks: true, ...(options.labelSelector ? { labelSelector: options.labelSelector } : {}) }, (type: string, object: Record<string, unknown>) => {
+      .watch(path, { resourceVersion: options.resourceVersion, allowWatchBookmarks: true, ...(options.labelSelector ? { labelSelector: options.labelSelector } : {}), ...(options.timeoutSeconds ? { timeoutSeconds: options.timeoutSeconds } : {}) }, (type: string, object: Record<string, unknown>) => {
         if (!stopped) onEvent(type as WatchEventType, object);
       }, (err: unknown) => finish(err))
       // watch() resolves to the underlying request (typed any in client-node 0.22); only abort() is used.

@@ -1,18 +1,14 @@
 /**
- * A list+watch cache of one resource type, in client-go's sense of an informer, that never ends
- * the process: list (in pages), then watch from the list's resourceVersion with bookmarks; when
- * the server closes a watch (it does every 30-60 minutes), watch again from the last version seen,
- * so nothing is replayed; when that version is too old (410 Gone) or anything fails, list again
- * and report what disappeared in between as deletions; errors back off with jitter up to 30 s.
+ * A list+watch cache of one collection, in client-go's sense of an informer, that never ends the
+ * process: list (in pages), then watch from the list's resourceVersion with bookmarks; when the
+ * server closes a watch (it does every 30-60 minutes), watch again from the last version seen, so
+ * nothing is replayed; when that version is too old (410 Gone) or anything fails, list again,
+ * report only what changed or disappeared in between, and back off with jitter up to 30 s.
  *
- * What it keeps of each object is what `transform` returns: a controller that only needs keys, or
- * a few fields, does not hold whole objects. Indexes map a value (a namespace, an owner, an image
- * digest) to the keys of the objects that have it.
+ * The store keeps each object's metadata (or, when a consumer needs it, the whole object);
+ * listeners see every object whole as it arrives and keep their own views.
  */
 import type { KubeClient, ListedPage, WatchEventType } from './client';
-
-/** `namespace/name`, or `name` for cluster-scoped objects. */
-export type StoreKey = string;
 
 export interface RawObject {
   apiVersion?: string;
@@ -21,82 +17,78 @@ export interface RawObject {
   [field: string]: unknown;
 }
 
-export interface InformerOptions<S> {
+export type Keep = 'metadata' | 'object';
+
+export interface InformerOptions {
   /** API path of the collection, cluster-wide: `/api/v1/pods`, `/apis/batch/v1/jobs`, ... */
   path: string;
   /** Only objects with these labels (a label selector, as kubectl's -l). */
   labelSelector?: string;
-  /** What to keep of an object (default: all of it). */
-  transform?: (object: RawObject) => S;
-  /** Named indexes: each returns the values an object is found under. */
-  indexers?: Record<string, (object: S) => readonly string[]>;
-  /** Objects per list page. */
-  pageSize?: number;
+  /** metadata (default): the store keeps metadata only; object: the whole object. */
+  keep?: Keep;
+  /** Asks the server to end each watch after this long (it picks 30-60 min otherwise). */
+  watchTimeoutSeconds?: number;
 }
 
 /**
- * What happened to one object: `object` is what is kept of it now (undefined once deleted),
- * `previous` what was kept before, and `raw` the object as the API server sent it (not for
- * deletions found by a relist), for listeners that keep their own view.
+ * One change: `object` is the object as the API server sent it, or, for a deletion found by a
+ * relist, what the store kept of it.
  */
-export interface InformerEvent<S> {
-  key: StoreKey;
+export interface InformerEvent {
   namespace?: string;
   name: string;
-  object: S | undefined;
-  previous: S | undefined;
-  raw: RawObject | undefined;
+  object: RawObject;
   deleted: boolean;
 }
-
-export type InformerListener<S> = (event: InformerEvent<S>) => void;
 
 export interface InformerStats {
   lists: number;
   watches: number;
-  /** Watch events received (bookmarks excluded). */
+  /** Changes passed to listeners, from watches and relists alike. */
   events: number;
   errors: number;
 }
 
+const pageSize = 500;
 const firstRetryMs = 500;
 const maxRetryMs = 30_000;
 
-export function storeKey(namespace: string | undefined, name: string): StoreKey {
+/** `namespace/name`, or `name` for cluster-scoped objects. */
+function storeKey(namespace: string | undefined, name: string): string {
   return namespace ? `${namespace}/${name}` : name;
 }
 
-export class Informer<S = RawObject> {
-  private readonly store = new Map<StoreKey, S>();
-  private readonly indexes = new Map<string, Map<string, Set<StoreKey>>>();
-  private readonly listeners: InformerListener<S>[] = [];
+/** What an informer keeps of an object by default: its metadata, less managedFields. */
+export function keepMetadata(object: RawObject): RawObject {
+  const { managedFields: _managedFields, ...metadata } = object.metadata ?? {};
+  void _managedFields;
+  return { ...(object.apiVersion ? { apiVersion: object.apiVersion } : {}), ...(object.kind ? { kind: object.kind } : {}), metadata };
+}
+
+export class Informer {
+  private readonly store = new Map<string, RawObject>();
+  private readonly listeners: Array<(event: InformerEvent) => void> = [];
   private readonly syncWaiters: Array<() => void> = [];
-  private readonly transform: (object: RawObject) => S;
   private hasSynced = false;
   private running = false;
   private stopped = false;
   private retryMs = firstRetryMs;
   private timer: NodeJS.Timeout | undefined;
   private abortWatch: (() => void) | undefined;
-  private lastError: Error | undefined;
   readonly stats: InformerStats = { lists: 0, watches: 0, events: 0, errors: 0 };
 
   constructor(
     private readonly client: KubeClient,
-    private readonly options: InformerOptions<S>,
+    private readonly options: InformerOptions,
     private readonly onError: (err: Error) => void = () => undefined,
-  ) {
-    // Without a transform, the object itself is kept: S is RawObject then.
-    this.transform = options.transform ?? ((object) => object as S);
-    for (const name of Object.keys(options.indexers ?? {})) this.indexes.set(name, new Map());
-  }
+  ) {}
 
-  get path(): string {
-    return this.options.path;
+  get keep(): Keep {
+    return this.options.keep ?? 'metadata';
   }
 
   /** Listeners see every change, in order; add them before start() to see the first list. */
-  addListener(listener: InformerListener<S>): void {
+  addListener(listener: (event: InformerEvent) => void): void {
     this.listeners.push(listener);
   }
 
@@ -118,38 +110,14 @@ export class Informer<S = RawObject> {
     return this.hasSynced;
   }
 
-  /** The error of the last failed list or watch, until the next list succeeds. */
-  error(): Error | undefined {
-    return this.lastError;
-  }
-
   /** Resolves once synced (or stopped). */
   waitForSync(): Promise<void> {
     if (this.hasSynced || this.stopped) return Promise.resolve();
     return new Promise((resolve) => this.syncWaiters.push(resolve));
   }
 
-  get(namespace: string | undefined, name: string): S | undefined {
-    return this.store.get(storeKey(namespace, name));
-  }
-
-  keys(): StoreKey[] {
-    return [...this.store.keys()];
-  }
-
-  values(): IterableIterator<S> {
+  values(): IterableIterator<RawObject> {
     return this.store.values();
-  }
-
-  get size(): number {
-    return this.store.size;
-  }
-
-  /** Keys of the objects an indexer maps to `value`. */
-  byIndex(index: string, value: string): StoreKey[] {
-    const entries = this.indexes.get(index);
-    if (!entries) throw new Error(`informer ${this.options.path} has no index "${index}"`);
-    return [...(entries.get(value) ?? [])];
   }
 
   private async relist(): Promise<void> {
@@ -157,11 +125,10 @@ export class Informer<S = RawObject> {
     try {
       const listed = await this.listAll();
       this.stats.lists++;
-      const seen = new Set<StoreKey>();
+      const seen = new Set<string>();
       for (const item of listed.items) seen.add(this.apply(item));
-      for (const key of [...this.store.keys()]) if (!seen.has(key)) this.remove(key);
+      for (const [key, kept] of [...this.store]) if (!seen.has(key)) this.remove(key, kept);
       this.retryMs = firstRetryMs;
-      this.lastError = undefined;
       if (!this.hasSynced) {
         this.hasSynced = true;
         for (const resolve of this.syncWaiters.splice(0)) resolve();
@@ -177,7 +144,7 @@ export class Informer<S = RawObject> {
     let page: ListedPage | undefined;
     let resourceVersion = '';
     do {
-      page = await this.client.listPath(this.options.path, { limit: this.options.pageSize ?? 500, labelSelector: this.options.labelSelector, continueToken: page?.continueToken });
+      page = await this.client.listPath(this.options.path, { limit: pageSize, labelSelector: this.options.labelSelector, continueToken: page?.continueToken });
       // Every page of one list is the same snapshot; its version is where the watch starts.
       resourceVersion ||= page.resourceVersion;
       items.push(...(page.items as RawObject[]));
@@ -192,7 +159,7 @@ export class Informer<S = RawObject> {
     this.stats.watches++;
     this.abortWatch = this.client.watchPath(
       this.options.path,
-      { resourceVersion, labelSelector: this.options.labelSelector },
+      { resourceVersion, labelSelector: this.options.labelSelector, timeoutSeconds: this.options.watchTimeoutSeconds },
       (type: WatchEventType, object: RawObject) => {
         if (type === 'ERROR') {
           // Typically 410 Gone: the version is older than etcd keeps. Start over with a list.
@@ -201,8 +168,8 @@ export class Informer<S = RawObject> {
         }
         lastVersion = object.metadata?.resourceVersion ?? lastVersion;
         if (type === 'BOOKMARK') return;
-        this.stats.events++;
-        if (type === 'DELETED') this.remove(storeKey(object.metadata?.namespace, object.metadata?.name ?? ''), object);
+        const key = storeKey(object.metadata?.namespace, object.metadata?.name ?? '');
+        if (type === 'DELETED') this.remove(key, object);
         else this.apply(object);
       },
       (err) => {
@@ -218,10 +185,8 @@ export class Informer<S = RawObject> {
 
   private retry(err: unknown): void {
     if (this.stopped) return;
-    const error = err instanceof Error ? err : new Error(String(err));
-    this.lastError = error;
     this.stats.errors++;
-    this.onError(error);
+    this.onError(err instanceof Error ? err : new Error(String(err)));
     // Full jitter around the back-off, so replicas that lost the API server together do not
     // come back in lock step.
     const delay = Math.round(this.retryMs / 2 + Math.random() * (this.retryMs / 2));
@@ -230,55 +195,27 @@ export class Informer<S = RawObject> {
     this.timer.unref();
   }
 
-  private apply(object: RawObject): StoreKey {
+  /** Stores an object and tells the listeners, unless the store already has this version. */
+  private apply(object: RawObject): string {
     const namespace = object.metadata?.namespace;
     const name = object.metadata?.name ?? '';
     const key = storeKey(namespace, name);
-    const previous = this.store.get(key);
-    const kept = this.transform(object);
-    if (previous !== undefined) this.unindex(key, previous);
-    this.store.set(key, kept);
-    this.index(key, kept);
-    this.emit({ key, name, ...(namespace ? { namespace } : {}), object: kept, previous, raw: object, deleted: false });
+    const version = object.metadata?.resourceVersion;
+    // A relist after an error returns every object again; only what changed is news.
+    if (version !== undefined && this.store.get(key)?.metadata?.resourceVersion === version) return key;
+    this.store.set(key, this.keep === 'metadata' ? keepMetadata(object) : object);
+    this.emit({ name, ...(namespace ? { namespace } : {}), object, deleted: false });
     return key;
   }
 
-  private remove(key: StoreKey, raw?: RawObject): void {
-    const previous = this.store.get(key);
-    if (previous === undefined) return;
-    this.store.delete(key);
-    this.unindex(key, previous);
-    const slash = key.indexOf('/');
-    const namespace = slash >= 0 ? key.slice(0, slash) : undefined;
-    const name = slash >= 0 ? key.slice(slash + 1) : key;
-    this.emit({ key, name, ...(namespace ? { namespace } : {}), object: undefined, previous, raw, deleted: true });
+  private remove(key: string, object: RawObject): void {
+    if (!this.store.delete(key)) return;
+    const namespace = object.metadata?.namespace;
+    this.emit({ name: object.metadata?.name ?? '', ...(namespace ? { namespace } : {}), object, deleted: true });
   }
 
-  private index(key: StoreKey, object: S): void {
-    for (const [name, indexer] of Object.entries(this.options.indexers ?? {})) {
-      const entries = this.indexes.get(name);
-      if (!entries) continue;
-      for (const value of indexer(object)) {
-        let keys = entries.get(value);
-        if (!keys) entries.set(value, (keys = new Set()));
-        keys.add(key);
-      }
-    }
-  }
-
-  private unindex(key: StoreKey, object: S): void {
-    for (const [name, indexer] of Object.entries(this.options.indexers ?? {})) {
-      const entries = this.indexes.get(name);
-      if (!entries) continue;
-      for (const value of indexer(object)) {
-        const keys = entries.get(value);
-        keys?.delete(key);
-        if (keys?.size === 0) entries.delete(value);
-      }
-    }
-  }
-
-  private emit(event: InformerEvent<S>): void {
+  private emit(event: InformerEvent): void {
+    this.stats.events++;
     for (const listener of this.listeners) {
       try {
         listener(event);
@@ -290,26 +227,17 @@ export class Informer<S = RawObject> {
   }
 }
 
-/** What shared informers keep of an object unless told otherwise: its metadata, less managedFields. */
-export function keepMetadata(object: RawObject): RawObject {
-  const { managedFields: _managedFields, ...metadata } = object.metadata ?? {};
-  void _managedFields;
-  return { ...(object.apiVersion ? { apiVersion: object.apiVersion } : {}), ...(object.kind ? { kind: object.kind } : {}), metadata };
-}
-
 export interface SharedInformerOptions {
   labelSelector?: string;
-  /** metadata (default): only metadata is kept; object: the whole object. */
-  keep?: 'metadata' | 'object';
+  keep?: Keep;
 }
 
 /**
  * The process's one cache, in controller-runtime's sense: one informer per collection (and label
  * selector), shared by the reconcilers, the webhook, the audit and whatever reads the cluster.
- * Consumers add listeners (which see each object whole as it arrives) and keep their own views.
  */
 export class InformerFactory {
-  private readonly informers = new Map<string, { informer: Informer; keep: 'metadata' | 'object' }>();
+  private readonly informers = new Map<string, Informer>();
   private started = false;
 
   constructor(
@@ -324,34 +252,24 @@ export class InformerFactory {
     const existing = this.informers.get(id);
     if (existing) {
       if (existing.keep !== keep) throw new Error(`informer ${id} is shared with keep=${existing.keep}; asked for keep=${keep}`);
-      return existing.informer;
+      return existing;
     }
-    const informer = new Informer(this.client, { path, ...(options.labelSelector ? { labelSelector: options.labelSelector } : {}), ...(keep === 'metadata' ? { transform: keepMetadata } : {}) }, (err) => this.onError(id, err));
-    this.informers.set(id, { informer, keep });
+    const informer = new Informer(this.client, { path, keep, ...(options.labelSelector ? { labelSelector: options.labelSelector } : {}) }, (err) => this.onError(id, err));
+    this.informers.set(id, informer);
     if (this.started) informer.start();
     return informer;
   }
 
   start(): void {
     this.started = true;
-    for (const { informer } of this.informers.values()) informer.start();
+    for (const informer of this.informers.values()) informer.start();
   }
 
   stop(): void {
-    for (const { informer } of this.informers.values()) informer.stop();
-  }
-
-  /** True once every informer has listed once. */
-  synced(): boolean {
-    return [...this.informers.values()].every(({ informer }) => informer.synced());
+    for (const informer of this.informers.values()) informer.stop();
   }
 
   all(): Informer[] {
-    return [...this.informers.values()].map(({ informer }) => informer);
+    return [...this.informers.values()];
   }
-}
-
-/** The object an event is about: as it arrived, or (a deletion found by a relist) what was kept. */
-export function eventObject(event: InformerEvent<RawObject>): RawObject {
-  return event.raw ?? event.previous ?? { metadata: { name: event.name, ...(event.namespace ? { namespace: event.namespace } : {}) } };
 }

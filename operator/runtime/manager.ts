@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { OperatorConfig } from '../config';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { collectionPath, isConflict, type KubeClient, type ResourceType } from '../kube/client';
-import { eventObject, type InformerFactory } from '../kube/informer';
+import type { InformerFactory } from '../kube/informer';
 import type { Logger } from '../log';
 import { LeaderElector } from './leader';
 import type { OperatorMetrics } from './metrics';
@@ -111,7 +111,7 @@ export class Manager {
       informer.addListener((event) => {
         // Secondary watches keep indexes of their own (the pod index, the dispatcher), so they see
         // every event, leader or not; only the keys are dropped by a standby.
-        for (const key of watch.keysFor(eventObject(event), event.deleted)) this.term?.queue.add(key);
+        for (const key of watch.keysFor(event.object, event.deleted)) this.term?.queue.add(key);
       });
     }
     informers.start();

@@ -1,0 +1,70 @@
+// The shared informer against the real API server: a first list, changes as they happen, and a
+// watch the server ends (here after 1 s, as it does every 30-60 minutes in a cluster) resumed from
+// the last version seen: no second list, nothing replayed to the listeners.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { KubeClient } from '../operator/kube/client';
+import { Informer, type InformerEvent } from '../operator/kube/informer';
+import { createTestNamespace, deleteNamespace, kubeconfigPath, kubectl, requireCluster, waitFor } from './support/cluster';
+
+const run = randomBytes(3).toString('hex');
+const selector = `securestack.io/informer-test=${run}`;
+
+function configMap(name: string, value: string): string {
+  return JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, labels: { 'securestack.io/informer-test': run } }, data: { value } });
+}
+
+describe('informer against the real API server', () => {
+  let ns = '';
+  let informer: Informer | undefined;
+
+  before(async () => {
+    await requireCluster();
+    process.env.KUBECONFIG = kubeconfigPath();
+    ns = await createTestNamespace('informer');
+  });
+  after(async () => {
+    informer?.stop();
+    if (ns) await deleteNamespace(ns);
+  });
+
+  it('lists, follows changes, and resumes an ended watch without listing again or replaying', async () => {
+    await kubectl(['apply', '-f', '-'], { namespace: ns, input: configMap('a', '1') });
+    await kubectl(['apply', '-f', '-'], { namespace: ns, input: configMap('b', '1') });
+    const events: InformerEvent[] = [];
+    informer = new Informer(KubeClient.fromDefault(), { path: '/api/v1/configmaps', labelSelector: selector, keep: 'object', watchTimeoutSeconds: 1 });
+    const live = informer;
+    live.addListener((event) => events.push(event));
+    live.start();
+    await live.waitForSync();
+    assert.deepEqual(events.map((e) => `${e.namespace}/${e.name}`).sort(), [`${ns}/a`, `${ns}/b`]);
+    assert.equal(live.stats.lists, 1);
+
+    // Three or more watch ends go by: each is resumed from the last version, nothing comes again.
+    await waitFor('three watches', () => Promise.resolve(live.stats.watches >= 4 ? true : undefined), { timeoutMs: 20_000, intervalMs: 100 });
+    assert.equal(events.length, 2, `replayed: ${events.slice(2).map((e) => e.name).join(', ')}`);
+    assert.equal(live.stats.lists, 1, 'no second list');
+    assert.equal(live.stats.errors, 0);
+
+    // Changes still arrive, once each, across the watch restarts.
+    await kubectl(['apply', '-f', '-'], { namespace: ns, input: configMap('a', '2') });
+    await kubectl(['delete', 'configmap', 'b'], { namespace: ns });
+    await waitFor('the update and the deletion', () => Promise.resolve(events.length >= 4 ? true : undefined), { timeoutMs: 20_000, intervalMs: 50 });
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    assert.deepEqual(events.slice(2).map((e) => `${e.name} ${e.deleted ? 'deleted' : String((e.object.data as { value?: string } | undefined)?.value)}`), ['a 2', 'b deleted']);
+    assert.deepEqual([...live.values()].map((object) => object.metadata?.name), ['a']);
+  });
+
+  it('keeps only metadata unless asked for whole objects', async () => {
+    const small = new Informer(KubeClient.fromDefault(), { path: '/api/v1/configmaps', labelSelector: selector });
+    small.start();
+    await small.waitForSync();
+    small.stop();
+    const kept = [...small.values()];
+    assert.equal(kept.length, 1);
+    assert.equal(kept[0]?.data, undefined, 'no data');
+    assert.equal(kept[0]?.metadata?.name, 'a');
+    assert.equal(kept[0]?.metadata?.managedFields, undefined, 'no managedFields');
+  });
+});
