@@ -173,83 +173,78 @@ export interface WorkloadReconcilerOptions {
 export class WorkloadReconciler implements Reconciler {
   readonly type = workloadType;
   readonly virtual = true;
-  /** namespace + image already reported as unscannable: one Event and one count each. */
-  private readonly reported = new Set<string>();
+  /** Images already reported as unscannable, per namespace: one Event and one count each. */
+  private readonly reported = new Map<string, Set<string>>();
 
   constructor(private readonly options: WorkloadReconcilerOptions) {}
 
   async reconcile(key: ObjectKey, context: ReconcileContext): Promise<ReconcileResult> {
     const namespace = key.name;
-    const { client, index } = this.options;
-    const wanted = index.imagesIn(namespace);
+    const wanted = this.options.index.imagesIn(namespace);
     // Both sources: one ImageScan per image and namespace, whoever asked for it first.
-    const existing = await client.listCustom<ImageScan>(imageScanType, { namespace, labelSelector: ownScanSelector });
+    const existing = await this.options.client.listCustom<ImageScan>(imageScanType, { namespace, labelSelector: ownScanSelector });
     const have = new Map(existing.map((scan) => [scan.spec.image, scan]));
-    const now = (this.options.now ?? Date.now)();
-    let requeueAfterMs: number | undefined;
+    const reported = this.reported.get(namespace) ?? new Set<string>();
+    this.reported.set(namespace, reported);
+    for (const image of reported) if (!wanted.has(image)) reported.delete(image);
     // One image that fails must not keep the others from being scanned or stale scans from going:
     // every image is tried, and the first unexpected error is raised at the end for a retry.
-    let failure: Error | undefined;
-    const remember = (err: unknown): void => {
-      failure ??= err instanceof Error ? err : new Error(String(err));
-    };
+    const failures: unknown[] = [];
+    const fail = (err: unknown): undefined => void failures.push(err);
     for (const image of wanted) {
-      const found = have.get(image);
-      if (found && found.metadata.labels?.[sourceLabel] === admissionSource) {
-        // The gate asked for it; pods run the image now, so it lives and goes with them.
-        ensureLeading(context);
-        try {
-          await client.replaceCustom<ImageScan>(imageScanType, { ...found, metadata: { ...found.metadata, labels: { ...found.metadata.labels, [sourceLabel]: workloadSource } } });
-          context.log.info({ image }, 'took over the ImageScan the admission gate asked for');
-        } catch (err) {
-          if (!isNotFound(err)) remember(err);
-        }
-      }
-      if (found || this.reported.has(`${namespace}\n${image}`)) continue;
-      ensureLeading(context);
-      const problem = unscannableImage(image, namespace);
-      if (problem !== undefined) {
-        await this.skip(namespace, image, 'invalid-reference', problem, context);
-        continue;
-      }
-      try {
-        await createOwnImageScan(client, namespace, image, workloadSource);
-        context.log.info({ image }, 'created ImageScan for a running workload');
-      } catch (err) {
-        if (isInvalid(err)) await this.skip(namespace, image, 'rejected', err instanceof Error ? err.message : String(err), context);
-        else remember(err);
-      }
+      if (!reported.has(image)) await this.ensureScan(namespace, image, have.get(image), context).catch(fail);
     }
+    let requeueAfterMs: number | undefined;
     for (const [image, scan] of have) {
       if (wanted.has(image)) continue;
-      if (scan.metadata.labels?.[sourceLabel] === admissionSource) {
-        // Asked for by the gate for a workload that may not run yet (a denied apply waits for
-        // this scan): kept for the grace period after its creation, then removed.
-        const left = Date.parse(scan.metadata.creationTimestamp ?? '') + this.options.admissionGraceMs - now;
-        if (left > 0) {
-          requeueAfterMs = Math.min(requeueAfterMs ?? left, left);
-          continue;
-        }
-      }
-      ensureLeading(context);
-      try {
-        await client.deleteCustom(imageScanType, { namespace, name: scan.metadata?.name ?? '' });
-        context.log.info({ image }, 'deleted ImageScan of an image no pod uses any more');
-      } catch (err) {
-        if (!isNotFound(err)) remember(err);
-      }
+      const left = await this.removeUnused(scan, context).catch(fail);
+      if (left !== undefined) requeueAfterMs = Math.min(requeueAfterMs ?? left, left);
     }
-    for (const entry of this.reported) {
-      const [ns, image] = entry.split('\n');
-      if (ns === namespace && !wanted.has(image ?? '')) this.reported.delete(entry);
-    }
-    if (failure) throw failure;
+    if (failures.length > 0) throw failures[0] instanceof Error ? failures[0] : new Error(String(failures[0]));
     return requeueAfterMs !== undefined ? { requeueAfterMs } : {};
+  }
+
+  /** A running image has its ImageScan: created, or taken over from the admission gate. */
+  private async ensureScan(namespace: string, image: string, found: ImageScan | undefined, context: ReconcileContext): Promise<void> {
+    const { client } = this.options;
+    if (found) {
+      if (found.metadata.labels?.[sourceLabel] !== admissionSource) return;
+      // The gate asked for it; pods run the image now, so it lives and goes with them.
+      ensureLeading(context);
+      await ignoreNotFound(client.replaceCustom<ImageScan>(imageScanType, { ...found, metadata: { ...found.metadata, labels: { ...found.metadata.labels, [sourceLabel]: workloadSource } } }));
+      context.log.info({ image }, 'took over the ImageScan the admission gate asked for');
+      return;
+    }
+    ensureLeading(context);
+    const problem = unscannableImage(image, namespace);
+    if (problem !== undefined) return this.skip(namespace, image, 'invalid-reference', problem, context);
+    try {
+      await createOwnImageScan(client, namespace, image, workloadSource);
+      context.log.info({ image }, 'created ImageScan for a running workload');
+    } catch (err) {
+      if (!isInvalid(err)) throw err;
+      await this.skip(namespace, image, 'rejected', err instanceof Error ? err.message : String(err), context);
+    }
+  }
+
+  /**
+   * Deletes an ImageScan no pod uses. One the gate asked for may be awaited by a denied apply: it
+   * stays for the grace period after its creation; returns how long is left then.
+   */
+  private async removeUnused(scan: ImageScan, context: ReconcileContext): Promise<number | undefined> {
+    if (scan.metadata.labels?.[sourceLabel] === admissionSource) {
+      const left = Date.parse(scan.metadata.creationTimestamp ?? '') + this.options.admissionGraceMs - (this.options.now ?? Date.now)();
+      if (left > 0) return left;
+    }
+    ensureLeading(context);
+    await ignoreNotFound(this.options.client.deleteCustom(imageScanType, { namespace: scan.metadata.namespace ?? '', name: scan.metadata.name ?? '' }));
+    context.log.info({ image: scan.spec.image }, 'deleted ImageScan of an image no pod uses any more');
+    return undefined;
   }
 
   /** Reports an image no ImageScan can be made of: a Warning Event on a pod using it, a count, a log line. */
   private async skip(namespace: string, image: string, reason: 'invalid-reference' | 'rejected', problem: string, context: ReconcileContext): Promise<void> {
-    this.reported.add(`${namespace}\n${image}`);
+    this.reported.get(namespace)?.add(image);
     this.options.skipped.inc({ reason });
     context.log.warn({ namespace, image, problem }, 'skipped an image no ImageScan can be made of');
     const pod = this.options.index.podUsing(namespace, image);
@@ -261,5 +256,13 @@ export class WorkloadReconciler implements Reconciler {
       `SecureStack cannot scan image ${JSON.stringify(image.slice(0, 300))}: ${problem}`,
       context.log,
     );
+  }
+}
+
+async function ignoreNotFound(request: Promise<unknown>): Promise<void> {
+  try {
+    await request;
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
   }
 }
