@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ScanDispatcher, type ObservedJob } from '../operator/scan/dispatcher';
+import type { ImageScanStatus } from '../operator/api/types.generated';
+import { failedDuringAttempt } from '../operator/controllers/imagescan';
+import { scanJobName } from '../operator/jobs/scanjob';
+import { ScanDispatcher, type ObservedJob, type Outcome } from '../operator/scan/dispatcher';
 
 function job(digest: string, name: string, owner: string, active: boolean, succeeded = false): ObservedJob {
   return { digest, name, namespace: 'ns', owner, active, succeeded };
@@ -60,5 +63,43 @@ describe('ScanDispatcher', () => {
     dispatcher.observe(job('d1', 'new', 'a', true));
     assert.deepEqual(dispatcher.observe(job('d1', 'old', 'a', false)), []);
     assert.equal(dispatcher.activeJobs, 1);
+  });
+});
+
+describe('failedDuringAttempt: which Job failure ends an ImageScan attempt', () => {
+  const second = Date.parse('2026-12-06T15:41:06Z');
+  const scan = (status: ImageScanStatus) => ({ metadata: { name: 'broken', namespace: 'ns', uid: 'uid-1' }, status });
+  const failed = (name: string, finishedAt: number, namespace = 'ns'): Outcome => ({ job: { namespace, name, owner: 'broken' }, succeeded: false, failureReason: 'BackoffLimitExceeded', finishedAt });
+  const retry = { phase: 'Queued' as const, attempts: 2, startedAt: '2026-12-06T15:41:06Z', jobName: 'first-job' };
+  const attemptJob = scanJobName('broken', 'uid-1', 2, retry.startedAt);
+
+  it('counts the attempt\'s own Job failing in the second the attempt started (Job times have whole seconds)', () => {
+    assert.equal(failedDuringAttempt(failed(attemptJob, second), scan(retry)), true);
+    assert.equal(failedDuringAttempt(failed(attemptJob, second), scan({ ...retry, phase: 'Scanning', jobName: attemptJob })), true);
+  });
+
+  it('does not count the failure that ended the previous attempt, in the same second or before', () => {
+    assert.equal(failedDuringAttempt(failed('first-job', second), scan(retry)), false);
+    assert.equal(failedDuringAttempt(failed('first-job', second - 1000), scan(retry)), false);
+    // The same Job's name from another attempt number, or another ImageScan's uid, is not this attempt's.
+    assert.equal(failedDuringAttempt(failed(scanJobName('broken', 'uid-1', 1, retry.startedAt), second), scan(retry)), false);
+    assert.equal(failedDuringAttempt(failed(scanJobName('broken', 'uid-2', 2, retry.startedAt), second), scan(retry)), false);
+  });
+
+  it('counts the Job status says it waits for, in its namespace, while Scanning only', () => {
+    const waiting = { phase: 'Scanning' as const, attempts: 1, startedAt: retry.startedAt, jobName: 'someone-elses' };
+    assert.equal(failedDuringAttempt(failed('someone-elses', second), scan(waiting)), true);
+    assert.equal(failedDuringAttempt(failed('someone-elses', second, 'other'), scan(waiting)), false);
+    assert.equal(failedDuringAttempt(failed('someone-elses', second), scan({ ...waiting, phase: 'Queued' })), false);
+  });
+
+  it('counts any other Job by time: one second after the attempt started, not in that second', () => {
+    const waiting = { phase: 'Scanning' as const, attempts: 1, startedAt: retry.startedAt };
+    assert.equal(failedDuringAttempt(failed('elsewhere', second + 1000, 'other'), scan(waiting)), true);
+    assert.equal(failedDuringAttempt(failed('elsewhere', second, 'other'), scan(waiting)), false);
+  });
+
+  it('never counts a Job that succeeded', () => {
+    assert.equal(failedDuringAttempt({ ...failed(attemptJob, second + 5000), succeeded: true }, scan(retry)), false);
   });
 });

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import * as path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
+import type { V1Job } from '@kubernetes/client-node';
 import { KubeClient } from '../operator/kube/client';
 import { acceptedSpecVersions } from '../operator/scan/intake';
 import { parseReport } from '../operator/scan/report';
@@ -328,7 +329,7 @@ describe('image scanning against the real plane, registry, Trivy and node player
 
   it('a failed scan Job gives its reason in status and is retried with backoff up to the limit', async () => {
     const ns = await namespace('retry');
-    const op = await operator(ns, 'retry', await freePort(), { SECURESTACK_SCAN_RETRIES: '1', SECURESTACK_SCAN_RETRY_BACKOFF: '1s' });
+    const op = await operator(ns, 'retry', await freePort(), { SECURESTACK_SCAN_RETRIES: '1', SECURESTACK_SCAN_RETRY_BACKOFF: '2s' });
     // The test shell image runs `sh -c image ...`: there is no `image` command, so it exits 127.
     await kubectl(['apply', '-f', '-'], { namespace: ns, input: imageScanManifest('broken', `${env.registry}/fixtures/debian-app:1`, { scanner: { image: 'securestack.test/shell:1' } }) });
     const failed = await waitForPhase(ns, 'broken', 'Failed', op);
@@ -336,8 +337,13 @@ describe('image scanning against the real plane, registry, Trivy and node player
     assert.equal(condition?.reason, 'ScanJobFailed');
     assert.match(condition?.message ?? '', /Scan Job .* failed/);
     assert.equal(failed.status?.attempts, 2, 'the first attempt and one retry');
-    const jobs = (await kubectl(['get', 'jobs', '-l', 'securestack.io/imagescan=broken', '-o', 'name'], { namespace: ns })).stdout.trim().split('\n');
-    assert.equal(jobs.length, 2, `one Job per attempt: ${jobs.join(', ')}`);
+    const jobs = (JSON.parse((await kubectl(['get', 'jobs', '-l', 'securestack.io/imagescan=broken', '-o', 'json'], { namespace: ns })).stdout) as { items: V1Job[] }).items
+      .sort((a, b) => Number(a.metadata?.annotations?.['securestack.io/attempt']) - Number(b.metadata?.annotations?.['securestack.io/attempt']));
+    assert.equal(jobs.length, 2, `one Job per attempt: ${jobs.map((job) => job.metadata?.name).join(', ')}`);
+    // The retry waits out the back-off (2 s) after the first Job failed (both times whole seconds).
+    const firstFailedAt = Date.parse(String(jobs[0].status?.conditions?.find((entry) => entry.type === 'Failed')?.lastTransitionTime ?? ''));
+    const retryCreatedAt = Date.parse(String(jobs[1].metadata?.creationTimestamp ?? ''));
+    assert.ok(retryCreatedAt - firstFailedAt >= 2000, `retry Job created ${retryCreatedAt - firstFailedAt} ms after the first failed`);
     const reasons = (await kubectl(['get', 'events', '--field-selector', 'involvedObject.name=broken', '-o', 'jsonpath={.items[*].reason}'], { namespace: ns })).stdout;
     assert.match(reasons, /ScanFailed/);
     assert.equal(await op.metric('securestack_scans_total', { result: 'failed' }), 1);

@@ -18,7 +18,7 @@ import { isInsecureRegistry, isRegistryError } from '../registry';
 import { setCondition, type ConditionUpdate } from '../runtime/conditions';
 import type { EventRecorder } from '../runtime/events';
 import { ensureLeading, keyOf, type ReconcileContext, type ReconcileResult, type Reconciler } from '../runtime/reconciler';
-import type { ScanDispatcher } from '../scan/dispatcher';
+import type { Outcome, ScanDispatcher } from '../scan/dispatcher';
 import type { ScanMetrics } from '../scan/metrics';
 import type { ScanSummary } from '../scan/report';
 import { scanTargetKey } from '../scan/jobs';
@@ -107,6 +107,11 @@ export class ImageScanReconciler implements Reconciler {
     const failure = await this.failureSinceStart(scan, digest, target);
     if (failure) return this.retryOrFail(scan, digest, failure, context, queueKey);
 
+    // A retry waits out its back-off: the status write that scheduled it wakes this reconciler
+    // at once, and a Job started then would make the back-off a no-op.
+    const retryInMs = current && status.phase === 'Queued' ? Date.parse(status.startedAt ?? '') - Date.now() : 0;
+    if (retryInMs > 0) return { requeueAfterMs: retryInMs };
+
     return this.admit(scan, resolved, target, context, queueKey);
   }
 
@@ -159,7 +164,7 @@ export class ImageScanReconciler implements Reconciler {
     return job?.owner === scan.metadata?.name && job?.namespace === scan.metadata?.namespace;
   }
 
-  /** Why the scan that this ImageScan waited for failed, if it ended after this attempt started. */
+  /** Why the scan that this ImageScan waited for failed, if it ended during the current attempt. */
   private async failureSinceStart(scan: ImageScan, digest: string, target: string): Promise<{ reason: string; message: string; final: boolean } | undefined> {
     const startedAt = Date.parse(scan.status?.startedAt ?? '') || 0;
     const outcome = this.deps.dispatcher.outcome(target);
@@ -168,8 +173,7 @@ export class ImageScanReconciler implements Reconciler {
       // A malformed report comes out the same on every retry: fail at once, with the reason.
       return { reason: 'InvalidReport', message: stored.reason, final: true };
     }
-    // Timestamps have whole seconds: a failure in the second the retry started is the old one.
-    if (!outcome || outcome.succeeded || outcome.finishedAt <= startedAt) return undefined;
+    if (!outcome || !failedDuringAttempt(outcome, scan)) return undefined;
     return { reason: 'ScanJobFailed', message: `Scan Job ${outcome.job.namespace}/${outcome.job.name} failed: ${outcome.failureReason ?? 'unknown reason'}`, final: false };
   }
 
@@ -189,12 +193,14 @@ export class ImageScanReconciler implements Reconciler {
       return {};
     }
     const delayMs = this.deps.config.scanRetryBackoffMs * 2 ** (attempts - 1);
+    // The next attempt starts when the back-off ends (rounded up to the second status can hold);
+    // the failure that ended this one is older and does not count twice.
+    const retryAt = Math.ceil((Date.now() + delayMs) / 1000) * 1000;
     await this.writeStatus(scan, context, {
       phase: 'Queued',
       digest,
       attempts: attempts + 1,
-      // The next attempt starts now, so this failure is not counted twice.
-      startedAt: rfc3339(new Date()),
+      startedAt: rfc3339(new Date(retryAt)),
       condition: { type: 'Scanned', status: 'Unknown', reason: 'Retrying', message: `${failure.message}; attempt ${attempts + 1} in ${Math.round(delayMs / 1000)}s` },
       event: { type: 'Warning', reason: 'ScanFailed' },
     });
@@ -374,6 +380,26 @@ export class ImageScanReconciler implements Reconciler {
       await this.deps.events.record(scan, event.type, event.reason, condition.message, context.log);
     }
   }
+}
+
+/**
+ * Whether a finished scan Job ends the ImageScan's current attempt (pure, for tests). Job and
+ * status times have whole seconds, so a Job that failed in the second the attempt started is
+ * told apart by identity: the Job this attempt creates (its name derives from the attempt), or
+ * the one status says it is waiting for. Any other Job counts when it finished in a later second
+ * than the attempt started.
+ */
+export function failedDuringAttempt(outcome: Outcome, scan: Pick<ImageScan, 'metadata' | 'status'>): boolean {
+  if (outcome.succeeded) return false;
+  const namespace = scan.metadata?.namespace ?? '';
+  const name = scan.metadata?.name ?? '';
+  const status = scan.status ?? {};
+  if (outcome.job.namespace === namespace && status.startedAt) {
+    const attemptJob = scanJobName(name, scan.metadata?.uid ?? '', status.attempts ?? 1, status.startedAt);
+    if (outcome.job.name === attemptJob) return true;
+    if (status.phase === 'Scanning' && status.jobName === outcome.job.name) return true;
+  }
+  return outcome.finishedAt > (Date.parse(status.startedAt ?? '') || 0);
 }
 
 function rfc3339(date: Date): string {
