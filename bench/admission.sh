@@ -9,6 +9,9 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+# The Node the image ships (test/env/node.sh): SecureStack needs Node >= 22.19.
+# shellcheck source=../test/env/node.sh
+source test/env/node.sh
 [ -f node_modules/.package-lock.json ] || npm ci --no-audit --no-fund
 npx tsc -p tsconfig.json
 run="${SECURESTACK_RUN_DIR:-$root/.testenv/run}"

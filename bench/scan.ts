@@ -11,7 +11,9 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CustomObjectsApi, KubeConfig, Watch } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node';
+import { imageScanType } from '../operator/controllers/types';
+import { KubeClient } from '../operator/kube/client';
 import { kubectl, kubeconfigPath, repoRoot } from '../test/support/cluster';
 import { runDir } from '../test/support/nodeplayer';
 import { freePort, pushUniqueImage, requireScanEnvironment, scanOperatorEnv, type ScanEnvironment } from '../test/support/scanenv';
@@ -89,24 +91,23 @@ function percentile(values: number[], p: number): number {
 async function warmLatencies(namespace: string, images: string[]): Promise<number[]> {
   const config = new KubeConfig();
   config.loadFromFile(kubeconfigPath());
+  const client = new KubeClient(config);
   const created = new Map<string, number>();
   const done = new Map<string, number>();
-  const watch = new Watch(config);
-  const request = (await watch.watch(`/apis/securestack.io/v1alpha1/namespaces/${namespace}/imagescans`, {}, (_type: string, object: { metadata?: { name?: string }; status?: { phase?: string } }) => {
+  const stopWatch = client.watchPath(`/apis/securestack.io/v1alpha1/namespaces/${namespace}/imagescans`, { resourceVersion: '' }, (_type, object: { metadata?: { name?: string }; status?: { phase?: string } }) => {
     const name = object.metadata?.name ?? '';
     if (object.status?.phase === 'Completed' && !done.has(name)) done.set(name, performance.now());
-  }, () => undefined)) as { abort: () => void };
+  }, () => undefined);
   // Created through the API, not kubectl: a kubectl process start (and its occasional discovery
   // refresh) would be measured as the operator's latency.
-  const api = config.makeApiClient(CustomObjectsApi);
   for (let i = 0; i < warmScans; i++) {
     const name = `warm-${i}`;
     created.set(name, performance.now());
-    await api.createNamespacedCustomObject('securestack.io', 'v1alpha1', namespace, 'imagescans', manifest(name, images[i % images.length] ?? ''));
+    await client.createCustom(imageScanType, { ...manifest(name, images[i % images.length] ?? ''), metadata: { name, namespace } });
   }
   const deadline = Date.now() + 120_000;
   while (done.size < warmScans && Date.now() < deadline) await sleep(200);
-  request.abort();
+  stopWatch();
   return [...created].filter(([name]) => done.has(name)).map(([name, at]) => (done.get(name) ?? at) - at);
 }
 

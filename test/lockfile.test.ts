@@ -56,10 +56,10 @@ void test('the real package-lock.json has no known advisories', () => {
   assert.deepEqual(keys(auditLockfile(lock, advisories())), []);
 });
 
-void test('the real lockfile installs request as the @cypress/request alias', () => {
-  const request = listInstalled(realLock()).find((p) => p.path === 'node_modules/request');
-  assert.ok(request, 'node_modules/request is in the lockfile');
-  assert.equal(request.name, '@cypress/request');
+void test('the real lockfile has neither request nor a fork of it (client-node 2 needs none; ADR 0014)', () => {
+  const installed = listInstalled(realLock());
+  assert.deepEqual(installed.filter((p) => p.name === 'request' || p.name === '@cypress/request').map((p) => p.path), []);
+  assert.ok(installed.some((p) => p.name === '@kubernetes/client-node' && p.version.startsWith('2.')), 'the 2.x client');
 });
 
 void test('injected known-bad versions yield exactly their findings', () => {

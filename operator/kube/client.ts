@@ -1,21 +1,17 @@
 /**
  * The one module through which SecureStack talks to the Kubernetes API.
  *
- * @kubernetes/client-node is still on the 0.22 line (docs/adr/0001-kubernetes-client-pin.md);
- * @dot-i/k8s-operator, which tied it there, is gone (ADR 0013). Its request/response shapes
- * ({ response, body }, HttpError) stay inside this file, so moving to the 1.x client changes
- * this file only.
+ * @kubernetes/client-node (the 2.x line) provides what is hard to get right: kubeconfig and
+ * in-cluster loading, and every way a kubeconfig authenticates (tokens that rotate, client
+ * certificates, exec plugins, proxies); plus the API types. Requests themselves are plain REST
+ * over one keep-alive agent per set of TLS credentials (ADR 0014): one path for every call,
+ * objects exactly as the API server sent them (timestamps stay strings, as in watch events),
+ * bounded time per request, and watches that end when the connection goes quiet.
  */
+import * as http from 'node:http';
+import * as https from 'node:https';
 import {
-  AuthenticationV1Api,
-  BatchV1Api,
-  CoordinationV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  HttpError,
   KubeConfig,
-  KubernetesObjectApi,
-  Watch,
   type KubernetesObject,
   type CoreV1Event,
   type V1ConfigMap,
@@ -88,9 +84,25 @@ export const isInvalid = (err: unknown): boolean => err instanceof KubeApiError 
 /** Called with the verb and status of every failed request, for metrics. */
 export type RequestErrorHook = (verb: string, code: number) => void;
 
-/** Bounded so a hung connection cannot hang a reconcile forever. */
-const requestTimeoutMs = 30_000;
+export interface TransportLimits {
+  /** Bounded so a hung connection cannot hang a reconcile forever. */
+  requestTimeoutMs: number;
+  /**
+   * A watch with no byte for this long is treated as dead (a peer gone without a FIN). The API
+   * server sends a bookmark about once a minute, so a live watch is never this quiet.
+   */
+  watchIdleTimeoutMs: number;
+  /** Answers larger than this are refused: a page of 500 objects stays far below it. */
+  maxResponseBytes: number;
+}
+
+const defaultLimits: TransportLimits = { requestTimeoutMs: 30_000, watchIdleTimeoutMs: 5 * 60_000, maxResponseBytes: 256 * 1024 * 1024 };
 const listPageSize = 500;
+
+type Method = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
+
+/** The patch types the API server accepts, by their Content-Type. */
+export type PatchType = 'application/merge-patch+json' | 'application/strategic-merge-patch+json' | 'application/apply-patch+yaml' | 'application/json-patch+json';
 
 interface StatusBody {
   message?: string;
@@ -101,31 +113,37 @@ function statusBody(body: unknown): StatusBody {
   return typeof body === 'object' && body !== null ? body : {};
 }
 
+/** Built-in types this module reads and writes (custom ones come from operator/api). */
+const builtin = {
+  jobs: { group: 'batch', version: 'v1', plural: 'jobs', kind: 'Job', namespaced: true },
+  leases: { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease', namespaced: true },
+  pods: { group: '', version: 'v1', plural: 'pods', kind: 'Pod', namespaced: true },
+  secrets: { group: '', version: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true },
+  configmaps: { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true },
+  events: { group: '', version: 'v1', plural: 'events', kind: 'Event', namespaced: true },
+  tokenreviews: { group: 'authentication.k8s.io', version: 'v1', plural: 'tokenreviews', kind: 'TokenReview', namespaced: false },
+} satisfies Record<string, ResourceType>;
+
+/** Where a request goes and with which credentials, from the kubeconfig. */
+interface Connection {
+  server: URL;
+  headers: http.OutgoingHttpHeaders;
+  agent: http.Agent;
+}
+
 export class KubeClient {
-  private readonly custom: CustomObjectsApi;
-  private readonly batch: BatchV1Api;
-  private readonly coordination: CoordinationV1Api;
-  private readonly core: CoreV1Api;
-  private readonly authentication: AuthenticationV1Api;
-  private readonly objects: KubernetesObjectApi;
+  /** Keep-alive agents by TLS material: a rotated client certificate gets a new agent. */
+  private agent: { key: string; agent: http.Agent } | undefined;
+  /** apiVersion/kind → resource, from discovery (for owner references and the audit). */
+  private readonly kinds = new Map<string, ResourceType>();
+  private readonly limits: TransportLimits;
 
   constructor(
     readonly config: KubeConfig,
     private readonly onError: RequestErrorHook = () => undefined,
+    limits: Partial<TransportLimits> = {},
   ) {
-    this.custom = config.makeApiClient(CustomObjectsApi);
-    this.batch = config.makeApiClient(BatchV1Api);
-    this.coordination = config.makeApiClient(CoordinationV1Api);
-    this.core = config.makeApiClient(CoreV1Api);
-    this.authentication = config.makeApiClient(AuthenticationV1Api);
-    this.objects = KubernetesObjectApi.makeApiClient(config);
-    for (const api of [this.custom, this.batch, this.coordination, this.core, this.authentication]) {
-      // The options are `request`'s, whose types are not installed; only `timeout` is touched.
-      api.addInterceptor((options: { timeout?: number }) => {
-        options.timeout = requestTimeoutMs;
-        return Promise.resolve();
-      });
-    }
+    this.limits = { ...defaultLimits, ...limits };
   }
 
   /** Loads $KUBECONFIG, ~/.kube/config or the in-cluster service account, like kubectl. */
@@ -135,71 +153,110 @@ export class KubeClient {
     return new KubeClient(config, onError);
   }
 
-  /** Runs one API call and turns client errors into KubeApiError. */
-  private async call<T>(verb: string, request: () => Promise<{ body: T }>): Promise<T> {
+  // ---- transport ----------------------------------------------------------------------------
+
+  /**
+   * The kubeconfig's server, auth headers and TLS material, asked for on every request: a
+   * token file or exec plugin may hand out a new token at any time.
+   */
+  private async connection(verb: string): Promise<Connection> {
+    const cluster = this.config.getCurrentCluster();
+    if (!cluster?.server) throw new KubeApiError(verb, 0, 'the kubeconfig has no current cluster');
+    const options: https.RequestOptions = {};
+    await this.config.applyToHTTPSOptions(options);
+    const server = new URL(cluster.server);
+    const headers: http.OutgoingHttpHeaders = {};
+    // Header pairs as an array are an http option this kubeconfig code never produces.
+    if (options.headers && !Array.isArray(options.headers)) Object.assign(headers, options.headers);
+    if (options.auth) headers.authorization = `Basic ${Buffer.from(options.auth).toString('base64')}`;
+    // Through a proxy the client's own agent knows the way; otherwise one keep-alive agent.
+    if (cluster.proxyUrl && options.agent instanceof http.Agent) return { server, headers, agent: options.agent };
+    return { server, headers, agent: this.keepAliveAgent(server, options) };
+  }
+
+  private keepAliveAgent(server: URL, options: https.RequestOptions): http.Agent {
+    const tls = { ca: options.ca, cert: options.cert, key: options.key, pfx: options.pfx, passphrase: options.passphrase, rejectUnauthorized: options.rejectUnauthorized, servername: options.servername };
+    const key = JSON.stringify([server.protocol, tls]);
+    if (this.agent?.key !== key) {
+      this.agent?.agent.destroy();
+      const agent = server.protocol === 'http:' ? new http.Agent({ keepAlive: true }) : new https.Agent({ keepAlive: true, ...tls });
+      this.agent = { key, agent };
+    }
+    return this.agent.agent;
+  }
+
+  /**
+   * Sends one request and returns the parsed JSON answer. A non-2xx answer becomes a
+   * KubeApiError with the API server's own message and reason; so does a transport error
+   * (code 0). Every failure is reported to the error hook.
+   */
+  async request<T>(verb: string, method: Method, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
     try {
-      return (await request()).body;
-    } catch (err) {
-      if (err instanceof HttpError) {
-        const code = err.statusCode ?? 0;
-        const body = statusBody(err.body);
-        this.onError(verb, code);
-        throw new KubeApiError(verb, code, body.message ?? err.message, body.reason);
+      const { server, headers, agent } = await this.connection(verb);
+      const payload = body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+      const { code, text } = await send(server, path, this.limits, {
+        method,
+        agent,
+        headers: { ...headers, accept: 'application/json', ...(payload ? { 'content-type': contentType, 'content-length': payload.length } : {}) },
+      }, payload);
+      const parsed = parseJson(text);
+      if (code >= 200 && code < 300 && parsed !== undefined) {
+        // The API server's answer for this path; callers declare the type they asked for.
+        return parsed as T;
       }
-      this.onError(verb, 0);
-      throw new KubeApiError(verb, 0, err instanceof Error ? err.message : String(err));
+      const status = statusBody(parsed);
+      throw new KubeApiError(verb, code, status.message ?? (text.slice(0, 200) || 'no body'), status.reason);
+    } catch (err) {
+      const failure = err instanceof KubeApiError ? err : new KubeApiError(verb, 0, err instanceof Error ? err.message : String(err));
+      this.onError(verb, failure.code);
+      throw failure;
     }
   }
 
-  // ---- custom resources -------------------------------------------------------------------
-
-  async getCustom<T extends ApiObject>(type: ResourceType, key: ObjectKey): Promise<T | undefined> {
-    const verb = `get ${type.plural}`;
+  /** GET that answers undefined for 404. */
+  private async getOrUndefined<T>(verb: string, path: string): Promise<T | undefined> {
     try {
-      const body = await this.call(verb, () =>
-        type.namespaced
-          ? this.custom.getNamespacedCustomObject(type.group, type.version, namespaceOf(key), type.plural, key.name)
-          : this.custom.getClusterCustomObject(type.group, type.version, type.plural, key.name),
-      );
-      return asObject<T>(body);
+      return await this.request<T>(verb, 'GET', path);
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
     }
   }
 
-  /** Lists every object of a type (all namespaces unless one is given), page by page. */
-  async listCustom<T extends ApiObject>(type: ResourceType, options: { namespace?: string; labelSelector?: string } = {}): Promise<T[]> {
+  /** Every item of a list, page by page. */
+  private async listAll<T>(verb: string, path: string, labelSelector?: string): Promise<T[]> {
     const items: T[] = [];
     let continueToken: string | undefined;
     do {
-      const body = await this.call(`list ${type.plural}`, () =>
-        options.namespace
-          ? this.custom.listNamespacedCustomObject(type.group, type.version, options.namespace, type.plural, undefined, undefined, continueToken, undefined, options.labelSelector, listPageSize)
-          : this.custom.listClusterCustomObject(type.group, type.version, type.plural, undefined, undefined, continueToken, undefined, options.labelSelector, listPageSize),
-      );
-      const page = asObject<{ items: T[]; metadata?: { continue?: string } }>(body);
-      items.push(...page.items);
+      const query = listQuery(listPageSize, labelSelector, continueToken);
+      const page = await this.request<{ items?: T[]; metadata?: { continue?: string } }>(verb, 'GET', `${path}?${query}`);
+      items.push(...(page.items ?? []));
       continueToken = page.metadata?.continue || undefined;
     } while (continueToken);
     return items;
   }
 
+  // ---- custom resources -------------------------------------------------------------------
+
+  async getCustom<T extends ApiObject>(type: ResourceType, key: ObjectKey): Promise<T | undefined> {
+    return this.getOrUndefined<T>(`get ${type.plural}`, objectPath(type, type.namespaced ? namespaceOf(key) : undefined, key.name));
+  }
+
+  /** Lists every object of a type (all namespaces unless one is given), page by page. */
+  async listCustom<T extends ApiObject>(type: ResourceType, options: { namespace?: string; labelSelector?: string } = {}): Promise<T[]> {
+    return this.listAll<T>(`list ${type.plural}`, objectPath(type, options.namespace), options.labelSelector);
+  }
+
   /** Lists at most one object: proves the API server serves this type right now. */
   async probeCustom(type: ResourceType): Promise<void> {
-    await this.call(`list ${type.plural}`, () =>
-      this.custom.listClusterCustomObject(type.group, type.version, type.plural, undefined, undefined, undefined, undefined, undefined, 1),
-    );
+    await this.request(`list ${type.plural}`, 'GET', `${collectionPath(type)}?limit=1`);
   }
 
   // ---- list and watch of any collection (for operator/kube/informer.ts) -------------------------
 
   /** One page of a cluster-wide list of any collection path. */
   async listPath(path: string, options: { limit: number; labelSelector?: string | undefined; continueToken?: string | undefined }): Promise<ListedPage> {
-    const query = new URLSearchParams({ limit: String(options.limit) });
-    if (options.labelSelector) query.set('labelSelector', options.labelSelector);
-    if (options.continueToken) query.set('continue', options.continueToken);
-    const body = await this.getRaw<{ items?: unknown[]; metadata?: { resourceVersion?: string; continue?: string } }>(`${path}?${query.toString()}`, `list ${path}`);
+    const body = await this.request<{ items?: unknown[]; metadata?: { resourceVersion?: string; continue?: string } }>(`list ${path}`, 'GET', `${path}?${listQuery(options.limit, options.labelSelector, options.continueToken)}`);
     return { items: body.items ?? [], resourceVersion: body.metadata?.resourceVersion ?? '', ...(body.metadata?.continue ? { continueToken: body.metadata.continue } : {}) };
   }
 
@@ -209,51 +266,59 @@ export class KubeClient {
    * that stops the watch (then `done` does not run).
    */
   watchPath(path: string, options: { resourceVersion: string; labelSelector?: string | undefined; timeoutSeconds?: number | undefined }, onEvent: (type: WatchEventType, object: Record<string, unknown> & { metadata?: { name?: string; namespace?: string; resourceVersion?: string } }) => void, done: (err?: Error) => void): () => void {
-    const watch = new Watch(this.config);
+    const query = new URLSearchParams({ watch: 'true', allowWatchBookmarks: 'true', resourceVersion: options.resourceVersion });
+    if (options.labelSelector) query.set('labelSelector', options.labelSelector);
+    if (options.timeoutSeconds) query.set('timeoutSeconds', String(options.timeoutSeconds));
     let stopped = false;
-    let request: { abort(): void } | undefined;
-    const finish = (err?: unknown): void => {
+    let request: http.ClientRequest | undefined;
+    const finish = (err?: Error): void => {
       if (stopped) return;
       stopped = true;
+      request?.destroy();
       if (err) this.onError('watch', err instanceof KubeApiError ? err.code : 0);
-      done(err ? (err instanceof Error ? err : new Error(JSON.stringify(err) ?? 'watch failed')) : undefined);
+      done(err);
     };
-    watch
-      .watch(path, { resourceVersion: options.resourceVersion, allowWatchBookmarks: true, ...(options.labelSelector ? { labelSelector: options.labelSelector } : {}), ...(options.timeoutSeconds ? { timeoutSeconds: options.timeoutSeconds } : {}) }, (type: string, object: Record<string, unknown>) => {
-        if (!stopped) onEvent(type as WatchEventType, object);
-      }, (err: unknown) => finish(err))
-      // watch() resolves to the underlying request (typed any in client-node 0.22); only abort() is used.
-      .then((req: { abort(): void }) => {
-        request = req;
-        if (stopped) req.abort();
-      }, (err: unknown) => finish(err));
+    this.connection('watch').then(({ server, headers, agent }) => {
+      if (stopped) return;
+      request = openWatch(server, `${path}?${query.toString()}`, this.limits.watchIdleTimeoutMs, { headers, agent }, (type, object) => {
+        if (!stopped) onEvent(type, object);
+      }, finish);
+    }, (err: unknown) => finish(err instanceof Error ? err : new Error(String(err))));
     return () => {
       stopped = true;
-      request?.abort();
+      request?.destroy();
     };
   }
+
+  // ---- any kind, found through discovery -------------------------------------------------------
 
   /** UID of any object by apiVersion, kind and name (for owner references); undefined if absent. */
   async uidOf(apiVersion: string, kind: string, name: string, namespace?: string): Promise<string | undefined> {
-    try {
-      const body = await this.call(`get ${kind}`, () => this.objects.read({ apiVersion, kind, metadata: { name, ...(namespace ? { namespace } : {}) } }));
-      return body.metadata?.uid;
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
+    const type = await this.resourceOf(apiVersion, kind);
+    const object = await this.getOrUndefined<ApiObject>(`get ${kind}`, objectPath(type, type.namespaced ? namespace : undefined, name));
+    return object?.metadata?.uid;
   }
 
-  /**
-   * One page of any kind of object, by apiVersion and kind (the resource is found through
-   * discovery, which client-node caches). For background work such as the policy audit.
-   */
+  /** One page of any kind of object, by apiVersion and kind. For background work such as the policy audit. */
   async listPage(apiVersion: string, kind: string, limit: number, continueToken?: string): Promise<{ items: KubernetesObject[]; continueToken?: string }> {
-    const body = await this.call(`list ${kind}`, () => this.objects.list(apiVersion, kind, undefined, undefined, undefined, undefined, undefined, undefined, limit, continueToken));
-    // Typed as V1ListMeta (`_continue`), but arrives raw (`continue`) for kinds the serializer does not know.
-    const meta = (body.metadata ?? {}) as { _continue?: string; continue?: string };
-    const next = meta._continue || meta.continue || undefined;
-    return next ? { items: body.items, continueToken: next } : { items: body.items };
+    const type = await this.resourceOf(apiVersion, kind);
+    const body = await this.request<{ items?: KubernetesObject[]; metadata?: { continue?: string } }>(`list ${kind}`, 'GET', `${collectionPath(type)}?${listQuery(limit, undefined, continueToken)}`);
+    const next = body.metadata?.continue || undefined;
+    const items = (body.items ?? []).map((item) => ({ apiVersion, kind, ...item }));
+    return next ? { items, continueToken: next } : { items };
+  }
+
+  /** The resource serving a kind, from the discovery document of its group version (cached). */
+  private async resourceOf(apiVersion: string, kind: string): Promise<ResourceType> {
+    const known = this.kinds.get(`${apiVersion}/${kind}`);
+    if (known) return known;
+    const [group, version] = apiVersion.includes('/') ? apiVersion.split('/', 2) as [string, string] : ['', apiVersion];
+    const list = await this.request<{ resources?: Array<{ name: string; kind: string; namespaced: boolean }> }>(`get discovery`, 'GET', group ? `/apis/${group}/${version}` : `/api/${version}`);
+    const found = list.resources?.find((resource) => resource.kind === kind && !resource.name.includes('/'));
+    if (!found) throw new KubeApiError(`get discovery`, 404, `${apiVersion} serves no kind ${kind}`, 'NotFound');
+    const type: ResourceType = { group, version, plural: found.name, kind, namespaced: found.namespaced };
+    this.kinds.set(`${apiVersion}/${kind}`, type);
+    return type;
   }
 
   /**
@@ -261,158 +326,21 @@ export class KubeClient {
    * a stale read fails with 409 instead of overwriting someone else's change.
    */
   async replaceCustomStatus<T extends ApiObject>(type: ResourceType, object: T): Promise<T> {
-    const name = object.metadata?.name ?? '';
-    const body = await this.call(`update ${type.plural}/status`, () =>
-      type.namespaced
-        ? this.custom.replaceNamespacedCustomObjectStatus(type.group, type.version, object.metadata?.namespace ?? '', type.plural, name, object)
-        : this.custom.replaceClusterCustomObjectStatus(type.group, type.version, type.plural, name, object),
-    );
-    return asObject<T>(body);
+    return this.request<T>(`update ${type.plural}/status`, 'PUT', `${objectPath(type, type.namespaced ? object.metadata?.namespace : undefined, object.metadata?.name ?? '')}/status`, object);
   }
 
   async createCustom<T extends ApiObject>(type: ResourceType, object: T): Promise<T> {
-    const body = await this.call(`create ${type.plural}`, () =>
-      type.namespaced
-        ? this.custom.createNamespacedCustomObject(type.group, type.version, object.metadata?.namespace ?? '', type.plural, object)
-        : this.custom.createClusterCustomObject(type.group, type.version, type.plural, object),
-    );
-    return asObject<T>(body);
+    return this.request<T>(`create ${type.plural}`, 'POST', objectPath(type, type.namespaced ? object.metadata?.namespace : undefined), object);
   }
 
   async deleteCustom(type: ResourceType, key: ObjectKey): Promise<void> {
-    try {
-      await this.call(`delete ${type.plural}`, () =>
-        type.namespaced
-          ? this.custom.deleteNamespacedCustomObject(type.group, type.version, namespaceOf(key), type.plural, key.name)
-          : this.custom.deleteClusterCustomObject(type.group, type.version, type.plural, key.name),
-      );
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
-  }
-
-  // ---- jobs -------------------------------------------------------------------------------
-
-  async createJob(namespace: string, job: V1Job): Promise<V1Job> {
-    return this.call('create jobs', () => this.batch.createNamespacedJob(namespace, job));
-  }
-
-  async listJobs(namespace: string, labelSelector: string): Promise<V1Job[]> {
-    const list = await this.call('list jobs', () =>
-      this.batch.listNamespacedJob(namespace, undefined, undefined, undefined, undefined, labelSelector, listPageSize),
-    );
-    return list.items;
-  }
-
-  // ---- leases -----------------------------------------------------------------------------
-
-  async getLease(namespace: string, name: string): Promise<V1Lease | undefined> {
-    try {
-      return await this.call('get leases', () => this.coordination.readNamespacedLease(name, namespace));
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
-  }
-
-  async createLease(namespace: string, lease: V1Lease): Promise<V1Lease> {
-    return this.call('create leases', () => this.coordination.createNamespacedLease(namespace, lease));
-  }
-
-  /** Optimistic: fails with 409 when the Lease changed since it was read. */
-  async replaceLease(namespace: string, lease: V1Lease): Promise<V1Lease> {
-    return this.call('update leases', () => this.coordination.replaceNamespacedLease(lease.metadata?.name ?? '', namespace, lease));
-  }
-
-  /** Scan Jobs in every namespace, by label: how a new leader finds the Jobs already running. */
-  async listJobsAllNamespaces(labelSelector: string): Promise<V1Job[]> {
-    const items: V1Job[] = [];
-    let continueToken: string | undefined;
-    do {
-      const page = await this.call('list jobs', () =>
-        this.batch.listJobForAllNamespaces(undefined, continueToken, undefined, labelSelector, listPageSize),
-      );
-      items.push(...page.items);
-      continueToken = page.metadata?._continue || undefined;
-    } while (continueToken);
-    return items;
-  }
-
-  // ---- pods, secrets, token reviews ---------------------------------------------------------
-
-  async getPod(namespace: string, name: string): Promise<V1Pod | undefined> {
-    try {
-      return await this.call('get pods', () => this.core.readNamespacedPod(name, namespace));
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
-  }
-
-  /** One named Secret; SecureStack never lists or watches Secrets. */
-  async getSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
-    try {
-      return await this.call('get secrets', () => this.core.readNamespacedSecret(name, namespace));
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
-  }
-
-  async createSecret(namespace: string, secret: V1Secret): Promise<V1Secret> {
-    return this.call('create secrets', () => this.core.createNamespacedSecret(namespace, secret));
-  }
-
-  /** Optimistic: fails with 409 when the Secret changed since it was read. */
-  async replaceSecret(namespace: string, secret: V1Secret): Promise<V1Secret> {
-    return this.call('update secrets', () => this.core.replaceNamespacedSecret(secret.metadata?.name ?? '', namespace, secret));
-  }
-
-  /** Asks the API server who a bearer token belongs to, for the given audiences. */
-  async reviewToken(token: string, audiences: string[]): Promise<V1TokenReviewStatus> {
-    const review = await this.call('create tokenreviews', () =>
-      this.authentication.createTokenReview({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, audiences } }),
-    );
-    return review.status ?? {};
-  }
-
-  // ---- config maps (SBOM parts) -------------------------------------------------------------
-
-  async getConfigMap(namespace: string, name: string): Promise<ConfigMap | undefined> {
-    try {
-      return await this.call('get configmaps', () => this.core.readNamespacedConfigMap(name, namespace));
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
-  }
-
-  async listConfigMaps(namespace: string, labelSelector: string): Promise<ConfigMap[]> {
-    const items: ConfigMap[] = [];
-    let continueToken: string | undefined;
-    do {
-      const page = await this.call('list configmaps', () =>
-        this.core.listNamespacedConfigMap(namespace, undefined, undefined, continueToken, undefined, labelSelector, listPageSize),
-      );
-      items.push(...page.items);
-      continueToken = page.metadata?._continue || undefined;
-    } while (continueToken);
-    return items;
-  }
-
-  async createConfigMap(namespace: string, configMap: ConfigMap): Promise<ConfigMap> {
-    return this.call('create configmaps', () => this.core.createNamespacedConfigMap(namespace, configMap));
-  }
-
-  /** Unconditional unless configMap carries a resourceVersion (then 409 on a stale write). */
-  async replaceConfigMap(namespace: string, configMap: ConfigMap): Promise<ConfigMap> {
-    return this.call('update configmaps', () => this.core.replaceNamespacedConfigMap(configMap.metadata?.name ?? '', namespace, configMap));
+    await this.deleteIfPresent(`delete ${type.plural}`, objectPath(type, type.namespaced ? namespaceOf(key) : undefined, key.name));
   }
 
   /** Returns false when it was already gone. */
-  async deleteConfigMap(namespace: string, name: string): Promise<boolean> {
+  private async deleteIfPresent(verb: string, path: string): Promise<boolean> {
     try {
-      await this.call('delete configmaps', () => this.core.deleteNamespacedConfigMap(name, namespace));
+      await this.request(verb, 'DELETE', path);
       return true;
     } catch (err) {
       if (isNotFound(err)) return false;
@@ -420,10 +348,94 @@ export class KubeClient {
     }
   }
 
+  // ---- jobs -------------------------------------------------------------------------------
+
+  async createJob(namespace: string, job: V1Job): Promise<V1Job> {
+    return this.request<V1Job>('create jobs', 'POST', objectPath(builtin.jobs, namespace), job);
+  }
+
+  async listJobs(namespace: string, labelSelector: string): Promise<V1Job[]> {
+    return this.listAll<V1Job>('list jobs', objectPath(builtin.jobs, namespace), labelSelector);
+  }
+
+  /** Scan Jobs in every namespace, by label: how a new leader finds the Jobs already running. */
+  async listJobsAllNamespaces(labelSelector: string): Promise<V1Job[]> {
+    return this.listAll<V1Job>('list jobs', collectionPath(builtin.jobs), labelSelector);
+  }
+
+  // ---- leases -----------------------------------------------------------------------------
+
+  async getLease(namespace: string, name: string): Promise<V1Lease | undefined> {
+    return this.getOrUndefined<V1Lease>('get leases', objectPath(builtin.leases, namespace, name));
+  }
+
+  async createLease(namespace: string, lease: V1Lease): Promise<V1Lease> {
+    return this.request<V1Lease>('create leases', 'POST', objectPath(builtin.leases, namespace), lease);
+  }
+
+  /** Optimistic: fails with 409 when the Lease changed since it was read. */
+  async replaceLease(namespace: string, lease: V1Lease): Promise<V1Lease> {
+    return this.request<V1Lease>('update leases', 'PUT', objectPath(builtin.leases, namespace, lease.metadata?.name ?? ''), lease);
+  }
+
+  // ---- pods, secrets, token reviews ---------------------------------------------------------
+
+  async getPod(namespace: string, name: string): Promise<V1Pod | undefined> {
+    return this.getOrUndefined<V1Pod>('get pods', objectPath(builtin.pods, namespace, name));
+  }
+
+  /** One named Secret; SecureStack never lists or watches Secrets. */
+  async getSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
+    return this.getOrUndefined<V1Secret>('get secrets', objectPath(builtin.secrets, namespace, name));
+  }
+
+  async createSecret(namespace: string, secret: V1Secret): Promise<V1Secret> {
+    return this.request<V1Secret>('create secrets', 'POST', objectPath(builtin.secrets, namespace), secret);
+  }
+
+  /** Optimistic: fails with 409 when the Secret changed since it was read. */
+  async replaceSecret(namespace: string, secret: V1Secret): Promise<V1Secret> {
+    return this.request<V1Secret>('update secrets', 'PUT', objectPath(builtin.secrets, namespace, secret.metadata?.name ?? ''), secret);
+  }
+
+  /** Asks the API server who a bearer token belongs to, for the given audiences. */
+  async reviewToken(token: string, audiences: string[]): Promise<V1TokenReviewStatus> {
+    const review = await this.request<{ status?: V1TokenReviewStatus }>('create tokenreviews', 'POST', collectionPath(builtin.tokenreviews), {
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenReview',
+      spec: { token, audiences },
+    });
+    return review.status ?? {};
+  }
+
+  // ---- config maps (SBOM parts) -------------------------------------------------------------
+
+  async getConfigMap(namespace: string, name: string): Promise<ConfigMap | undefined> {
+    return this.getOrUndefined<ConfigMap>('get configmaps', objectPath(builtin.configmaps, namespace, name));
+  }
+
+  async listConfigMaps(namespace: string, labelSelector: string): Promise<ConfigMap[]> {
+    return this.listAll<ConfigMap>('list configmaps', objectPath(builtin.configmaps, namespace), labelSelector);
+  }
+
+  async createConfigMap(namespace: string, configMap: ConfigMap): Promise<ConfigMap> {
+    return this.request<ConfigMap>('create configmaps', 'POST', objectPath(builtin.configmaps, namespace), configMap);
+  }
+
+  /** Unconditional unless configMap carries a resourceVersion (then 409 on a stale write). */
+  async replaceConfigMap(namespace: string, configMap: ConfigMap): Promise<ConfigMap> {
+    return this.request<ConfigMap>('update configmaps', 'PUT', objectPath(builtin.configmaps, namespace, configMap.metadata?.name ?? ''), configMap);
+  }
+
+  /** Returns false when it was already gone. */
+  async deleteConfigMap(namespace: string, name: string): Promise<boolean> {
+    return this.deleteIfPresent('delete configmaps', objectPath(builtin.configmaps, namespace, name));
+  }
+
   // ---- events -----------------------------------------------------------------------------
 
   async createEvent(namespace: string, event: CoreV1Event): Promise<void> {
-    await this.call('create events', () => this.core.createNamespacedEvent(namespace, event));
+    await this.request('create events', 'POST', objectPath(builtin.events, namespace), event);
   }
 
   // ---- whole-object replace, API discovery (admission webhook) ------------------------------
@@ -433,13 +445,7 @@ export class KubeClient {
    * Optimistic: fails with 409 when the object's resourceVersion is stale.
    */
   async replaceCustom<T extends ApiObject>(type: ResourceType, object: T): Promise<T> {
-    const name = object.metadata?.name ?? '';
-    const body = await this.call(`update ${type.plural}`, () =>
-      type.namespaced
-        ? this.custom.replaceNamespacedCustomObject(type.group, type.version, object.metadata?.namespace ?? '', type.plural, name, object)
-        : this.custom.replaceClusterCustomObject(type.group, type.version, type.plural, name, object),
-    );
-    return asObject<T>(body);
+    return this.request<T>(`update ${type.plural}`, 'PUT', objectPath(type, type.namespaced ? object.metadata?.namespace : undefined, object.metadata?.name ?? ''), object);
   }
 
   /**
@@ -449,14 +455,14 @@ export class KubeClient {
    * One request per group: run it in the background, never on a request path.
    */
   async discoverResources(): Promise<{ resources: Array<ResourceType & { verbs: string[] }>; failed: string[] }> {
-    const list = await this.getRaw<{ groups?: Array<{ name: string; preferredVersion?: { version: string } }> }>('/apis');
+    const list = await this.request<{ groups?: Array<{ name: string; preferredVersion?: { version: string } }> }>('get discovery', 'GET', '/apis');
     const groupVersions = [{ group: '', version: 'v1', path: '/api/v1' }];
     for (const group of list.groups ?? []) {
       const version = group.preferredVersion?.version;
       if (version) groupVersions.push({ group: group.name, version, path: `/apis/${group.name}/${version}` });
     }
     type ResourceList = { resources?: Array<{ name: string; kind: string; namespaced: boolean; verbs?: string[] }> };
-    const answers = await Promise.allSettled(groupVersions.map((gv) => this.getRaw<ResourceList>(gv.path)));
+    const answers = await Promise.allSettled(groupVersions.map((gv) => this.request<ResourceList>('get discovery', 'GET', gv.path)));
     const resources: Array<ResourceType & { verbs: string[] }> = [];
     const failed: string[] = [];
     answers.forEach((answer, i) => {
@@ -466,59 +472,114 @@ export class KubeClient {
     });
     return { resources, failed };
   }
+}
 
-  /**
-   * GET of a raw API path with the kubeconfig's credentials: the generated 0.22 clients have
-   * discovery calls only per built-in group, not for /apis/<any group>/<version>.
-   */
-  private async getRaw<T>(path: string, verb = 'get discovery'): Promise<T> {
-    const server = this.config.getCurrentCluster()?.server;
-    if (!server) throw new KubeApiError(verb, 0, 'the kubeconfig has no current cluster');
-    const options: import('node:https').RequestOptions = { method: 'GET', headers: { Accept: 'application/json' }, timeout: requestTimeoutMs };
-    await this.config.applyToHTTPSOptions(options);
-    // Loaded on first use: only this background discovery needs a raw HTTPS request.
-    const https = await import('node:https');
-    try {
-      return await new Promise<T>((resolve, reject) => {
-        const req = https.request(`${server.replace(/\/+$/, '')}${path}`, options, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('error', reject);
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            const code = res.statusCode ?? 0;
-            let body: unknown;
-            try {
-              body = JSON.parse(text);
-            } catch {
-              body = undefined;
-            }
-            if (code >= 200 && code < 300 && body !== undefined) {
-              // Discovery documents are fixed API types; callers declare only the fields they read.
-              resolve(body as T);
-              return;
-            }
-            const status = statusBody(body);
-            reject(new KubeApiError(`${verb} ${path}`, code, status.message ?? (text.slice(0, 200) || 'no body'), status.reason));
-          });
-        });
-        req.on('timeout', () => req.destroy(new Error(`no answer within ${requestTimeoutMs} ms`)));
-        req.on('error', reject);
-        req.end();
-      });
-    } catch (err) {
-      this.onError(verb, err instanceof KubeApiError ? err.code : 0);
-      throw err instanceof KubeApiError ? err : new KubeApiError(`${verb} ${path}`, 0, err instanceof Error ? err.message : String(err));
-    }
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }
 
+function listQuery(limit: number, labelSelector: string | undefined, continueToken: string | undefined): string {
+  const query = new URLSearchParams({ limit: String(limit) });
+  if (labelSelector) query.set('labelSelector', labelSelector);
+  if (continueToken) query.set('continue', continueToken);
+  return query.toString();
+}
+
+/** One request with a bounded time and body: the status code and the body as text. */
+function send(server: URL, path: string, limits: TransportLimits, options: http.RequestOptions, payload: Buffer | undefined): Promise<{ code: number; text: string }> {
+  const { requestTimeoutMs, maxResponseBytes } = limits;
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const fail = (err: Error): void => {
+      if (settled) return;
+      settled = true;
+      reject(err);
+    };
+    const req = (server.protocol === 'http:' ? http : https).request(new URL(joinPath(server, path)), { ...options, timeout: requestTimeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      let bytes = 0;
+      res.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+        if (bytes <= maxResponseBytes) chunks.push(chunk);
+        else if (!settled) {
+          fail(new Error(`answer larger than ${maxResponseBytes} bytes`));
+          req.destroy();
+        }
+      });
+      res.on('error', fail);
+      res.on('end', () => {
+        if (settled) return;
+        settled = true;
+        resolve({ code: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') });
+      });
+    });
+    req.on('timeout', () => {
+      fail(new Error(`no answer within ${requestTimeoutMs} ms`));
+      req.destroy();
+    });
+    req.on('error', fail);
+    req.end(payload);
+  });
+}
+
 /**
- * The custom objects API returns untyped JSON. The API server validated it against the CRD
- * schema, which is the same schema our types are generated from, so the cast is sound.
+ * Opens a watch and feeds its newline-delimited events to `onEvent`; `finish` runs with an
+ * error for a non-2xx answer, a broken or quiet connection, and without one at a normal end.
  */
-function asObject<T>(body: object): T {
-  return body as T;
+function openWatch(server: URL, path: string, watchIdleTimeoutMs: number, options: http.RequestOptions, onEvent: (type: WatchEventType, object: Record<string, unknown>) => void, finish: (err?: Error) => void): http.ClientRequest {
+  const req = (server.protocol === 'http:' ? http : https).request(new URL(joinPath(server, path)), { ...options, method: 'GET', headers: { ...options.headers, accept: 'application/json' } }, (res) => {
+    const code = res.statusCode ?? 0;
+    if (code < 200 || code >= 300) {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        const status = statusBody(parseJson(Buffer.concat(chunks).toString('utf8')));
+        finish(new KubeApiError('watch', code, status.message ?? 'watch refused', status.reason));
+      });
+      res.on('error', (err) => finish(err));
+      return;
+    }
+    let buffered = '';
+    res.setEncoding('utf8');
+    res.on('data', (chunk: string) => {
+      buffered += chunk;
+      let newline = buffered.indexOf('\n');
+      while (newline !== -1) {
+        const line = buffered.slice(0, newline).trim();
+        buffered = buffered.slice(newline + 1);
+        if (line) {
+          const event = parseJson(line) as { type?: WatchEventType; object?: Record<string, unknown> } | undefined;
+          if (event?.type && event.object) onEvent(event.type, event.object);
+        }
+        newline = buffered.indexOf('\n');
+      }
+    });
+    res.on('end', () => finish());
+    res.on('error', (err) => finish(err));
+    // A connection cut mid-stream ends without 'end': that is an error, not a normal close.
+    res.on('close', () => {
+      if (!res.complete) finish(new Error('watch connection closed mid-stream'));
+    });
+  });
+  req.setTimeout(watchIdleTimeoutMs, () => req.destroy(new Error(`watch quiet for ${watchIdleTimeoutMs} ms`)));
+  req.on('error', (err) => finish(err));
+  req.end();
+  return req;
+}
+
+function joinPath(server: URL, path: string): string {
+  return `${server.origin}${server.pathname.replace(/\/+$/, '')}${path}`;
+}
+
+/** The path of a namespaced or cluster-scoped object, or of its collection when name is absent. */
+function objectPath(type: Pick<ResourceType, 'group' | 'version' | 'plural' | 'namespaced'>, namespace: string | undefined, name?: string): string {
+  const base = type.group === '' ? `/api/${type.version}` : `/apis/${type.group}/${type.version}`;
+  const scope = type.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
+  return `${base}${scope}/${type.plural}${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;
 }
 
 function namespaceOf(key: ObjectKey): string {
@@ -527,6 +588,6 @@ function namespaceOf(key: ObjectKey): string {
 }
 
 /** The API path of a resource type's cluster-wide collection. */
-export function collectionPath(type: { group: string; version: string; plural: string }): string {
-  return type.group === '' ? `/api/${type.version}/${type.plural}` : `/apis/${type.group}/${type.version}/${type.plural}`;
+export function collectionPath(type: Pick<ResourceType, 'group' | 'version' | 'plural'>): string {
+  return objectPath({ ...type, namespaced: false }, undefined);
 }

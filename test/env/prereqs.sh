@@ -14,6 +14,8 @@
 #                                 root (the default); never: only check and report
 #   SECURESTACK_MIN_FREE_GIB      free disk needed before a first build                      [12]
 #   SECURESTACK_TOOLS_DIR         the build cache of test/env/build.sh                       [.testenv/tools]
+#   SECURESTACK_NODE              machine: the machine's Node runs everything, so it must meet
+#                                 package.json's engines (test/env/node.sh)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -35,7 +37,12 @@ declare -A debian_package=(
   [redis-cli]=redis-tools
 )
 # Commands that are not Debian packages of this project's kind, with how to get them.
-min_node="$(sed -nE 's/.*"node": *">= *([0-9][0-9.]*)".*/\1/p' "$root/package.json" | head -n 1)"
+# Node: package.json's engines is what SecureStack runs on. The machine's own Node only has to run
+# npm once, because test/env/node.sh installs the image's Node (which meets engines) and runs all
+# the rest on it; with SECURESTACK_NODE=machine the machine's Node runs everything instead.
+bootstrap_min_node=18.17.0   # the oldest Node whose npm installs the official binaries package
+engines_min_node="$(sed -nE 's/.*"node": *">= *([0-9][0-9.]*)".*/\1/p' "$root/package.json" | head -n 1)"
+if [ "${SECURESTACK_NODE:-}" = machine ]; then min_node="$engines_min_node"; else min_node="$bootstrap_min_node"; fi
 min_go="$(sed -nE 's/^go ([0-9][0-9.]*)$/\1/p' "$here/tools/go.mod" "$here/trivydb/go.mod" | sort -V | tail -n 1)"
 
 # version_at_least HAVE WANT: true when HAVE >= WANT (dotted numbers; a missing part counts as 0).

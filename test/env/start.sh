@@ -28,6 +28,9 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
+# The node player runs on the Node the image ships, as the tests do (node.sh; SecureStack needs >= 22.19).
+# shellcheck source=node.sh
+source "$here/node.sh"
 # shellcheck source=versions.sh
 source "$here/versions.sh"
 

@@ -5,7 +5,9 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node';
+import { KubeApiError, KubeClient } from '../../../operator/kube/client';
 import { killGroup, PodRun, POD_MARKER, RUN_MARKER, type PodHost } from './pod';
 
 export interface PlayerOptions {
@@ -19,6 +21,7 @@ export interface PlayerOptions {
 
 export const LEASE_NAMESPACE = 'kube-system';
 export const LEASE_NAME = 'securestack-nodeplayer';
+const leasePath = `/apis/coordination.k8s.io/v1/namespaces/${LEASE_NAMESPACE}/leases/${LEASE_NAME}`;
 const LEASE_SECONDS = 15;
 const RENEW_MS = 5_000;
 
@@ -31,16 +34,11 @@ export function log(msg: string, fields: Record<string, unknown> = {}): void {
 }
 
 function errText(err: unknown): string {
-  if (err instanceof k8s.HttpError) {
-    const body: unknown = err.body;
-    const message = typeof body === 'object' && body !== null && 'message' in body ? JSON.stringify(body.message) : '';
-    return `HTTP ${err.statusCode ?? '?'} ${message}`.trim();
-  }
   return err instanceof Error ? err.message : String(err);
 }
 
 function statusCode(err: unknown): number | undefined {
-  return err instanceof k8s.HttpError ? err.statusCode : undefined;
+  return err instanceof KubeApiError ? err.code : undefined;
 }
 
 /** MicroTime as the API server parses it: RFC 3339 with exactly six fractional digits. */
@@ -55,15 +53,13 @@ export class Player implements PodHost {
   readonly apiPort: string;
   readonly killGraceSeconds: number;
   readonly maxRuntimeSeconds: number;
-  private readonly kc = new k8s.KubeConfig();
-  private readonly core: k8s.CoreV1Api;
-  private readonly coord: k8s.CoordinationV1Api;
+  private readonly client: KubeClient;
   private readonly known = new Map<string, Known>();
   private readonly nodes = new Map<string, string>();
   private nodesFetchedAt = 0;
   private nextIP = Math.floor(Math.random() * 4000);
   private stopped = false;
-  private currentWatch: { abort(): void } | undefined;
+  private currentWatch: (() => void) | undefined;
   private leaseTimer: NodeJS.Timeout | undefined;
   private readonly identity = `nodeplayer-${hostname()}-${process.pid}`;
 
@@ -72,12 +68,12 @@ export class Player implements PodHost {
     this.imagesFile = opts.imagesFile;
     this.killGraceSeconds = opts.killGraceSeconds;
     this.maxRuntimeSeconds = opts.maxRuntimeSeconds;
-    this.kc.loadFromFile(opts.kubeconfig);
-    const server = new URL(this.kc.getCurrentCluster()?.server ?? 'https://127.0.0.1:443');
+    const config = new KubeConfig();
+    config.loadFromFile(opts.kubeconfig);
+    const server = new URL(config.getCurrentCluster()?.server ?? 'https://127.0.0.1:443');
     this.apiHost = server.hostname;
     this.apiPort = server.port || '443';
-    this.core = this.kc.makeApiClient(k8s.CoreV1Api);
-    this.coord = this.kc.makeApiClient(k8s.CoordinationV1Api);
+    this.client = new KubeClient(config);
   }
 
   log(msg: string, fields?: Record<string, unknown>): void {
@@ -101,7 +97,7 @@ export class Player implements PodHost {
   /** Stops every pod (they end Failed/NodeShutdown), gives up the Lease. */
   async stop(): Promise<void> {
     this.stopped = true;
-    this.currentWatch?.abort();
+    this.currentWatch?.();
     if (this.leaseTimer) {
       clearInterval(this.leaseTimer);
     }
@@ -115,7 +111,7 @@ export class Player implements PodHost {
       r.forceKill();
     }
     rmSync(path.join(this.runDir, 'nodeplayer', 'ready'), { force: true });
-    await this.coord.deleteNamespacedLease(LEASE_NAME, LEASE_NAMESPACE).catch(() => undefined);
+    await this.client.request('delete leases', 'DELETE', leasePath).catch(() => undefined);
   }
 
   private async loop(initialRv: string): Promise<void> {
@@ -142,14 +138,17 @@ export class Player implements PodHost {
 
   /** Lists the pods and handles each; returns the list's resourceVersion. */
   private async resync(initial: boolean): Promise<string> {
-    const res = await this.core.listPodForAllNamespaces(
-      undefined,
-      undefined,
-      undefined,
-      this.opts.labelSelector,
-    );
+    const pods: k8s.V1Pod[] = [];
+    let resourceVersion = '';
+    let continueToken: string | undefined;
+    do {
+      const page = await this.client.listPath('/api/v1/pods', { limit: 500, labelSelector: this.opts.labelSelector, continueToken });
+      resourceVersion ||= page.resourceVersion;
+      pods.push(...(page.items as k8s.V1Pod[]));
+      continueToken = page.continueToken;
+    } while (continueToken);
     const uids = new Set<string>();
-    for (const pod of res.body.items) {
+    for (const pod of pods) {
       uids.add(pod.metadata?.uid ?? '');
       this.onPod('SYNC', pod);
     }
@@ -168,7 +167,7 @@ export class Player implements PodHost {
         }
       }
     }
-    this.lastRv = res.body.metadata?.resourceVersion ?? '';
+    this.lastRv = resourceVersion;
     return this.lastRv;
   }
 
@@ -176,11 +175,10 @@ export class Player implements PodHost {
   private watch(rv: string): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
       let gone = false;
-      const w = new k8s.Watch(this.kc);
-      w.watch(
+      this.currentWatch = this.client.watchPath(
         '/api/v1/pods',
-        { labelSelector: this.opts.labelSelector, resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: 300 },
-        (type: string, obj: unknown) => {
+        { labelSelector: this.opts.labelSelector, resourceVersion: rv, timeoutSeconds: 300 },
+        (type, obj) => {
           const o = obj as k8s.V1Pod & { code?: number };
           if (type === 'ERROR') {
             gone = true;
@@ -194,19 +192,14 @@ export class Player implements PodHost {
             this.onPod(type, o);
           }
         },
-        (err: unknown) => {
+        (err) => {
           this.currentWatch = undefined;
           if (err) {
-            reject(err instanceof Error ? err : new Error(JSON.stringify(err)));
+            reject(err);
           } else {
             resolve(gone);
           }
         },
-      ).then(
-        (req: { abort(): void }) => {
-          this.currentWatch = req;
-        },
-        (err: unknown) => reject(err instanceof Error ? err : new Error(String(err))),
       );
     });
   }
@@ -344,10 +337,10 @@ export class Player implements PodHost {
 
   private async fetchNodes(): Promise<void> {
     this.nodesFetchedAt = Date.now();
-    const res = await this.core.listNode();
+    const res = await this.client.request<k8s.V1NodeList>('list nodes', 'GET', '/api/v1/nodes');
     this.nodes.clear();
     this.otherNodes.clear();
-    for (const n of res.body.items) {
+    for (const n of res.items) {
       const nodeName = n.metadata?.name ?? '';
       if (n.metadata?.annotations?.[KWOK_NODE_ANNOTATION] === 'fake') {
         this.nodes.set(nodeName, n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address ?? '10.0.0.1');
@@ -370,9 +363,8 @@ export class Player implements PodHost {
   async patchStatus(namespace: string, name: string, status: Record<string, unknown>): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.core.patchNamespacedPodStatus(name, namespace, { status }, undefined, undefined, 'securestack-nodeplayer', undefined, undefined, {
-          headers: { 'Content-Type': 'application/strategic-merge-patch+json' },
-        });
+        const podStatus = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}/status?fieldManager=securestack-nodeplayer`;
+        await this.client.request('patch pods/status', 'PATCH', podStatus, { status }, 'application/strategic-merge-patch+json');
         return;
       } catch (err) {
         if (statusCode(err) === 404 || attempt >= 5 || this.stopped) {
@@ -385,12 +377,12 @@ export class Player implements PodHost {
 
   async readSecret(namespace: string, name: string): Promise<Record<string, Buffer> | undefined> {
     try {
-      const res = await this.core.readNamespacedSecret(name, namespace);
+      const res = await this.client.request<k8s.V1Secret>('get secrets', 'GET', `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${encodeURIComponent(name)}`);
       const out: Record<string, Buffer> = {};
-      for (const [k, v] of Object.entries(res.body.data ?? {})) {
+      for (const [k, v] of Object.entries(res.data ?? {})) {
         out[k] = Buffer.from(v, 'base64');
       }
-      for (const [k, v] of Object.entries(res.body.stringData ?? {})) {
+      for (const [k, v] of Object.entries(res.stringData ?? {})) {
         out[k] = Buffer.from(v, 'utf8');
       }
       return out;
@@ -404,12 +396,12 @@ export class Player implements PodHost {
 
   async readConfigMap(namespace: string, name: string): Promise<Record<string, Buffer> | undefined> {
     try {
-      const res = await this.core.readNamespacedConfigMap(name, namespace);
+      const res = await this.client.request<k8s.V1ConfigMap>('get configmaps', 'GET', `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps/${encodeURIComponent(name)}`);
       const out: Record<string, Buffer> = {};
-      for (const [k, v] of Object.entries(res.body.data ?? {})) {
+      for (const [k, v] of Object.entries(res.data ?? {})) {
         out[k] = Buffer.from(v, 'utf8');
       }
-      for (const [k, v] of Object.entries(res.body.binaryData ?? {})) {
+      for (const [k, v] of Object.entries(res.binaryData ?? {})) {
         out[k] = Buffer.from(v, 'base64');
       }
       return out;
@@ -429,14 +421,17 @@ export class Player implements PodHost {
     expirationSeconds: number,
     pod: { name: string; uid: string },
   ): Promise<string> {
-    const res = await this.core.createNamespacedServiceAccountToken(serviceAccount, namespace, {
+    const tokenPath = `/api/v1/namespaces/${encodeURIComponent(namespace)}/serviceaccounts/${encodeURIComponent(serviceAccount)}/token`;
+    const res = await this.client.request<k8s.AuthenticationV1TokenRequest>('create serviceaccounts/token', 'POST', tokenPath, {
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenRequest',
       spec: {
         audiences: audience ? [audience] : [],
         expirationSeconds,
         boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.name, uid: pod.uid },
       },
     });
-    const token = res.body.status?.token;
+    const token = res.status?.token;
     if (!token) {
       throw new Error(`TokenRequest for ServiceAccount ${namespace}/${serviceAccount} returned no token`);
     }
@@ -454,9 +449,7 @@ export class Player implements PodHost {
       metadata: { name: LEASE_NAME, namespace: LEASE_NAMESPACE },
       spec: { holderIdentity: this.identity, leaseDurationSeconds: LEASE_SECONDS, renewTime: microTime() },
     };
-    await this.coord.patchNamespacedLease(LEASE_NAME, LEASE_NAMESPACE, body, undefined, undefined, 'securestack-nodeplayer', undefined, true, {
-      headers: { 'Content-Type': 'application/apply-patch+yaml' },
-    });
+    await this.client.request('apply leases', 'PATCH', `${leasePath}?fieldManager=securestack-nodeplayer&force=true`, body, 'application/apply-patch+yaml');
   }
 
   /**
