@@ -6,6 +6,7 @@
  * Every setting also reads from SECURESTACK_* environment variables (operator/config.ts).
  */
 import type { Server } from 'node:http';
+import type { ImageScan } from './api/types.generated';
 import { ConfigError, loadConfig, type OperatorConfig } from './config';
 import { ImageScanReconciler } from './controllers/imagescan';
 import { WorkloadIndex, WorkloadReconciler, podWatch } from './controllers/workloads';
@@ -109,7 +110,7 @@ async function main(): Promise<void> {
     cachesSynced: () => admission.caches.synced(),
   });
   const reconcilers = [imageScans, policies, admission.reconciler];
-  if (config.workloadScanning) reconcilers.push(new WorkloadReconciler({ client, index: workloads, events, skipped: scanMetrics.workloadImagesSkipped, admissionGraceMs: config.admissionScanGraceMs }));
+  if (config.workloadScanning) reconcilers.push(new WorkloadReconciler({ client, index: workloads, imageScansIn: (namespace) => cachedImageScans(informers, namespace), events, skipped: scanMetrics.workloadImagesSkipped, admissionGraceMs: config.admissionScanGraceMs }));
   const manager = new Manager({
     config,
     client,
@@ -144,6 +145,14 @@ async function main(): Promise<void> {
 function reportHosts(config: OperatorConfig): string[] {
   const service = `securestack-reports.${config.namespace}.svc`;
   return [...new Set([new URL(config.reportURL).hostname, service, `${service}.cluster.local`, 'localhost', '127.0.0.1'])];
+}
+
+/**
+ * The ImageScans of a namespace from the shared cache, which holds them whole for the ImageScan
+ * reconciler; the API server validated them against the schema the type is generated from.
+ */
+function cachedImageScans(informers: InformerFactory, namespace: string): ImageScan[] {
+  return informers.informer(collectionPath(imageScanType), { keep: 'object' }).inNamespace(namespace) as unknown as ImageScan[];
 }
 
 /** Namespaces holding ImageScans the admission gate asked for (from the shared cache). */

@@ -4,10 +4,10 @@
 // ScanPolicies and its webhook configuration, so nothing routes to a stopped process afterwards.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { request } from 'node:https';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { kubectl, waitFor } from './support/cluster';
 import { startOperator, waitUntilLeading, type OperatorProcess } from './support/operator';
+import { postToWebhook, webhookCa } from './support/webhook';
 import { freePort, imageScanManifest, pushUniqueImage, requireScanEnvironment, scanOperatorEnv, TestResources, waitForPhase, type ScanEnvironment } from './support/scanenv';
 
 const run = randomBytes(3).toString('hex');
@@ -402,19 +402,3 @@ describe('admission webhook called by the real API server', () => {
   });
 });
 
-/** The CA bundle the operator published for its webhook, from the shared Secret. */
-async function webhookCa(namespace: string): Promise<string> {
-  const result = await kubectl(['get', 'secret', 'securestack-webhook-tls', '-o', 'jsonpath={.data.ca\\.crt}'], { namespace });
-  return Buffer.from(result.stdout, 'base64').toString('utf8');
-}
-
-function postToWebhook(port: number, ca: string, body: Buffer): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/validate', method: 'POST', ca, headers: { 'content-type': 'application/json', 'content-length': body.length }, timeout: 10_000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk)).on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { KubeClient } from '../operator/kube/client';
-import { Informer, type InformerEvent } from '../operator/kube/informer';
+import { Informer, InformerFactory, type InformerEvent } from '../operator/kube/informer';
 import { createTestNamespace, deleteNamespace, kubeconfigPath, kubectl, requireCluster, waitFor } from './support/cluster';
 
 const run = randomBytes(3).toString('hex');
@@ -66,5 +66,30 @@ describe('informer against the real API server', () => {
     assert.equal(kept[0]?.data, undefined, 'no data');
     assert.equal(kept[0]?.metadata?.name, 'a');
     assert.equal(kept[0]?.metadata?.managedFields, undefined, 'no managedFields');
+  });
+
+  it('a shared informer keeps whole objects when any consumer asks before the start, and reads one by key', async () => {
+    const factory = new InformerFactory(KubeClient.fromDefault());
+    const forMetadata = factory.informer('/api/v1/configmaps', { labelSelector: selector });
+    const forObjects = factory.informer('/api/v1/configmaps', { labelSelector: selector, keep: 'object' });
+    assert.equal(forMetadata, forObjects, 'one informer per collection and selector');
+    assert.equal(forObjects.keep, 'object');
+    factory.start();
+    try {
+      await forObjects.waitForSync();
+      const a = forObjects.get(ns, 'a');
+      assert.deepEqual(a?.data, { value: '2' });
+      assert.equal(a?.metadata?.managedFields, undefined, 'no managedFields, even in whole objects');
+      assert.equal(forObjects.get(ns, 'b'), undefined, 'deleted');
+      assert.equal(forObjects.get('other', 'a'), undefined, 'keyed by namespace too');
+      // Asking for metadata later gets the same informer; asking for whole objects of one that
+      // started with metadata only is a programming error, said at once.
+      assert.equal(factory.informer('/api/v1/configmaps', { labelSelector: selector }), forObjects);
+      const started = factory.informer('/api/v1/configmaps', { labelSelector: `${selector},other=1` });
+      assert.throws(() => factory.informer('/api/v1/configmaps', { labelSelector: `${selector},other=1`, keep: 'object' }), /already started keeping metadata/);
+      assert.equal(started.keep, 'metadata');
+    } finally {
+      factory.stop();
+    }
   });
 });

@@ -9,9 +9,12 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { kubectl, waitFor } from './support/cluster';
 import { startOperator, waitUntilLeading, type OperatorProcess } from './support/operator';
 import { killAndRestart, waitUntilApiReady } from './support/plane';
-import { freePort, imageScanManifest, requireScanEnvironment, scanOperatorEnv, TestResources, waitForPhase, type ScanEnvironment } from './support/scanenv';
+import { freePort, imageScanManifest, pushUniqueImage, requireScanEnvironment, scanJobsForDigest, scanOperatorEnv, TestResources, waitForPhase, type ScanEnvironment } from './support/scanenv';
+import { answerOf, podReview, postToWebhook, webhookCa } from './support/webhook';
 
 const run = randomBytes(3).toString('hex');
+const webhookConfiguration = `securestack-resilience-${run}`;
+const policyName = `resilience-${run}`;
 
 describe('surviving the control plane', () => {
   let env: ScanEnvironment;
@@ -20,12 +23,26 @@ describe('surviving the control plane', () => {
   before(async () => {
     env = await requireScanEnvironment();
   });
-  afterEach(() => resources.stopOperators());
+  afterEach(async () => {
+    await resources.stopOperators();
+    await kubectl(['delete', 'scanpolicy', policyName, '--ignore-not-found'], { allowFail: true });
+    await kubectl(['delete', 'validatingwebhookconfiguration', webhookConfiguration, '--ignore-not-found'], { allowFail: true });
+  });
   after(() => resources.deleteNamespaces());
 
-  async function replicas(home: string, lease: string): Promise<[OperatorProcess, OperatorProcess]> {
-    const start = async (identity: string): Promise<OperatorProcess> =>
-      resources.track(startOperator({ identity, namespace: home, leaseName: lease, env: scanOperatorEnv(env, await freePort()) }));
+  /** A leader and a standby on one Lease; with `webhookPorts`, each serves the admission webhook. */
+  async function replicas(home: string, lease: string, webhookPorts?: [number, number], extra: Record<string, string> = {}): Promise<[OperatorProcess, OperatorProcess]> {
+    let started = 0;
+    const start = async (identity: string): Promise<OperatorProcess> => {
+      const port = webhookPorts?.[started++];
+      const webhook: Record<string, string> = port === undefined ? {} : {
+        SECURESTACK_WEBHOOK_ENABLED: 'true',
+        SECURESTACK_WEBHOOK_PORT: String(port),
+        SECURESTACK_WEBHOOK_URL: `https://127.0.0.1:${port}/validate`,
+        SECURESTACK_WEBHOOK_CONFIGURATION: webhookConfiguration,
+      };
+      return resources.track(startOperator({ identity, namespace: home, leaseName: lease, env: scanOperatorEnv(env, await freePort(), { ...webhook, ...extra }) }));
+    };
     const leader = await start(`${lease}-a-${run}`);
     await waitUntilLeading(leader, home, lease);
     const standby = await start(`${lease}-b-${run}`);
@@ -71,4 +88,66 @@ describe('surviving the control plane', () => {
       }
     });
   }
+
+  it('kill -9 of kube-apiserver with the webhook serving: both replicas answer from their caches meanwhile, and the API server calls them again as soon as it is back', async () => {
+    const home = await resources.namespace('res-adm-op');
+    const ns = await resources.namespace('res-adm');
+    const ports: [number, number] = [await freePort(), await freePort()];
+    const [leader, standby] = await replicas(home, 'res-adm', ports);
+    const privileged = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'probe' }, spec: { containers: [{ name: 'app', image: `${env.registry}/fixtures/debian-app:1`, securityContext: { privileged: true } }] } };
+    const deniedThroughApi = async (): Promise<boolean> => {
+      const result = await kubectl(['create', '--dry-run=server', '-f', '-'], { namespace: ns, input: JSON.stringify(privileged), allowFail: true, timeoutMs: 10_000 });
+      return /denied the request.*disallow-privileged/s.test(result.stderr);
+    };
+    await kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'securestack.io/v1alpha1', kind: 'ScanPolicy', metadata: { name: policyName }, spec: { mode: 'Enforce', match: { namespaces: [ns] }, rules: [{ id: 'disallow-privileged' }] } }) });
+    await waitFor('the API server to apply the policy through the webhook', async () => ((await deniedThroughApi()) ? true : undefined), { timeoutMs: 60_000, intervalMs: 300 });
+    const ca = await webhookCa(home);
+
+    // While the API server is down nothing can call the webhook but a direct client: each
+    // replica still answers from its cache, with the policy applied.
+    const answersWhileDown: string[] = [];
+    await killAndRestart('kube-apiserver', 2_000, async () => {
+      for (const [i, port] of ports.entries()) {
+        const answer = answerOf(await postToWebhook(port, ca, podReview(`down-${i}`, ns, privileged)));
+        answersWhileDown.push(`${port}: ${answer?.allowed === false ? `denied (${answer.message.slice(0, 60)})` : JSON.stringify(answer)}`);
+        assert.equal(answer?.allowed, false, `replica on port ${port} denies while the API server is down`);
+        assert.match(answer.message, /disallow-privileged/);
+      }
+    });
+    const readyAt = await waitUntilApiReady();
+    // Every admitted dry-run here would be a request the API server let through unchecked.
+    let uncheckedAdmissions = 0;
+    const deniedAt = await waitFor('the API server to call the webhook again', async () => {
+      if (await deniedThroughApi()) return Date.now();
+      uncheckedAdmissions++;
+      return undefined;
+    }, { timeoutMs: 60_000, intervalMs: 100 });
+    process.stdout.write(`# webhook while the API server was down: ${answersWhileDown.join('; ')}\n`);
+    process.stdout.write(`# admission answered again ${deniedAt - readyAt} ms after the API server was ready (${uncheckedAdmissions} probes admitted unchecked before)\n`);
+    for (const operator of [leader, standby]) assert.ok(running(operator), `${operator.identity} is still running\n${operator.describe()}`);
+  });
+
+  it('the leader killed -9 mid-scan: the standby finishes every scan with one Job per digest', async () => {
+    const home = await resources.namespace('res-scan-op');
+    const ns = await resources.namespace('res-scan');
+    // Two slots for five digests: at the kill some scans run and some wait in the queue.
+    const [leader, standby] = await replicas(home, 'res-scan', undefined, { SECURESTACK_MAX_CONCURRENT_SCANS: '2' });
+    const images = Array.from({ length: 5 }, (_, i) => pushUniqueImage(env, `resilience/app-${i}-${run}`));
+    const digestOf = new Map<string, string>();
+    for (const [i, image] of images.entries()) await kubectl(['apply', '-f', '-'], { namespace: ns, input: imageScanManifest(`scan-${i}`, image) });
+    await waitFor('a scan Job to run', async () => {
+      const jobs = await kubectl(['get', 'jobs', '-o', 'name'], { namespace: ns });
+      return jobs.stdout.trim() !== '' ? true : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 100 });
+    await leader.stop('SIGKILL');
+    await waitUntilLeading(standby, home, 'res-scan', 60_000);
+    for (let i = 0; i < images.length; i++) {
+      const scan = await waitForPhase(ns, `scan-${i}`, 'Completed', standby, 180_000);
+      assert.ok(scan.status?.digest, `scan-${i} has a digest`);
+      digestOf.set(`scan-${i}`, scan.status.digest);
+    }
+    const jobsPerDigest = await Promise.all([...digestOf.values()].map(async (digest) => (await scanJobsForDigest(digest)).length));
+    process.stdout.write(`# leader killed mid-scan: ${digestOf.size} of ${images.length} scans completed, Jobs per digest ${jobsPerDigest.join(', ')}\n`);
+    assert.deepEqual(jobsPerDigest, images.map(() => 1), 'one Job per digest, none lost, none twice');
+  });
 });

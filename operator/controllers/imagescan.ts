@@ -17,7 +17,7 @@ import { isAlreadyExists, type KubeClient, type ObjectKey, type ResourceType } f
 import { isInsecureRegistry, isRegistryError } from '../registry';
 import { setCondition, type ConditionUpdate } from '../runtime/conditions';
 import type { EventRecorder } from '../runtime/events';
-import { ensureLeading, keyOf, type ReconcileContext, type ReconcileResult, type Reconciler } from '../runtime/reconciler';
+import { cachedObject, ensureLeading, keyOf, type ReconcileContext, type ReconcileResult, type Reconciler } from '../runtime/reconciler';
 import type { Outcome, ScanDispatcher } from '../scan/dispatcher';
 import type { ScanMetrics } from '../scan/metrics';
 import type { ScanSummary } from '../scan/report';
@@ -73,7 +73,7 @@ export class ImageScanReconciler implements Reconciler {
 
   async reconcile(key: ObjectKey, context: ReconcileContext): Promise<ReconcileResult> {
     const queueKey = keyOf(this.type.kind, key);
-    const scan = await this.deps.client.getCustom<ImageScan>(this.type, key);
+    const scan = cachedObject<ImageScan>(context);
     if (!scan?.metadata?.uid || scan.metadata.deletionTimestamp) {
       this.forget(queueKey);
       return {};

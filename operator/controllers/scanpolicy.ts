@@ -10,7 +10,7 @@ import type { KubeClient, ObjectKey, ResourceType } from '../kube/client';
 import { compilePolicy } from '../policy/compile';
 import { setCondition, type ConditionUpdate } from '../runtime/conditions';
 import type { EventRecorder } from '../runtime/events';
-import { ensureLeading, type ReconcileContext, type ReconcileResult, type Reconciler } from '../runtime/reconciler';
+import { cachedObject, ensureLeading, type ReconcileContext, type ReconcileResult, type Reconciler } from '../runtime/reconciler';
 import type { AdmissionMetrics } from '../../webhook/metrics';
 import { scanPolicyType } from './types';
 
@@ -39,7 +39,7 @@ export class ScanPolicyReconciler implements Reconciler {
   constructor(private readonly deps: ScanPolicyDeps) {}
 
   async reconcile(key: ObjectKey, context: ReconcileContext): Promise<ReconcileResult> {
-    const policy = await this.deps.client.getCustom<ScanPolicy>(this.type, key);
+    const policy = cachedObject<ScanPolicy>(context);
     if (!policy?.metadata.uid || policy.metadata.deletionTimestamp) {
       this.forgetSeries(key.name);
       this.setState(key.name, undefined);

@@ -10,7 +10,7 @@
  */
 import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
 import { apiVersion, type ImageScan } from '../api/types.generated';
-import { admissionSource, createOwnImageScan, ownScanName, ownScanSelector, sourceLabel, workloadSource } from '../scan/own-scans';
+import { admissionSource, createOwnImageScan, isOwnScan, ownScanName, sourceLabel, workloadSource } from '../scan/own-scans';
 import type { Counter } from 'prom-client';
 import { validateSpec } from '../api/schema';
 import { isInvalid, isNotFound, type KubeClient, type ObjectKey, type ResourceType } from '../kube/client';
@@ -162,6 +162,8 @@ export function unscannableImage(image: string, namespace: string): string | und
 export interface WorkloadReconcilerOptions {
   client: KubeClient;
   index: WorkloadIndex;
+  /** The ImageScans of a namespace, from the shared cache. */
+  imageScansIn: (namespace: string) => readonly ImageScan[];
   events: EventRecorder;
   /** Images skipped because no ImageScan can be made of them, by reason. */
   skipped: Counter<'reason'>;
@@ -182,7 +184,7 @@ export class WorkloadReconciler implements Reconciler {
     const namespace = key.name;
     const wanted = this.options.index.imagesIn(namespace);
     // Both sources: one ImageScan per image and namespace, whoever asked for it first.
-    const existing = await this.options.client.listCustom<ImageScan>(imageScanType, { namespace, labelSelector: ownScanSelector });
+    const existing = this.options.imageScansIn(namespace).filter(isOwnScan);
     const have = new Map(existing.map((scan) => [scan.spec.image, scan]));
     const reported = this.reported.get(namespace) ?? new Set<string>();
     this.reported.set(namespace, reported);

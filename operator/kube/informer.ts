@@ -60,13 +60,24 @@ function storeKey(namespace: string | undefined, name: string): string {
 
 /** What an informer keeps of an object by default: its metadata, less managedFields. */
 export function keepMetadata(object: RawObject): RawObject {
+  return { ...(object.apiVersion ? { apiVersion: object.apiVersion } : {}), ...(object.kind ? { kind: object.kind } : {}), metadata: metadataWithoutManagedFields(object) };
+}
+
+/** The whole object less managedFields, which nothing in SecureStack reads and which is often the largest part. */
+export function keepObject(object: RawObject): RawObject {
+  return { ...object, metadata: metadataWithoutManagedFields(object) };
+}
+
+function metadataWithoutManagedFields(object: RawObject): NonNullable<RawObject['metadata']> {
   const { managedFields: _managedFields, ...metadata } = object.metadata ?? {};
   void _managedFields;
-  return { ...(object.apiVersion ? { apiVersion: object.apiVersion } : {}), ...(object.kind ? { kind: object.kind } : {}), metadata };
+  return metadata;
 }
 
 export class Informer {
   private readonly store = new Map<string, RawObject>();
+  /** namespace → store keys: the index namespaced readers use instead of scanning the store. */
+  private readonly namespaceIndex = new Map<string, Set<string>>();
   private readonly listeners: Array<(event: InformerEvent) => void> = [];
   private readonly syncWaiters: Array<() => void> = [];
   private hasSynced = false;
@@ -79,12 +90,23 @@ export class Informer {
 
   constructor(
     private readonly client: KubeClient,
-    private readonly options: InformerOptions,
+    private options: InformerOptions,
     private readonly onError: (err: Error) => void = () => undefined,
   ) {}
 
   get keep(): Keep {
     return this.options.keep ?? 'metadata';
+  }
+
+  /** Keeps whole objects from now on; only before start(), when the store is still empty. */
+  keepObjects(): void {
+    if (this.running) throw new Error(`informer ${this.options.path} already started keeping ${this.keep}`);
+    this.options = { ...this.options, keep: 'object' };
+  }
+
+  /** What the store keeps of an object (undefined when it is not there). */
+  get(namespace: string | undefined, name: string): RawObject | undefined {
+    return this.store.get(storeKey(namespace, name));
   }
 
   /** Listeners see every change, in order; add them before start() to see the first list. */
@@ -118,6 +140,16 @@ export class Informer {
 
   values(): IterableIterator<RawObject> {
     return this.store.values();
+  }
+
+  /** Every object in one namespace, from the namespace index. */
+  inNamespace(namespace: string): RawObject[] {
+    const objects: RawObject[] = [];
+    for (const key of this.namespaceIndex.get(namespace) ?? []) {
+      const object = this.store.get(key);
+      if (object) objects.push(object);
+    }
+    return objects;
   }
 
   private async relist(): Promise<void> {
@@ -203,7 +235,12 @@ export class Informer {
     const version = object.metadata?.resourceVersion;
     // A relist after an error returns every object again; only what changed is news.
     if (version !== undefined && this.store.get(key)?.metadata?.resourceVersion === version) return key;
-    this.store.set(key, this.keep === 'metadata' ? keepMetadata(object) : object);
+    this.store.set(key, this.keep === 'metadata' ? keepMetadata(object) : keepObject(object));
+    if (namespace) {
+      const keys = this.namespaceIndex.get(namespace) ?? new Set<string>();
+      keys.add(key);
+      this.namespaceIndex.set(namespace, keys);
+    }
     this.emit({ name, ...(namespace ? { namespace } : {}), object, deleted: false });
     return key;
   }
@@ -211,6 +248,9 @@ export class Informer {
   private remove(key: string, object: RawObject): void {
     if (!this.store.delete(key)) return;
     const namespace = object.metadata?.namespace;
+    const keys = namespace ? this.namespaceIndex.get(namespace) : undefined;
+    keys?.delete(key);
+    if (namespace && keys?.size === 0) this.namespaceIndex.delete(namespace);
     this.emit({ name: object.metadata?.name ?? '', ...(namespace ? { namespace } : {}), object, deleted: true });
   }
 
@@ -251,7 +291,8 @@ export class InformerFactory {
     const keep = options.keep ?? 'metadata';
     const existing = this.informers.get(id);
     if (existing) {
-      if (existing.keep !== keep) throw new Error(`informer ${id} is shared with keep=${existing.keep}; asked for keep=${keep}`);
+      // Whole objects serve a consumer of metadata too; the reverse only before the start.
+      if (keep === 'object' && existing.keep === 'metadata') existing.keepObjects();
       return existing;
     }
     const informer = new Informer(this.client, { path, keep, ...(options.labelSelector ? { labelSelector: options.labelSelector } : {}) }, (err) => this.onError(id, err));

@@ -104,7 +104,8 @@ export class Manager {
     for (const reconciler of served) {
       const { kind } = reconciler.type;
       // Standbys drop events: a new leader lists everything when its term starts.
-      informers.informer(collectionPath(reconciler.type)).addListener((event) => this.term?.queue.add(keyOf(kind, { namespace: event.namespace, name: event.name })));
+      // Whole objects: reconcilers read them from here instead of asking the API server.
+      informers.informer(collectionPath(reconciler.type), { keep: 'object' }).addListener((event) => this.term?.queue.add(keyOf(kind, { namespace: event.namespace, name: event.name })));
     }
     for (const watch of this.options.secondaryWatches ?? []) {
       const informer = informers.informer(collectionPath(watch), { ...(watch.labelSelector ? { labelSelector: watch.labelSelector } : {}), keep: watch.keepObjects ? 'object' : 'metadata' });
@@ -222,7 +223,7 @@ export class Manager {
     // From the shared cache, not a list call: the informers are current (or relisting).
     for (const reconciler of this.reconcilers.values()) {
       if (reconciler.virtual) continue;
-      const informer = this.options.informers.informer(collectionPath(reconciler.type));
+      const informer = this.options.informers.informer(collectionPath(reconciler.type), { keep: 'object' });
       for (const object of informer.values()) {
         this.term?.queue.add(keyOf(reconciler.type.kind, { namespace: object.metadata?.namespace, name: object.metadata?.name ?? '' }));
       }
@@ -253,7 +254,8 @@ export class Manager {
     const stopTimer = metrics.reconcileDuration.startTimer({ kind });
     log.debug('reconciling');
     try {
-      const result = await reconciler.reconcile(key, { log, signal, reconcileId });
+      const cached = reconciler.virtual ? undefined : this.options.informers.informer(collectionPath(reconciler.type), { keep: 'object' }).get(key.namespace, key.name);
+      const result = await reconciler.reconcile(key, { log, signal, reconcileId, ...(cached ? { cached } : {}) });
       queue.forget(queueKey);
       if (result.requeueAfterMs !== undefined) queue.addAfter(queueKey, result.requeueAfterMs);
       metrics.reconcileTotal.inc({ kind, result: result.requeueAfterMs !== undefined ? 'requeue' : 'success' });

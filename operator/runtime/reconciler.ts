@@ -1,9 +1,9 @@
 /**
  * The reconciler contract, after controller-runtime: a key goes in, a result comes out.
- * Reconcilers read the current state themselves and must be idempotent: the same key may be
- * reconciled any number of times, after a restart, a resync or a leadership change.
+ * Reconcilers read the current state from the shared cache and must be idempotent: the same key
+ * may be reconciled any number of times, after a restart, a resync or a leadership change.
  */
-import type { ObjectKey, ResourceType } from '../kube/client';
+import type { ApiObject, ObjectKey, ResourceType } from '../kube/client';
 import type { Logger } from '../log';
 
 export interface ReconcileResult {
@@ -17,6 +17,12 @@ export interface ReconcileContext {
   /** Aborted when this process stops leading or shuts down: stop before the next write. */
   signal: AbortSignal;
   reconcileId: string;
+  /**
+   * The object as the shared cache holds it (undefined once deleted; always for virtual kinds).
+   * It may trail the API server by a moment: a write based on it sends its resourceVersion, fails
+   * with 409 when stale, and the key comes back once the cache has caught up.
+   */
+  cached?: ApiObject;
 }
 
 export interface Reconciler {
@@ -28,6 +34,14 @@ export interface Reconciler {
    */
   readonly virtual?: boolean;
   reconcile(key: ObjectKey, context: ReconcileContext): Promise<ReconcileResult>;
+}
+
+/**
+ * The cached object as the reconciler's own type. The cache holds what the API server sent for
+ * this kind, which it validated against the CRD schema the types are generated from.
+ */
+export function cachedObject<T extends ApiObject>(context: ReconcileContext): T | undefined {
+  return context.cached as T | undefined;
 }
 
 /** Thrown by a reconciler (via `ensureLeading`) when its context was aborted mid-way. */

@@ -14,8 +14,11 @@ import { isAlreadyExists, type KubeClient } from '../kube/client';
 export const sourceLabel = 'securestack.io/source';
 export const workloadSource = 'workload';
 export const admissionSource = 'admission';
-/** Selects every ImageScan SecureStack made itself. */
-export const ownScanSelector = `${sourceLabel} in (${workloadSource},${admissionSource})`;
+/** Whether SecureStack made this ImageScan itself (its source label says who asked). */
+export function isOwnScan(scan: { metadata?: { labels?: unknown } }): boolean {
+  const source = (scan.metadata?.labels as Record<string, string> | undefined)?.[sourceLabel];
+  return source === workloadSource || source === admissionSource;
+}
 
 /** A stable, DNS-safe ImageScan name for an image reference, prefixed by what it is for. */
 export function scanNameFor(image: string, prefix: string): string {

@@ -31,16 +31,19 @@ export interface Restart {
 }
 
 /**
- * kill -9 of a plane component, a pause of `downMs`, then the same command line again. Resolves
- * once the new process runs; `waitUntilApiReady` tells when the API answers again.
+ * kill -9 of a plane component, a pause of `downMs` (and until `whileDown` has run, if given),
+ * then the same command line again. Resolves once the new process runs; `waitUntilApiReady`
+ * tells when the API answers again.
  */
-export async function killAndRestart(component: 'kube-apiserver' | 'etcd', downMs = 0): Promise<Restart> {
+export async function killAndRestart(component: 'kube-apiserver' | 'etcd', downMs = 0, whileDown?: () => Promise<void>): Promise<Restart> {
   const pid = pidOf(component);
   const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((arg) => arg !== '');
   process.kill(pid, 'SIGKILL');
   await waitFor(`${component} (pid ${pid}) to exit`, () => Promise.resolve(alive(pid) ? undefined : true), { timeoutMs: 10_000, intervalMs: 50 });
   const killedAt = Date.now();
-  if (downMs > 0) await sleep(downMs);
+  // A failure while down is thrown only after the restart: the plane must come back regardless.
+  let failedWhileDown: Error | undefined;
+  await Promise.all([sleep(downMs), whileDown?.().catch((err: unknown) => (failedWhileDown = err instanceof Error ? err : new Error(`while down: ${JSON.stringify(err)}`)))]);
   const pidFile = path.join(runDir(), 'pids', `${component}.pid`);
   const log = openSync(path.join(runDir(), 'logs', `${component}.log`), 'a');
   try {
@@ -52,6 +55,7 @@ export async function killAndRestart(component: 'kube-apiserver' | 'etcd', downM
   }
   const startedAt = Date.now();
   await waitFor(`${component} to run again`, () => Promise.resolve(pidOf(component) !== pid && alive(pidOf(component)) ? true : undefined), { timeoutMs: 10_000, intervalMs: 50 });
+  if (failedWhileDown) throw failedWhileDown;
   return { killedAt, startedAt };
 }
 
