@@ -18,9 +18,9 @@ import { imageScanUidLabel, reportTokenAudience } from '../operator/jobs/scanjob
 import { KubeClient } from '../operator/kube/client';
 import { createLogger } from '../operator/log';
 import { createScanMetrics } from '../operator/scan/metrics';
-import { reportCertificates, type ReportCertificateTimings } from '../operator/scan/report-tls';
+import { reportCertificates, reportHosts, type ReportCertificateTimings } from '../operator/scan/report-tls';
 import { startUploadServer } from '../operator/scan/upload-server';
-import { createCaValidFor, issueServingCertValidFor } from '../operator/tls/certs';
+import { coversHosts, createCaValidFor, issueServingCertValidFor, renewalDue } from '../operator/tls/certs';
 import { CertificateRotationReconciler } from '../operator/tls/rotation';
 import type { ServingCertificates } from '../operator/tls/serving';
 import { kubeconfigPath, kubectl, requireCluster, waitFor } from './support/cluster';
@@ -197,10 +197,9 @@ describe('report endpoint certificates (real control plane)', () => {
     await kubectl(['create', '-f', '-'], { namespace: home, input: JSON.stringify(secret) });
 
     const reportPort = await freePort();
-    const operator = resources.track(startOperator({
-      identity: 'report-renew', namespace: home, leaseName: 'report-renew',
-      env: { SECURESTACK_REPORT_PORT: String(reportPort), SECURESTACK_REPORT_URL: `https://127.0.0.1:${reportPort}` },
-    }));
+    const env = { SECURESTACK_NAMESPACE: home, SECURESTACK_REPORT_PORT: String(reportPort), SECURESTACK_REPORT_URL: `https://127.0.0.1:${reportPort}` };
+    assert.ok(coversHosts(old.certPem, reportHosts(loadConfig([], env))) && renewalDue(old.certPem), 'due for its age alone, not for a missing host');
+    const operator = resources.track(startOperator({ identity: 'report-renew', namespace: home, leaseName: 'report-renew', env }));
     await waitUntilLeading(operator, home, 'report-renew');
     const renewed = await waitFor('the leader to renew the report certificate', async () => {
       const data = await secretData(home, 'securestack-reports-tls');
