@@ -30,8 +30,9 @@ import { checkValidator } from './scan/report';
 import { RegistryResolver } from './scan/resolver';
 import { ResultCache } from './scan/result-cache';
 import { ResultStore } from './scan/results';
+import { reportCertificates } from './scan/report-tls';
 import { startUploadServer } from './scan/upload-server';
-import { ensureServingSecret } from './tls/certs';
+import { CertificateRotationReconciler } from './tls/rotation';
 import { ScanPolicyReconciler } from './controllers/scanpolicy';
 import { ownImages, startAdmission } from '../webhook';
 import { alwaysExcludedNamespaces } from '../webhook/configuration';
@@ -68,11 +69,15 @@ async function main(): Promise<void> {
     scanMetrics.jobsActive.set(active);
     scanMetrics.queueDepth.set(queued);
   });
-  const tls = await ensureServingSecret({ client, namespace: config.namespace, name: config.reportCertSecret, hosts: reportHosts(config), log });
+  // Every replica serves the report endpoint from the shared Secret and re-reads it; the leader
+  // renews it (reportRotation below).
+  const reportTls = reportCertificates({ config, client, log, registry: metrics.registry, events });
+  await reportTls.load();
+  reportTls.start();
   const reports = await startUploadServer({
     port: config.reportPort,
     host: config.bindAddress,
-    tls,
+    tls: reportTls,
     client,
     log,
     metrics: scanMetrics,
@@ -88,7 +93,8 @@ async function main(): Promise<void> {
     cache,
     resolver: new RegistryResolver(client, registry),
     metrics: scanMetrics,
-    reportCaPem: () => tls.caPem,
+    // The whole bundle (two CAs during a rotation), so the Job trusts the endpoint for its life.
+    reportCaPem: () => reportTls.current().caBundlePem,
   });
   const workloads = new WorkloadIndex({
     includeNamespaces: config.workloadNamespaces,
@@ -109,7 +115,8 @@ async function main(): Promise<void> {
     auditIntervalMs: config.auditIntervalMs,
     cachesSynced: () => admission.caches.synced(),
   });
-  const reconcilers = [imageScans, policies, admission.reconciler];
+  const reportRotation = new CertificateRotationReconciler(reportTls, 'ReportCertificate');
+  const reconcilers = [imageScans, policies, admission.reconciler, reportRotation];
   if (config.workloadScanning) reconcilers.push(new WorkloadReconciler({ client, index: workloads, imageScansIn: (namespace) => cachedImageScans(informers, namespace), events, skipped: scanMetrics.workloadImagesSkipped, admissionGraceMs: config.admissionScanGraceMs }));
   const manager = new Manager({
     config,
@@ -119,7 +126,7 @@ async function main(): Promise<void> {
     metrics,
     reconcilers,
     secondaryWatches: config.workloadScanning ? [scanJobWatch(dispatcher), podWatch(workloads, () => namespacesWithAdmissionScans(informers))] : [scanJobWatch(dispatcher)],
-    periodicKeys: [admission.queueKey],
+    periodicKeys: [admission.queueKey, reportRotation.queueKey],
     beforeTerm: async () => dispatcher.reset(await listScanJobs(client)),
   });
   // New or changed policies change what the API server must send to the webhook.
@@ -139,12 +146,6 @@ async function main(): Promise<void> {
   installSignalHandlers(manager, servers, log);
   log.info({ identity: config.identity, namespace: config.namespace, workers: config.workers, metricsPort: boundPort(server), reportPort: boundPort(reports), webhookPort: admission.server ? boundPort(admission.server.server) : undefined }, 'starting');
   await manager.start();
-}
-
-/** Names the report certificate must cover: the Service, and the host of the configured URL. */
-function reportHosts(config: OperatorConfig): string[] {
-  const service = `securestack-reports.${config.namespace}.svc`;
-  return [...new Set([new URL(config.reportURL).hostname, service, `${service}.cluster.local`, 'localhost', '127.0.0.1'])];
 }
 
 /**

@@ -6,7 +6,7 @@
  *   SECURESTACK_REPORT_FILE        the scanner's output
  *   SECURESTACK_UPLOAD_URL         https://<controller>/v1/reports/<namespace>/<imagescan>
  *   SECURESTACK_UPLOAD_TOKEN_FILE  the projected token
- *   SECURESTACK_UPLOAD_CA          PEM of the CA that signed the controller's certificate
+ *   SECURESTACK_UPLOAD_CA          PEM bundle of the CAs the controller's certificate may be signed by
  */
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { createServer, request } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import { createCa, issueServingCert, stillGood } from '../operator/tls/certs';
+import { createCa, createCaValidFor, issueServingCert, issueServingCertValidFor, renewalDue, stillGood, validityOf } from '../operator/tls/certs';
 
 describe('operator certificates', () => {
   it('issue a CA and a serving certificate that a TLS client verifies for its hosts', async () => {
@@ -45,5 +45,17 @@ describe('operator certificates', () => {
     assert.equal(stillGood(serving.certPem, ['reports.securestack.svc', '127.0.0.1'], now), true);
     assert.equal(stillGood(serving.certPem, ['other.svc'], now), false);
     assert.equal(stillGood(serving.certPem, ['127.0.0.1'], new Date(now.getTime() + 21 * 86_400_000)), false);
+  });
+
+  it('are due for renewal from the moment the configured fraction of the lifetime is left, not a millisecond earlier', async () => {
+    const now = new Date();
+    const ca = await createCaValidFor('test-ca', 30 * 86_400_000, now);
+    const serving = await issueServingCertValidFor(ca, ['127.0.0.1'], 9_000_000, now);
+    const { notBefore, notAfter } = validityOf(serving.certPem);
+    for (const fraction of [1 / 3, 0.5]) {
+      const due = Math.ceil(notAfter - (notAfter - notBefore) * fraction);
+      assert.equal(renewalDue(serving.certPem, new Date(due - 1), fraction), false, `fraction ${fraction}: one millisecond before`);
+      assert.equal(renewalDue(serving.certPem, new Date(due), fraction), true, `fraction ${fraction}: at the edge`);
+    }
   });
 });

@@ -85,7 +85,7 @@ export async function startAdmission(deps: AdmissionDeps): Promise<Admission> {
     servingValidityMs: config.webhookCertValidityMs,
     ...rotationTimings(config),
   });
-  const material = await loadCertificates(certs, config, log);
+  await loadCertificates(certs, config, log);
   certs.start();
   const scans = new ScanRequester(client, metrics, log.child({ module: 'admission-scans' }), (namespace, image) => caches.images.hasScanIn(namespace, image));
   const handler = new AdmissionHandler({
@@ -102,11 +102,8 @@ export async function startAdmission(deps: AdmissionDeps): Promise<Admission> {
     deadlineMs: config.webhookDeadlineMs,
     requestScans: (namespace, images) => scans.request(namespace, images),
   });
-  const server = await WebhookServer.start({ port: config.webhookPort, host: config.bindAddress, tls: material, handler, log, maxBodyBytes: config.webhookMaxBodyBytes });
-  const stopListening = certs.onChange((next) => {
-    server.updateTls(next);
-    log.info('webhook serving certificate reloaded');
-  });
+  const server = await WebhookServer.start({ port: config.webhookPort, host: config.bindAddress, tls: certs, handler, log, maxBodyBytes: config.webhookMaxBodyBytes });
+  const stopListening = certs.onChange(() => log.info('webhook serving certificate reloaded'));
   const reconciler = new WebhookReconciler(config, client, caches, certs);
   return {
     caches,

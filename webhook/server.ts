@@ -1,24 +1,22 @@
 /**
  * The admission webhook's HTTPS endpoint: POST /validate with an AdmissionReview v1, answered
  * with one. Bodies are bounded, malformed reviews get a 400 with the reason, and the serving
- * certificate is swapped in place when it rotates (no restart, no dropped connections).
+ * certificate is swapped in place when it rotates (ServingCertificates.attach: no restart, no
+ * dropped connections).
  */
 import { createServer, type Server } from 'node:https';
 import type { ServerResponse } from 'node:http';
 import type { Logger } from '../operator/log';
+import type { ServingCertificates } from '../operator/tls/serving';
 import { BodyTooLargeError, readBoundedBody } from '../operator/runtime/http';
 import { admissionOperations } from '../operator/policy/match';
 import type { AdmissionHandler, AdmissionRequest } from './admission';
 
-export interface ServingTls {
-  certPem: string;
-  keyPem: string;
-}
-
 export interface WebhookServerOptions {
   port: number;
   host: string;
-  tls: ServingTls;
+  /** Serves its current key pair and every renewal. */
+  tls: Pick<ServingCertificates, 'attach'>;
   handler: AdmissionHandler;
   log: Logger;
   /** Largest AdmissionReview accepted; the API server sends object and oldObject, each up to ~3 MiB. */
@@ -31,7 +29,7 @@ export class WebhookServer {
   private constructor(readonly server: Server) {}
 
   static start(options: WebhookServerOptions): Promise<WebhookServer> {
-    const server = createServer({ cert: options.tls.certPem, key: options.tls.keyPem }, (req, res) => {
+    const server = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
       if (path !== validatePath) return answerError(res, 404, 'not found');
       if (req.method !== 'POST') return answerError(res, 405, 'use POST');
@@ -47,15 +45,12 @@ export class WebhookServer {
     server.requestTimeout = 30_000;
     server.headersTimeout = 10_000;
     server.keepAliveTimeout = 60_000;
+    const detach = options.tls.attach(server);
+    server.once('close', detach);
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen(options.port, options.host, () => resolve(new WebhookServer(server)));
     });
-  }
-
-  /** Serves a new certificate to new TLS handshakes; open connections keep theirs. */
-  updateTls(tls: ServingTls): void {
-    this.server.setSecureContext({ cert: tls.certPem, key: tls.keyPem });
   }
 }
 

@@ -52,7 +52,10 @@ export interface ImageScanDeps {
   cache: ResultCache;
   resolver: DigestResolver;
   metrics: ScanMetrics;
-  /** PEM of the CA behind the report endpoint, handed to the uploader. */
+  /**
+   * The report endpoint's trust bundle now (one CA, two during a CA rotation), handed to the
+   * uploader: it stays valid for the Job's whole life (operator/scan/report-tls.ts).
+   */
   reportCaPem: () => string;
 }
 

@@ -49,6 +49,7 @@ export interface UploadSettings {
   image: string;
   /** Base URL of the controller's report endpoint, e.g. https://securestack-reports.securestack-system.svc:9444 */
   baseURL: string;
+  /** The endpoint's trust bundle: every CA the uploader must trust (PEM, one or more). */
   caPem: string;
 }
 

@@ -16,7 +16,7 @@ import { imageScanType } from '../controllers/types';
 import { imageScanUidLabel, reportTokenAudience } from '../jobs/scanjob';
 import type { KubeClient } from '../kube/client';
 import type { Logger } from '../log';
-import type { ServingBundle } from '../tls/certs';
+import type { ServingCertificates } from '../tls/serving';
 import type { ScanMetrics } from './metrics';
 import { MAX_COMPRESSED_BYTES, ReportError, checkContentLength, isTooLarge, readGzipBody } from './report';
 
@@ -30,7 +30,8 @@ export type UploadVerdict = { status: 201 } | { status: 422; reason: string };
 export interface UploadServerOptions {
   port: number;
   host: string;
-  tls: ServingBundle;
+  /** Serves its current key pair and every renewal, without a restart. */
+  tls: Pick<ServingCertificates, 'attach'>;
   client: KubeClient;
   log: Logger;
   metrics: ScanMetrics;
@@ -52,7 +53,7 @@ class HttpRefusal extends Error {
 
 export function startUploadServer(options: UploadServerOptions): Promise<Server> {
   let inFlight = 0;
-  const server = createServer({ cert: options.tls.certPem, key: options.tls.keyPem }, (req, res) => {
+  const server = createServer((req, res) => {
     if (inFlight >= maxConcurrentUploads) {
       answer(res, 429, 'too many uploads at once; retry');
       options.metrics.reportUploads.inc({ result: 'throttled' });
@@ -70,6 +71,8 @@ export function startUploadServer(options: UploadServerOptions): Promise<Server>
   });
   server.requestTimeout = 120_000;
   server.headersTimeout = 10_000;
+  const detach = options.tls.attach(server);
+  server.once('close', detach);
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => resolve(server));

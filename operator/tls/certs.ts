@@ -1,19 +1,12 @@
 /**
- * The operator's own certificate authority and serving certificates, so the report endpoint and
- * the admission webhook (webhook/certs.ts, which adds CA rotation on top of these helpers) speak
- * TLS without cert-manager. Keys are ECDSA P-256, made with WebCrypto; certificates are built
- * with @peculiar/x509.
- *
- * For the report endpoint, the CA and the serving certificate live in one Secret in the operator's namespace, shared by
- * every replica: whoever starts first creates it, the others read it (a create race ends in
- * AlreadyExists and a re-read).
+ * Certificate helpers: the operator's own certificate authorities and serving certificates, so
+ * its HTTPS servers speak TLS without cert-manager. Keys are ECDSA P-256, made with WebCrypto;
+ * certificates are built with @peculiar/x509. The Secret that holds them, renewal and CA
+ * rotation are operator/tls/serving.ts.
  */
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { X509Certificate, webcrypto } from 'node:crypto';
-import type { V1Secret } from '@kubernetes/client-node';
-import { isAlreadyExists, isConflict, type KubeClient } from '../kube/client';
-import type { Logger } from '../log';
 
 // Node's WebCrypto is the standard API x509 expects; the DOM type it names is not in our lib.
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
@@ -27,10 +20,6 @@ const dayMs = 86_400_000;
 export interface KeyPairPem {
   certPem: string;
   keyPem: string;
-}
-
-export interface ServingBundle extends KeyPairPem {
-  caPem: string;
 }
 
 async function generateKeys(): Promise<CryptoKeyPair> {
@@ -144,64 +133,4 @@ export function coversHosts(certPem: string, hosts: readonly string[]): boolean 
 /** True when the certificate covers every host and has more than a third of its life left. */
 export function stillGood(certPem: string, hosts: readonly string[], now = new Date()): boolean {
   return !renewalDue(certPem, now) && coversHosts(certPem, hosts);
-}
-
-function decode(secret: V1Secret | undefined, key: string): string | undefined {
-  const value = secret?.data?.[key];
-  return value ? Buffer.from(value, 'base64').toString('utf8') : undefined;
-}
-
-function bundleOf(secret: V1Secret | undefined): (ServingBundle & { caKeyPem: string }) | undefined {
-  const caPem = decode(secret, 'ca.crt');
-  const caKeyPem = decode(secret, 'ca.key');
-  const certPem = decode(secret, 'tls.crt');
-  const keyPem = decode(secret, 'tls.key');
-  return caPem && caKeyPem && certPem && keyPem ? { caPem, caKeyPem, certPem, keyPem } : undefined;
-}
-
-function secretBody(name: string, bundle: ServingBundle & { caKeyPem: string }, current?: V1Secret): V1Secret {
-  const encode = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
-  return {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    type: 'kubernetes.io/tls',
-    metadata: { ...(current?.metadata ?? {}), name, labels: { 'app.kubernetes.io/managed-by': 'securestack' } },
-    data: { 'ca.crt': encode(bundle.caPem), 'ca.key': encode(bundle.caKeyPem), 'tls.crt': encode(bundle.certPem), 'tls.key': encode(bundle.keyPem) },
-  };
-}
-
-export interface ServingSecretOptions {
-  client: KubeClient;
-  namespace: string;
-  name: string;
-  hosts: readonly string[];
-  log: Logger;
-  caValidityDays?: number;
-  certValidityDays?: number;
-}
-
-/**
- * Returns the serving bundle from the shared Secret, creating or renewing it when it is missing,
- * does not cover the hosts, or is past two thirds of its life. The CA is kept while it is good.
- */
-export async function ensureServingSecret(options: ServingSecretOptions): Promise<ServingBundle> {
-  const { client, namespace, name, hosts, log } = options;
-  const current = await client.getSecret(namespace, name);
-  const existing = bundleOf(current);
-  if (existing && stillGood(existing.certPem, hosts) && stillGood(existing.caPem, [])) return existing;
-
-  const ca = existing && stillGood(existing.caPem, []) ? { certPem: existing.caPem, keyPem: existing.caKeyPem } : await createCa('securestack-ca', options.caValidityDays ?? 3650);
-  const serving = await issueServingCert(ca, hosts, options.certValidityDays ?? 365);
-  const bundle = { caPem: ca.certPem, caKeyPem: ca.keyPem, certPem: serving.certPem, keyPem: serving.keyPem };
-  try {
-    if (current) await client.replaceSecret(namespace, secretBody(name, bundle, current));
-    else await client.createSecret(namespace, secretBody(name, bundle));
-    log.info({ secret: `${namespace}/${name}`, hosts }, 'issued serving certificate');
-    return bundle;
-  } catch (err) {
-    // Another replica wrote it first: use theirs, so every replica serves the same certificate.
-    const theirs = bundleOf(await client.getSecret(namespace, name));
-    if (theirs && (isAlreadyExists(err) || isConflict(err))) return theirs;
-    throw err;
-  }
 }
