@@ -106,12 +106,32 @@ export function checkContentLength(header: string | undefined, maxCompressedByte
  * On failure the source is unpiped and paused, not destroyed, so an HTTP server can still
  * answer (413 or 400, with `Connection: close`) before it closes the socket.
  */
-export function readGzipBody(source: Readable, limits: GunzipLimits = {}): Promise<Buffer> {
+export async function readGzipBody(source: Readable, limits: GunzipLimits = {}): Promise<Buffer> {
+  return (await inflateBody(source, limits, false)).json;
+}
+
+/** A report upload: the decompressed JSON, and the gzip exactly as it arrived (kept for storage). */
+export interface UploadedReport {
+  json: Buffer;
+  gzip: Buffer;
+}
+
+/**
+ * readGzipBody that also keeps the compressed bytes as they arrived, so the SBOM can be stored
+ * without compressing it again. The compressed copy is bounded by maxCompressedBytes.
+ */
+export async function readGzipUpload(source: Readable, limits: GunzipLimits = {}): Promise<UploadedReport> {
+  const { json, gzip } = await inflateBody(source, limits, true);
+  return { json, gzip: gzip ?? Buffer.alloc(0) };
+}
+
+function inflateBody(source: Readable, limits: GunzipLimits, keepCompressed: boolean): Promise<{ json: Buffer; gzip?: Buffer }> {
   const maxIn = limits.maxCompressedBytes ?? MAX_COMPRESSED_BYTES;
   const maxOut = limits.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES;
-  return new Promise<Buffer>((resolve, reject) => {
+  return new Promise((resolve, reject) => {
     const gunzip = createGunzip();
     const chunks: Buffer[] = [];
+    const compressed: Buffer[] = [];
     let bytesIn = 0;
     let bytesOut = 0;
     let settled = false;
@@ -130,11 +150,13 @@ export function readGzipBody(source: Readable, limits: GunzipLimits = {}): Promi
       settled = true;
       cleanup();
       chunks.length = 0;
+      compressed.length = 0;
       reject(err);
     };
     const onInput = (chunk: Buffer | string): void => {
       bytesIn += chunk.length;
       if (bytesIn > maxIn) fail(new TooLargeError('compressed', maxIn));
+      else if (keepCompressed) compressed.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
     };
     const onSourceError = (err: Error): void => fail(new ReportError('InvalidReport', `reading the upload failed: ${err.message}`));
     // A source that ends without gzip's trailer leaves gunzip to report "unexpected end of file".
@@ -155,7 +177,7 @@ export function readGzipBody(source: Readable, limits: GunzipLimits = {}): Promi
       if (settled) return;
       settled = true;
       cleanup();
-      resolve(Buffer.concat(chunks, bytesOut));
+      resolve({ json: Buffer.concat(chunks, bytesOut), gzip: keepCompressed ? Buffer.concat(compressed) : undefined });
     });
     source.pipe(gunzip);
   });

@@ -1,0 +1,37 @@
+/**
+ * The worker thread behind ReportParser (report-parser.ts): parses, validates and summarizes
+ * reports off the main thread. JSON.parse of a 50 MiB report and its schema validation take
+ * seconds of CPU, which on the main thread would stall the admission webhook for as long.
+ *
+ * One report at a time, in arrival order, so memory holds one parsed document, not eight.
+ */
+import { parentPort } from 'node:worker_threads';
+import { ReportError, checkValidator, parseReport, type ParseOptions } from './report';
+import type { WorkerReply, WorkerRequest } from './report-parser';
+
+function reply(message: WorkerReply): void {
+  parentPort?.postMessage(message);
+}
+
+async function handle(request: WorkerRequest): Promise<void> {
+  try {
+    if (request.kind === 'check') {
+      await checkValidator(request.specVersion);
+      reply({ id: request.id, ok: true });
+      return;
+    }
+    const options: ParseOptions = request.options;
+    const parsed = await parseReport(Buffer.from(request.json.buffer, request.json.byteOffset, request.json.byteLength), options);
+    // Only the small summary goes back: cloning the parsed document would cost the main thread
+    // what this worker saves it.
+    reply({ id: request.id, ok: true, summary: parsed.summary, sha256: parsed.sha256 });
+  } catch (err) {
+    if (err instanceof ReportError) reply({ id: request.id, ok: false, reason: err.reason, detail: err.detail });
+    else reply({ id: request.id, ok: false, message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+  }
+}
+
+let queue: Promise<void> = Promise.resolve();
+parentPort?.on('message', (request: WorkerRequest) => {
+  queue = queue.then(() => handle(request));
+});
