@@ -25,7 +25,7 @@ export const acceptedSpecVersions = ['1.6', '1.7'] as const;
 
 export interface IntakeOptions {
   /** Where reports are parsed (a worker thread); one per process. */
-  parser?: ReportParser;
+  parser?: Pick<ReportParser, 'parse'>;
   /** Compression, for the rare upload whose gzip must be tightened to fit (tests count calls). */
   codec?: GzipCodec;
 }
