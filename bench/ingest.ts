@@ -94,7 +94,7 @@ function send(agent: Agent, port: number, path: string, body: Buffer, headers: R
   });
 }
 
-async function client(setup: ClientSetup): Promise<void> {
+function client(setup: ClientSetup): void {
   const port = parentPort;
   if (!port) return;
   const shape = reportShape(setup.reportMiB);
@@ -291,5 +291,5 @@ if (isMainThread) {
     process.exit(1);
   });
 } else {
-  void client(workerData as ClientSetup);
+  client(workerData as ClientSetup);
 }
