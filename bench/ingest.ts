@@ -23,6 +23,7 @@
 // SECURESTACK_BENCH_PARSE (worker | inline: parse on the event loop, the way it was before, for
 // comparison).
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Agent, request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -180,6 +181,7 @@ interface PhaseFigures {
   max: number;
   loopDelayP99: number;
   loopDelayMax: number;
+  stall: Stall;
   uploads: { status: number; ms: number }[];
 }
 
@@ -198,10 +200,49 @@ class ClientHandle {
   }
 }
 
+/** The main thread's CPU time and run-queue wait so far, in ms (Linux schedstat; 0 elsewhere). */
+function threadSched(): { cpuMs: number; waitMs: number } {
+  try {
+    const [cpu = '0', wait = '0'] = readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ');
+    return { cpuMs: Number(cpu) / 1e6, waitMs: Number(wait) / 1e6 };
+  } catch {
+    return { cpuMs: 0, waitMs: 0 };
+  }
+}
+
+interface Stall {
+  gapMs: number;
+  /** Of the gap: on CPU (code that blocks the loop), and waiting for a core (a busy machine). */
+  cpuMs: number;
+  waitMs: number;
+}
+
+/** The longest gap between 1 ms ticks of the operator's event loop, and what filled it. */
+function stallWatch(): { stop: () => Stall } {
+  let worst: Stall = { gapMs: 0, cpuMs: 0, waitMs: 0 };
+  let lastWall = performance.now();
+  let last = threadSched();
+  const timer = setInterval(() => {
+    const wall = performance.now();
+    const now = threadSched();
+    const gapMs = wall - lastWall;
+    if (gapMs > worst.gapMs) worst = { gapMs, cpuMs: now.cpuMs - last.cpuMs, waitMs: now.waitMs - last.waitMs };
+    lastWall = wall;
+    last = now;
+  }, 1);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return worst;
+    },
+  };
+}
+
 async function phase(client: ClientHandle, kind: PhaseFigures['phase'], seconds: number, uploads: number): Promise<PhaseFigures> {
   const loop = monitorEventLoopDelay({ resolution: 1 });
   const started = performance.now();
   loop.enable();
+  const stalls = stallWatch();
   client.send({ kind: 'reviews' });
   const done: { status: number; ms: number }[] = [];
   if (uploads > 0) {
@@ -217,6 +258,7 @@ async function phase(client: ClientHandle, kind: PhaseFigures['phase'], seconds:
   client.send({ kind: 'stop' });
   const { ms, failed } = await latencies;
   loop.disable();
+  const stall = stalls.stop();
   const sorted = Float64Array.from(ms).sort();
   return {
     phase: kind,
@@ -228,6 +270,7 @@ async function phase(client: ClientHandle, kind: PhaseFigures['phase'], seconds:
     max: sorted[sorted.length - 1] ?? NaN,
     loopDelayP99: loop.percentile(99) / 1e6,
     loopDelayMax: loop.max / 1e6,
+    stall,
     uploads: done,
   };
 }
@@ -272,9 +315,9 @@ async function operator(): Promise<void> {
 
 function printTable(figures: PhaseFigures[]): void {
   const out = process.stdout;
-  out.write('\n| phase | seconds | reviews | failed | p50 (ms) | p99 (ms) | max (ms) | event-loop delay p99 / max (ms) |\n|---|---|---|---|---|---|---|---|\n');
+  out.write('\n| phase | seconds | reviews | failed | p50 (ms) | p99 (ms) | max (ms) | event-loop delay p99 / max (ms) | longest stall (ms): of it on CPU / waiting for a core |\n|---|---|---|---|---|---|---|---|---|\n');
   for (const f of figures) {
-    out.write(`| ${f.phase} | ${f.seconds.toFixed(1)} | ${f.reviews} | ${f.failed} | ${fmt(f.p50)} | ${fmt(f.p99)} | ${fmt(f.max)} | ${fmt(f.loopDelayP99)} / ${fmt(f.loopDelayMax)} |\n`);
+    out.write(`| ${f.phase} | ${f.seconds.toFixed(1)} | ${f.reviews} | ${f.failed} | ${fmt(f.p50)} | ${fmt(f.p99)} | ${fmt(f.max)} | ${fmt(f.loopDelayP99)} / ${fmt(f.loopDelayMax)} | ${fmt(f.stall.gapMs)}: ${fmt(f.stall.cpuMs)} / ${fmt(f.stall.waitMs)} |\n`);
   }
   const pooled = (kind: PhaseFigures['phase']): number[] => figures.filter((f) => f.phase === kind).map((f) => f.p99);
   const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;

@@ -5,6 +5,8 @@
  *
  * One report at a time, in arrival order, so memory holds one parsed document, not eight.
  */
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { ReportError, checkValidator, parseReport, type ParseOptions } from './report';
 import type { WorkerReply, WorkerRequest } from './report-parser';
@@ -31,6 +33,22 @@ async function handle(request: WorkerRequest): Promise<void> {
   }
 }
 
+/**
+ * Runs this thread at the lowest CPU priority (nice 19), so that on a busy node the event loop
+ * that answers admission always gets the CPU first; a report may take longer, the webhook's
+ * deadline may not. Linux lets a thread lower its own priority without privileges, by its thread
+ * id (/proc/thread-self); elsewhere, or if refused, the thread keeps the process's priority.
+ */
+function yieldCpuToEventLoop(): void {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isInteger(tid) && tid > 0) setPriority(tid, 19);
+  } catch {
+    // not Linux, or not allowed: the same priority as the event loop, as before
+  }
+}
+
+yieldCpuToEventLoop();
 let queue: Promise<void> = Promise.resolve();
 parentPort?.on('message', (request: WorkerRequest) => {
   queue = queue.then(() => handle(request));
