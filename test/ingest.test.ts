@@ -62,7 +62,9 @@ describe('report intake (no control plane)', () => {
     const gzip = gzipSync(report.json, { level: 6 }); // what the uploader's createGzip() sends
     const upload = await readGzipUpload(chunks(gzip));
     assert.ok(upload.gzip.equals(gzip), 'the upload keeps the gzip exactly as it arrived');
-    assert.ok(upload.json.equals(Buffer.from(report.json)));
+    assert.ok(Buffer.concat(upload.json).equals(Buffer.from(report.json)));
+    assert.equal(upload.bytes, Buffer.byteLength(report.json));
+    assert.ok(upload.json.length > 1, 'a report this size arrives in several segments');
 
     const codec = countingCodec();
     const client = new FakeConfigMaps();
@@ -110,7 +112,7 @@ describe('report intake (no control plane)', () => {
     const cache = new ResultCache(new MemoryLru(10, 1024 * 1024), 3_600_000);
     const intake = reportIntake(results, cache, createLogger('error'), scanner, { parser });
     const json = Buffer.from('{"bomFormat": "CycloneDX", ');
-    const verdict = await intake(imageScan('team', 'broken'), { json, gzip: gzipSync(json) });
+    const verdict = await intake(imageScan('team', 'broken'), { json: [json], bytes: json.length, gzip: gzipSync(json) });
     assert.equal(verdict.status, 422);
     assert.match(verdict.status === 422 ? verdict.reason : '', /^InvalidReport: not JSON: /);
     const outcome = await results.load('team', 'broken', digest);

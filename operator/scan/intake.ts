@@ -37,9 +37,10 @@ export function reportIntake(results: ResultStore, cache: ResultCache, log: Logg
     const digest = scan.status?.digest;
     if (!digest) return { status: 422, reason: 'the ImageScan has no resolved digest yet' };
     try {
-      const bytes = report.json.length;
-      // Before parsing: the parser takes the JSON's memory over.
-      const gzip = report.gzip.length <= maxStoredGzipBytes() ? report.gzip : await codec.gzip(report.json);
+      const bytes = report.bytes;
+      // Before parsing: the parser takes the JSON's memory over. The uploader's gzip (level 6)
+      // fits unless a 200 MiB report compresses badly; then level 9, once, off the event loop.
+      const gzip = report.gzip.length <= maxStoredGzipBytes() ? report.gzip : await codec.gzip(Buffer.concat(report.json));
       const { summary, sha256 } = await parser.parse(report.json, { specVersions: acceptedSpecVersions, ignoreUnfixed: scan.spec.ignoreUnfixed, severities: scan.spec.severities });
       // Trivy's report does not name its DB; the server's version at upload time stands in.
       summary.scanner.dbUpdatedAt ??= cache.dbVersion;

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { ReportError, type ParseOptions, type ReportErrorReason, type ScanSummary } from './report';
 
-type Request = { kind: 'check'; specVersion?: string } | { kind: 'parse'; json: Uint8Array; options: ParseOptions };
+type Request = { kind: 'check'; specVersion?: string } | { kind: 'parse'; json: Uint8Array[]; options: ParseOptions };
 export type WorkerRequest = Request & { id: number };
 
 export type WorkerReply =
@@ -32,21 +32,26 @@ interface Pending {
 
 const workerFile = path.join(__dirname, 'report-worker.js');
 
+/** Buffers above the pool's size have an ArrayBuffer of their own (or one the caller handed over). */
+function isOwnMemory(buffer: Buffer): boolean {
+  return buffer.buffer instanceof ArrayBuffer && buffer.buffer.byteLength > Buffer.poolSize;
+}
+
 export class ReportParser {
   private worker: Worker | undefined;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
 
   /**
-   * Parses, validates and summarizes a report in the worker; rejects with ReportError for a bad
-   * report, as parseReport does. `json` is handed over: when it owns its memory (any Buffer
-   * Buffer.concat or a stream made above 4 KiB) that memory moves to the worker and `json` is
-   * empty afterwards; otherwise it is copied.
+   * Parses, validates and summarizes a report (one Buffer, or segments to be joined) in the
+   * worker; rejects with ReportError for a bad report, as parseReport does. The buffers are
+   * handed over: memory that is not Node's shared small-buffer pool moves to the worker (the
+   * buffers are empty afterwards) instead of being copied on the event loop.
    */
-  async parse(json: Buffer, options: ParseOptions = {}): Promise<ReportFacts> {
-    const owned = json.byteOffset === 0 && json.byteLength === json.buffer.byteLength && json.buffer instanceof ArrayBuffer;
-    const view = owned ? json : new Uint8Array(json);
-    const reply = await this.call({ kind: 'parse', json: view, options: { ...options } }, [view.buffer as ArrayBuffer]);
+  async parse(json: Buffer | readonly Buffer[], options: ParseOptions = {}): Promise<ReportFacts> {
+    const views = (Buffer.isBuffer(json) ? [json] : json).map((b) => (isOwnMemory(b) ? b : new Uint8Array(b)));
+    const transfer = [...new Set(views.map((v) => v.buffer as ArrayBuffer))];
+    const reply = await this.call({ kind: 'parse', json: views, options: { ...options } }, transfer);
     if (!reply.summary || !reply.sha256) throw new Error('the report worker answered without a summary');
     return { summary: reply.summary, sha256: reply.sha256 };
   }

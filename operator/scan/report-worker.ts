@@ -23,7 +23,8 @@ async function handle(request: WorkerRequest): Promise<void> {
       return;
     }
     const options: ParseOptions = request.options;
-    const parsed = await parseReport(Buffer.from(request.json.buffer, request.json.byteOffset, request.json.byteLength), options);
+    const segments = request.json.map((v) => Buffer.from(v.buffer, v.byteOffset, v.byteLength));
+    const parsed = await parseReport(segments.length === 1 && segments[0] ? segments[0] : Buffer.concat(segments), options);
     // Only the small summary goes back: cloning the parsed document would cost the main thread
     // what this worker saves it.
     reply({ id: request.id, ok: true, summary: parsed.summary, sha256: parsed.sha256 });

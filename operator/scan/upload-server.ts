@@ -97,8 +97,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Upload
   const scan = await authenticate(req, namespace, name, options);
   if ((req.headers['content-encoding'] ?? '') !== 'gzip') throw new HttpRefusal(415, 'invalid', 'the report must be gzip-compressed');
   const report = await readBody(req, options);
-  // The intake may take the JSON's memory over (a worker parses it): its size, read before.
-  const bytes = report.json.length;
+  const bytes = report.bytes;
   const verdict = await options.onReport(scan, report);
   if (verdict.status === 422) {
     options.metrics.reportUploads.inc({ result: 'invalid' });
