@@ -399,7 +399,7 @@ function mixObject(seed: number, namespace: string): { object: Json; label: stri
 }
 
 /** The mix: 64 bodies, about half violating; a fifth of the Deployments are UPDATEs (object + oldObject). */
-function mixReviews(namespace: string): Review[] {
+export function mixReviews(namespace: string): Review[] {
   const reviews: Review[] = [];
   for (let seed = 1; seed <= 64; seed++) {
     const { object, label } = mixObject(seed, namespace);
@@ -453,7 +453,7 @@ function benchPolicy(namespaces?: string[]): ScanPolicy {
 const namespaceLabels = { 'kubernetes.io/metadata.name': 'shop', team: 'payments' };
 
 /** An AdmissionHandler wired like webhook/index.ts, with in-memory sources holding the bench policy. */
-function benchHandler(namespaces?: string[]): { handler: AdmissionHandler; verdicts: TemplateVerdictCache; policies: readonly CompiledPolicy[] } {
+export function benchHandler(namespaces?: string[]): { handler: AdmissionHandler; verdicts: TemplateVerdictCache; policies: readonly CompiledPolicy[] } {
   const store = new PolicyStore();
   store.observe(benchPolicy(namespaces), false);
   const result = store.result(policyName);
@@ -492,7 +492,7 @@ interface EngineFigures {
   denied: number;
 }
 
-function percentile(sorted: ArrayLike<number>, p: number): number {
+export function percentile(sorted: ArrayLike<number>, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
 }
 
@@ -1246,7 +1246,10 @@ async function main(): Promise<void> {
   printCommand();
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`bench/admission: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
-  process.exit(1);
-});
+// Only when run, not when bench/ingest.ts borrows the handler and the review mix.
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`bench/admission: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

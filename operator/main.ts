@@ -26,7 +26,7 @@ import { reportIntake } from './scan/intake';
 import { listScanJobs, scanJobWatch } from './scan/jobs';
 import { createScanMetrics, type ScanMetrics } from './scan/metrics';
 import { TrivyDbWatcher } from './scan/dbversion';
-import { checkValidator } from './scan/report';
+import { ReportParser } from './scan/report-parser';
 import { RegistryResolver } from './scan/resolver';
 import { ResultCache } from './scan/result-cache';
 import { ResultStore } from './scan/results';
@@ -62,7 +62,9 @@ async function main(): Promise<void> {
   // The one cache of this process: reconcilers, the webhook and the audit all listen on it.
   const informers = new InformerFactory(client, (path, err) => log.warn({ watch: path, err: err.message }, 'list or watch failed; relisting with back-off'));
 
-  await checkValidator();
+  // Reports are parsed in a worker thread; its validator is checked (and compiled) at start.
+  const reportParser = new ReportParser();
+  await reportParser.checkValidator();
   const cache = new ResultCache(createScanCache(config, scanMetrics, log), config.rescanAfterMs);
   const results = new ResultStore(client);
   const dispatcher = new ScanDispatcher(config.maxConcurrentScans, ({ active, queued }) => {
@@ -81,7 +83,7 @@ async function main(): Promise<void> {
     client,
     log,
     metrics: scanMetrics,
-    onReport: reportIntake(results, cache, log, config.scannerImage),
+    onReport: reportIntake(results, cache, log, config.scannerImage, { parser: reportParser }),
   });
   const registry = new RegistryClient({ insecureRegistries: config.insecureRegistries });
   const imageScans = new ImageScanReconciler({

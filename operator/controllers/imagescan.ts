@@ -25,6 +25,7 @@ import { scanTargetKey } from '../scan/jobs';
 import { madeWithOlderDb, type ResultCache } from '../scan/result-cache';
 import type { ResolvedScanTarget } from '../scan/resolver';
 import type { ResultStore } from '../scan/results';
+import type { SbomBlob } from '../scan/sbom-store';
 import { imageScanType } from './types';
 
 const defaultTimeout = '10m';
@@ -61,7 +62,7 @@ export interface ImageScanDeps {
 
 interface Found {
   summary: ScanSummary;
-  sbomGzip: Buffer;
+  sbom: SbomBlob;
   cached: boolean;
   /** When the scan behind the result ran: the ImageScan's completedAt, and its age for rescans. */
   scannedAt: number;
@@ -151,8 +152,8 @@ export class ImageScanReconciler implements Reconciler {
     // replaces, not an answer.
     if (!stored || stored.kind !== 'result' || Date.now() - stored.at >= this.deps.config.rescanAfterMs) return undefined;
     if (this.olderDb(stored.summary.scanner.dbUpdatedAt)) return undefined;
-    await this.deps.cache.store(digest, scanner, stored.summary, stored.sbomGzip, stored.at);
-    return { summary: stored.summary, sbomGzip: stored.sbomGzip, scannedAt: stored.at, cached: owner.name !== scan.metadata?.name || owner.namespace !== scan.metadata.namespace };
+    await this.deps.cache.store(digest, scanner, stored.summary, stored.sbom, stored.at);
+    return { summary: stored.summary, sbom: stored.sbom, scannedAt: stored.at, cached: owner.name !== scan.metadata?.name || owner.namespace !== scan.metadata.namespace };
   }
 
   /** True when the scanner's DB is known to be newer than the one a result was made with. */
@@ -305,7 +306,7 @@ export class ImageScanReconciler implements Reconciler {
   private async complete(scan: ImageScan, digest: string, found: Found, context: ReconcileContext, queueKey: string): Promise<ReconcileResult> {
     const { summary } = found;
     ensureLeading(context);
-    const sbomRef = await this.deps.results.storeSbom(scan, found.sbomGzip);
+    const sbomRef = await this.deps.results.storeSbom(scan, found.sbom);
     const counts = summary.summary;
     const previous = scan.status ?? {};
     const completedAt = rfc3339(new Date(found.scannedAt));

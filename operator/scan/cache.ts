@@ -21,6 +21,9 @@ export interface CachedResult {
   summary: string;
   /** The full CycloneDX SBOM, gzip-compressed. */
   sbomGzip: Buffer;
+  /** sha256 (hex) and length of the uncompressed SBOM; absent in entries of older versions. */
+  sbomSha256?: string;
+  sbomBytes?: number;
   /** When the scan ran (ms since epoch); results older than the rescan age are misses. */
   scannedAt: number;
 }
@@ -175,7 +178,7 @@ export class FallbackCache implements ScanCache {
       const id = cacheKeyString(key);
       await this.redis
         .multi()
-        .hset(id, { summary: value.summary, sbom: value.sbomGzip, scannedAt: String(value.scannedAt) })
+        .hset(id, { summary: value.summary, sbom: value.sbomGzip, scannedAt: String(value.scannedAt), ...sbomFields(value) })
         .expire(id, this.options.ttlSeconds)
         .exec();
     } catch (err) {
@@ -227,10 +230,19 @@ export class FallbackCache implements ScanCache {
   }
 }
 
+function sbomFields(value: CachedResult): Record<string, string> {
+  return value.sbomSha256 !== undefined && value.sbomBytes !== undefined ? { sbomSha256: value.sbomSha256, sbomBytes: String(value.sbomBytes) } : {};
+}
+
 function decode(fields: Record<string, Buffer>): CachedResult | undefined {
-  const { summary, sbom, scannedAt } = fields;
+  const { summary, sbom, scannedAt, sbomSha256, sbomBytes } = fields;
   if (!summary || !sbom || !scannedAt) return undefined;
-  return { summary: summary.toString('utf8'), sbomGzip: sbom, scannedAt: Number(scannedAt.toString('utf8')) };
+  const result: CachedResult = { summary: summary.toString('utf8'), sbomGzip: sbom, scannedAt: Number(scannedAt.toString('utf8')) };
+  if (sbomSha256 && sbomBytes) {
+    result.sbomSha256 = sbomSha256.toString('utf8');
+    result.sbomBytes = Number(sbomBytes.toString('utf8'));
+  }
+  return result;
 }
 
 /** Memory only, counted the same way, for clusters without Redis. */

@@ -8,6 +8,7 @@
  */
 import type { ScanCache } from './cache';
 import type { ScanSummary } from './report';
+import { sbomBlob, type GzipCodec, type SbomBlob } from './sbom-store';
 
 const unknownDb = 'unknown';
 
@@ -25,7 +26,8 @@ export function madeWithOlderDb(resultDb: string | undefined, currentDb: string 
 
 export interface CachedScan {
   summary: ScanSummary;
-  sbomGzip: Buffer;
+  /** The same bytes the upload stored; the status projection copies them as they are. */
+  sbom: SbomBlob;
   /** When the scan that produced this result ran (ms since epoch). */
   scannedAt: number;
 }
@@ -36,6 +38,8 @@ export class ResultCache {
   constructor(
     private readonly cache: ScanCache,
     private readonly maxAgeMs: number,
+    /** Only for entries written before the cache kept the SBOM's sha256 (tests count its calls). */
+    private readonly codec?: GzipCodec,
   ) {}
 
   /** The DB version the scanner uses now (from the Trivy server). */
@@ -50,12 +54,15 @@ export class ResultCache {
   async lookup(digest: string, scanner: string): Promise<CachedScan | undefined> {
     const found = await this.cache.get({ digest, scanner, dbVersion: this.newestDb });
     if (!found || Date.now() - found.scannedAt > this.maxAgeMs) return undefined;
-    return { summary: JSON.parse(found.summary) as ScanSummary, sbomGzip: found.sbomGzip, scannedAt: found.scannedAt };
+    const { sbomGzip, sbomSha256, sbomBytes } = found;
+    // An entry from before sha256 and size were kept (Redis outlives an upgrade): work them out once.
+    const sbom = sbomSha256 !== undefined && sbomBytes !== undefined ? { gzip: sbomGzip, sha256: sbomSha256, bytes: sbomBytes } : await sbomBlob(sbomGzip, { codec: this.codec });
+    return { summary: JSON.parse(found.summary) as ScanSummary, sbom, scannedAt: found.scannedAt };
   }
 
-  async store(digest: string, scanner: string, summary: ScanSummary, sbomGzip: Buffer, scannedAt = Date.now()): Promise<void> {
+  async store(digest: string, scanner: string, summary: ScanSummary, sbom: SbomBlob, scannedAt = Date.now()): Promise<void> {
     const dbVersion = summary.scanner.dbUpdatedAt ?? unknownDb;
     if (dbVersion !== unknownDb) this.setDbVersion(dbVersion);
-    await this.cache.set({ digest, scanner, dbVersion }, { summary: JSON.stringify(summary), sbomGzip, scannedAt });
+    await this.cache.set({ digest, scanner, dbVersion }, { summary: JSON.stringify(summary), sbomGzip: sbom.gzip, sbomSha256: sbom.sha256, sbomBytes: sbom.bytes, scannedAt });
   }
 }

@@ -5,17 +5,22 @@
  *
  * - the SBOM (the full report) in gzip-compressed ConfigMap parts (sbom-store.ts);
  * - a small `<imagescan>-scan-result` ConfigMap: the summary, or why the report was refused.
+ *
+ * An SBOM travels as an SbomBlob (the gzip the uploader sent, its sha256 and size) from the
+ * upload through the cache to every ImageScan's copy: nothing here compresses or decompresses it.
  */
 import { createHash } from 'node:crypto';
-import { gunzipSync, gzipSync } from 'node:zlib';
 import type { ImageScan, SBOMRef } from '../api/types.generated';
-import { isAlreadyExists, type ConfigMap, type KubeClient } from '../kube/client';
+import { isAlreadyExists, type ConfigMap } from '../kube/client';
 import type { ScanSummary } from './report';
-import { SBOM_ANNOTATION_SHA256, readSbom, storeSbom } from './sbom-store';
+import { SBOM_ANNOTATION_IMAGESCAN, SBOM_ANNOTATION_PARTS, SBOM_ANNOTATION_SHA256, readSbomGzip, sbomBaseName, storeSbom, type GzipCodec, type SbomBlob, type SbomClient } from './sbom-store';
 
 export type StoredOutcome =
-  | { kind: 'result'; summary: ScanSummary; sbomGzip: Buffer; at: number }
+  | { kind: 'result'; summary: ScanSummary; sbom: SbomBlob; at: number }
   | { kind: 'invalid'; reason: string; at: number };
+
+/** What the result objects need of the Kubernetes client. */
+export type ResultClient = SbomClient;
 
 const resultLabel = 'securestack.io/scan-result';
 const digestAnnotation = 'securestack.io/digest';
@@ -23,9 +28,6 @@ const outcomeAnnotation = 'securestack.io/outcome';
 const atAnnotation = 'securestack.io/at';
 const sbomNameAnnotation = 'securestack.io/sbom-name';
 const sbomPartsAnnotation = 'securestack.io/sbom-parts';
-
-/** Decompressed reports above this are refused before they reach storage. */
-const maxSbomBytes = 200 * 1024 * 1024;
 
 export function resultName(scanName: string): string {
   const suffix = '-scan-result';
@@ -39,11 +41,15 @@ function ownerOf(scan: ImageScan): { namespace: string; name: string; uid: strin
 }
 
 export class ResultStore {
-  constructor(private readonly client: KubeClient) {}
+  /** `codec` only for SBOMs that arrive without their sha256 (tests count its calls). */
+  constructor(
+    private readonly client: ResultClient,
+    private readonly codec?: GzipCodec,
+  ) {}
 
   /** Stores an accepted report: its SBOM parts first, then the summary that points at them. */
-  async saveReport(scan: ImageScan, digest: string, summary: ScanSummary, report: Buffer): Promise<void> {
-    const sbom = await storeSbom(this.client, ownerOf(scan), report);
+  async saveReport(scan: ImageScan, digest: string, summary: ScanSummary, report: SbomBlob): Promise<void> {
+    const sbom = await storeSbom(this.client, ownerOf(scan), report, { codec: this.codec });
     await this.writeResult(scan, digest, 'result', { 'summary.json': JSON.stringify(summary) }, { [sbomNameAnnotation]: sbom.name, [sbomPartsAnnotation]: String(sbom.parts) });
   }
 
@@ -63,24 +69,34 @@ export class ResultStore {
     const summaryJson = object.data?.['summary.json'];
     const sbomName = annotations[sbomNameAnnotation];
     if (!summaryJson || !sbomName) return undefined;
-    const report = await readSbom(this.client, namespace, { name: sbomName, parts: Number(annotations[sbomPartsAnnotation]) });
-    return { kind: 'result', summary: JSON.parse(summaryJson) as ScanSummary, sbomGzip: gzipSync(report), at };
+    const sbom = await readSbomGzip(this.client, namespace, { name: sbomName, parts: Number(annotations[sbomPartsAnnotation]) });
+    return { kind: 'result', summary: JSON.parse(summaryJson) as ScanSummary, sbom, at };
   }
 
   /**
    * Gives an ImageScan its own copy of an SBOM (a cached result or another namespace's scan);
-   * a no-op when it already holds exactly this one.
+   * a no-op when it already holds exactly this one: the copy its status names, or the one the
+   * upload of its own Job stored (a fresh scan, whose status names no SBOM yet).
    */
-  async storeSbom(scan: ImageScan, sbomGzip: Buffer): Promise<Required<SBOMRef>> {
-    const report = gunzipSync(sbomGzip, { maxOutputLength: maxSbomBytes });
-    const sha256 = createHash('sha256').update(report).digest('hex');
-    const existing = scan.status?.sbomRef;
-    if (existing?.name && existing.parts) {
-      const first = await this.client.getConfigMap(scan.metadata?.namespace ?? '', existing.name);
-      if (first?.metadata?.annotations?.[SBOM_ANNOTATION_SHA256] === sha256) return { name: existing.name, parts: existing.parts };
-    }
-    const stored = await storeSbom(this.client, ownerOf(scan), report);
+  async storeSbom(scan: ImageScan, sbom: SbomBlob): Promise<Required<SBOMRef>> {
+    const held = await this.heldSbom(scan, sbom.sha256);
+    if (held) return held;
+    const stored = await storeSbom(this.client, ownerOf(scan), sbom, { codec: this.codec });
     return { name: stored.name, parts: stored.parts };
+  }
+
+  /** The sbomRef of the SBOM with this sha256 that the ImageScan already holds, if any. */
+  private async heldSbom(scan: ImageScan, sha256: string): Promise<Required<SBOMRef> | undefined> {
+    const existing = scan.status?.sbomRef;
+    const name = existing?.name || sbomBaseName(scan.metadata?.name ?? '');
+    const first = await this.client.getConfigMap(scan.metadata?.namespace ?? '', name);
+    const annotations = first?.metadata?.annotations ?? {};
+    // Part 0 is written last, so a part 0 with this sha256 means every part of it was written.
+    const parts = Number(annotations[SBOM_ANNOTATION_PARTS]);
+    if (annotations[SBOM_ANNOTATION_SHA256] !== sha256 || annotations[SBOM_ANNOTATION_IMAGESCAN] !== scan.metadata?.name) return undefined;
+    if (!Number.isInteger(parts) || parts < 1) return undefined;
+    if (existing?.parts && existing.parts !== parts) return undefined;
+    return { name, parts };
   }
 
   private async writeResult(scan: ImageScan, digest: string, outcome: string, data: Record<string, string>, annotations: Record<string, string>): Promise<void> {

@@ -13,11 +13,46 @@
  *   sha256 of the reassembled, decompressed bytes matches.
  * - Writes go parts 1..n-1 first and part 0 last, then stale higher-numbered parts are deleted,
  *   so a reader that finds the new part 0 finds all of its parts. Storing is idempotent.
+ * - Compression runs through zlib's asynchronous API (libuv's thread pool): an SBOM can be
+ *   200 MiB, and the event loop it would block also answers the deadline-bound admission webhook.
+ *   An SBOM that is already gzip (the upload) with its sha256 known (SbomBlob) is stored as given,
+ *   without decompressing or compressing anything.
  */
 import { createHash } from 'node:crypto';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gunzip, gzip } from 'node:zlib';
 import type { SBOMRef } from '../api/types.generated';
 import { isAlreadyExists, type KubeClient, type ConfigMap } from '../kube/client';
+
+/** What storing and reading SBOMs needs of the Kubernetes client (a fake in unit tests and bench). */
+export type SbomClient = Pick<KubeClient, 'getConfigMap' | 'listConfigMaps' | 'createConfigMap' | 'replaceConfigMap' | 'deleteConfigMap'>;
+
+/**
+ * gzip and bounded gunzip, off the event loop. Injected so tests can count the calls: a fresh
+ * scan's SBOM must not be compressed or decompressed again on its way to storage and status.
+ */
+export interface GzipCodec {
+  gzip(data: Buffer): Promise<Buffer>;
+  /** Rejects (RangeError, ERR_BUFFER_TOO_LARGE) past maxOutputLength bytes, as gunzipSync does. */
+  gunzip(data: Buffer, maxOutputLength: number): Promise<Buffer>;
+}
+
+const gzipAsync = promisify(gzip);
+const gunzipAsync = promisify(gunzip);
+
+export const asyncGzipCodec: GzipCodec = {
+  gzip: (data) => gzipAsync(data, { level: 9 }),
+  gunzip: (data, maxOutputLength) => gunzipAsync(data, { maxOutputLength }),
+};
+
+/** A gzip-compressed SBOM with what storing it needs to know of the uncompressed bytes. */
+export interface SbomBlob {
+  gzip: Buffer;
+  /** sha256 of the uncompressed SBOM, hex. */
+  sha256: string;
+  /** Length of the uncompressed SBOM. */
+  bytes: number;
+}
 
 export const SBOM_LABEL_IMAGESCAN = 'securestack.io/imagescan';
 export const SBOM_LABEL_PART = 'securestack.io/sbom-part';
@@ -88,28 +123,47 @@ export function imageScanLabelValue(name: string): string {
 /** Upper bound for a gzip SBOM given to storeSbom, decompressed (the upload limit). */
 const DEFAULT_MAX_SBOM_BYTES = 200 * 1024 * 1024;
 
+export interface StoreOptions {
+  maxObjectBytes?: number;
+  maxSbomBytes?: number;
+  codec?: GzipCodec;
+}
+
+/** The most gzip bytes an SBOM may have: MAX_PARTS parts of the largest payload. */
+export function maxStoredGzipBytes(maxObjectBytes = MAX_OBJECT_BYTES): number {
+  return MAX_PARTS * partPayloadBytes(maxObjectBytes);
+}
+
 /**
- * Stores (or replaces) the SBOM of an ImageScan and returns the sbomRef for its status.
- * `sbom` is the CycloneDX JSON, or its gzip (stored as given). Deletes parts left over from an
- * earlier, larger SBOM.
+ * The SbomBlob of a CycloneDX JSON (compressed here) or of its gzip (kept as given, decompressed
+ * once, bounded, for the sha256 and size). JSON never starts with gzip's magic bytes 1f 8b.
  */
-export async function storeSbom(
-  client: KubeClient,
-  owner: SbomOwner,
-  sbom: Buffer | string,
-  options: { maxObjectBytes?: number; maxSbomBytes?: number } = {},
-): Promise<StoredSbom> {
+export async function sbomBlob(sbom: Buffer | string, options: Pick<StoreOptions, 'maxSbomBytes' | 'codec'> = {}): Promise<SbomBlob> {
+  const codec = options.codec ?? asyncGzipCodec;
   const input = typeof sbom === 'string' ? Buffer.from(sbom, 'utf8') : sbom;
-  // Already gzip (the upload arrives compressed): stored as given; JSON never starts with 1f 8b.
   const isGzip = input.length >= 2 && input[0] === 0x1f && input[1] === 0x8b;
   let raw: Buffer;
   try {
-    raw = isGzip ? gunzipSync(input, { maxOutputLength: options.maxSbomBytes ?? DEFAULT_MAX_SBOM_BYTES }) : input;
+    raw = isGzip ? await codec.gunzip(input, options.maxSbomBytes ?? DEFAULT_MAX_SBOM_BYTES) : input;
   } catch (err) {
     throw new SbomStoreError(`SBOM does not decompress: ${err instanceof Error ? err.message : String(err)}`);
   }
   const sha256 = createHash('sha256').update(raw).digest('hex');
-  const compressed = isGzip ? input : gzipSync(raw, { level: 9 });
+  return { gzip: isGzip ? input : await codec.gzip(raw), sha256, bytes: raw.length };
+}
+
+function isBlob(sbom: Buffer | string | SbomBlob): sbom is SbomBlob {
+  return typeof sbom === 'object' && !Buffer.isBuffer(sbom);
+}
+
+/**
+ * Stores (or replaces) the SBOM of an ImageScan and returns the sbomRef for its status.
+ * `sbom` is the CycloneDX JSON, its gzip, or an SbomBlob; gzip is stored as given. Deletes parts
+ * left over from an earlier, larger SBOM.
+ */
+export async function storeSbom(client: SbomClient, owner: SbomOwner, sbom: Buffer | string | SbomBlob, options: StoreOptions = {}): Promise<StoredSbom> {
+  const blob = isBlob(sbom) ? sbom : await sbomBlob(sbom, options);
+  const { gzip: compressed, sha256 } = blob;
   const maxObjectBytes = options.maxObjectBytes ?? MAX_OBJECT_BYTES;
   const chunk = partPayloadBytes(maxObjectBytes);
   const parts = Math.max(1, Math.ceil(compressed.length / chunk));
@@ -125,7 +179,7 @@ export async function storeSbom(
     };
     if (i === 0) {
       annotations[SBOM_ANNOTATION_PARTS] = String(parts);
-      annotations[SBOM_ANNOTATION_BYTES] = String(raw.length);
+      annotations[SBOM_ANNOTATION_BYTES] = String(blob.bytes);
     }
     const object: ConfigMap = {
       apiVersion: 'v1',
@@ -152,6 +206,8 @@ export async function storeSbom(
       throw new SbomStoreError(`internal error: SBOM part ${i} would be ${size} bytes, over the ${maxObjectBytes}-byte limit`);
     }
     objects.push(object);
+    // Each part is about 1 ms of base64 and JSON on the event loop; let admission in between.
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
   // Parts 1..n-1 first, part 0 (which says how many parts there are) last.
@@ -170,10 +226,10 @@ export async function storeSbom(
     if (old.metadata?.annotations?.[SBOM_ANNOTATION_IMAGESCAN] !== owner.name) continue;
     await client.deleteConfigMap(owner.namespace, name);
   }
-  return { name: base, parts, sha256, bytes: raw.length, compressedBytes: compressed.length, partNames: objects.map((o) => o.metadata?.name ?? '') };
+  return { name: base, parts, sha256, bytes: blob.bytes, compressedBytes: compressed.length, partNames: objects.map((o) => o.metadata?.name ?? '') };
 }
 
-async function upsert(client: KubeClient, namespace: string, object: ConfigMap): Promise<void> {
+async function upsert(client: SbomClient, namespace: string, object: ConfigMap): Promise<void> {
   try {
     await client.createConfigMap(namespace, object);
   } catch (err) {
@@ -185,9 +241,28 @@ async function upsert(client: KubeClient, namespace: string, object: ConfigMap):
 
 /**
  * Reads an SBOM back: fetches the parts, checks they belong together, gunzips (bounded by the
- * size recorded at store time) and verifies the sha256. Returns the exact bytes stored.
+ * size recorded at store time, off the event loop) and verifies the sha256. Returns the exact
+ * bytes stored.
  */
-export async function readSbom(client: KubeClient, namespace: string, ref: SBOMRef): Promise<Buffer> {
+export async function readSbom(client: SbomClient, namespace: string, ref: SBOMRef, codec: GzipCodec = asyncGzipCodec): Promise<Buffer> {
+  const blob = await readSbomGzip(client, namespace, ref);
+  let raw: Buffer;
+  try {
+    raw = await codec.gunzip(blob.gzip, Math.max(blob.bytes, 1));
+  } catch (err) {
+    throw new SbomStoreError(`SBOM ${ref.name} does not decompress: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const actual = createHash('sha256').update(raw).digest('hex');
+  if (actual !== blob.sha256) throw new SbomStoreError(`SBOM ${ref.name} is corrupt: sha256 ${actual}, expected ${blob.sha256}`);
+  return raw;
+}
+
+/**
+ * The stored gzip of an SBOM as it is, with the sha256 and size part 0 records, after checking
+ * that all parts belong to the same SBOM. Nothing is decompressed: copying an SBOM to another
+ * ImageScan needs only these bytes, and whoever reads the copy checks the sha256.
+ */
+export async function readSbomGzip(client: SbomClient, namespace: string, ref: SBOMRef): Promise<SbomBlob> {
   const first = await client.getConfigMap(namespace, ref.name);
   if (!first) throw new SbomStoreError(`SBOM part ${ref.name} not found in namespace ${namespace}`);
   const annotations = first.metadata?.annotations ?? {};
@@ -210,15 +285,7 @@ export async function readSbom(client: KubeClient, namespace: string, ref: SBOMR
     }
     chunks.push(partData(part));
   }
-  let raw: Buffer;
-  try {
-    raw = gunzipSync(Buffer.concat(chunks), { maxOutputLength: Math.max(bytes, 1) });
-  } catch (err) {
-    throw new SbomStoreError(`SBOM ${ref.name} does not decompress: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  const actual = createHash('sha256').update(raw).digest('hex');
-  if (actual !== sha256) throw new SbomStoreError(`SBOM ${ref.name} is corrupt: sha256 ${actual}, expected ${sha256}`);
-  return raw;
+  return { gzip: Buffer.concat(chunks), sha256, bytes };
 }
 
 function partData(object: ConfigMap): Buffer {

@@ -18,7 +18,7 @@ import type { KubeClient } from '../kube/client';
 import type { Logger } from '../log';
 import type { ServingCertificates } from '../tls/serving';
 import type { ScanMetrics } from './metrics';
-import { MAX_COMPRESSED_BYTES, ReportError, checkContentLength, isTooLarge, readGzipBody } from './report';
+import { MAX_COMPRESSED_BYTES, ReportError, checkContentLength, isTooLarge, readGzipUpload, type UploadedReport } from './report';
 
 const podNameExtra = 'authentication.kubernetes.io/pod-name';
 const routePattern = /^\/v1\/reports\/([a-z0-9][-a-z0-9]{0,62})\/([a-z0-9][-a-z0-9.]{0,252})$/;
@@ -37,8 +37,11 @@ export interface UploadServerOptions {
   metrics: ScanMetrics;
   maxCompressedBytes?: number;
   maxDecompressedBytes?: number;
-  /** Stores an authenticated report for the ImageScan; answers 422 when the report is invalid. */
-  onReport: (scan: ImageScan, report: Buffer) => Promise<UploadVerdict>;
+  /**
+   * Stores an authenticated report for the ImageScan (the JSON and the gzip as it arrived, so it
+   * is stored without compressing it again); answers 422 when the report is invalid.
+   */
+  onReport: (scan: ImageScan, report: UploadedReport) => Promise<UploadVerdict>;
 }
 
 class HttpRefusal extends Error {
@@ -97,6 +100,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Upload
   const scan = await authenticate(req, namespace, name, options);
   if ((req.headers['content-encoding'] ?? '') !== 'gzip') throw new HttpRefusal(415, 'invalid', 'the report must be gzip-compressed');
   const report = await readBody(req, options);
+  const bytes = report.bytes;
   const verdict = await options.onReport(scan, report);
   if (verdict.status === 422) {
     options.metrics.reportUploads.inc({ result: 'invalid' });
@@ -104,13 +108,13 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Upload
     return;
   }
   options.metrics.reportUploads.inc({ result: 'accepted' });
-  options.log.info({ namespace, name, bytes: report.length }, 'report accepted');
+  options.log.info({ namespace, name, bytes }, 'report accepted');
   answer(res, 201, 'accepted');
 }
 
-async function readBody(req: IncomingMessage, options: UploadServerOptions): Promise<Buffer> {
+async function readBody(req: IncomingMessage, options: UploadServerOptions): Promise<UploadedReport> {
   try {
-    return await readGzipBody(req, { maxCompressedBytes: options.maxCompressedBytes, maxDecompressedBytes: options.maxDecompressedBytes });
+    return await readGzipUpload(req, { maxCompressedBytes: options.maxCompressedBytes, maxDecompressedBytes: options.maxDecompressedBytes });
   } catch (err) {
     if (isTooLarge(err)) throw new HttpRefusal(413, 'too_large', 'report too large');
     if (err instanceof ReportError) throw new HttpRefusal(400, 'invalid', err.message);

@@ -1,0 +1,157 @@
+// The report intake without a cluster: a fresh scan's SBOM is stored once, as it arrived (the
+// uploader's gzip, never compressed or decompressed again on its way to the result objects, the
+// cache and the status projection), and parsing runs in the worker with parseReport's answers.
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { after, describe, it } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import type { ImageScan } from '../operator/api/types.generated';
+import { createLogger } from '../operator/log';
+import { MemoryLru } from '../operator/scan/cache';
+import { reportIntake } from '../operator/scan/intake';
+import { ReportError, parseReport, readGzipUpload } from '../operator/scan/report';
+import { ReportParser } from '../operator/scan/report-parser';
+import { ResultCache } from '../operator/scan/result-cache';
+import { ResultStore } from '../operator/scan/results';
+import { SBOM_ANNOTATION_BYTES, SbomStoreError, asyncGzipCodec, readSbom, sbomBaseName, sbomBlob, type GzipCodec } from '../operator/scan/sbom-store';
+import { generateTrivyReport } from './support/cyclonedx';
+import { FakeConfigMaps } from './support/fake-configmaps';
+
+/** The real async codec, counting its calls. */
+function countingCodec(): GzipCodec & { gzips: number; gunzips: number } {
+  const codec = {
+    gzips: 0,
+    gunzips: 0,
+    gzip(data: Buffer): Promise<Buffer> {
+      codec.gzips++;
+      return asyncGzipCodec.gzip(data);
+    },
+    gunzip(data: Buffer, max: number): Promise<Buffer> {
+      codec.gunzips++;
+      return asyncGzipCodec.gunzip(data, max);
+    },
+  };
+  return codec;
+}
+
+const digest = `sha256:${'c'.repeat(64)}`;
+const scanner = 'trivy:test';
+
+function imageScan(namespace: string, name: string): ImageScan {
+  return {
+    apiVersion: 'securestack.io/v1alpha1',
+    kind: 'ImageScan',
+    metadata: { namespace, name, uid: `uid-${namespace}-${name}`, generation: 1 },
+    spec: { image: 'registry.local/team/app:1.0' },
+    status: { digest },
+  };
+}
+
+function chunks(data: Buffer, size = 7_000): Readable {
+  const parts: Buffer[] = [];
+  for (let i = 0; i < data.length; i += size) parts.push(data.subarray(i, i + size));
+  return Readable.from(parts);
+}
+
+describe('report intake (no control plane)', () => {
+  const parser = new ReportParser();
+  after(() => parser.close());
+
+  it('stores a fresh scan SBOM once, as it arrived, and the cache and status projection reuse those bytes', async () => {
+    const report = generateTrivyReport({ components: 300, vulnerabilities: 80 });
+    const gzip = gzipSync(report.json, { level: 6 }); // what the uploader's createGzip() sends
+    const upload = await readGzipUpload(chunks(gzip));
+    assert.ok(upload.gzip.equals(gzip), 'the upload keeps the gzip exactly as it arrived');
+    assert.ok(Buffer.concat(upload.json).equals(Buffer.from(report.json)));
+    assert.equal(upload.bytes, Buffer.byteLength(report.json));
+    assert.ok(upload.json.length > 1, 'a report this size arrives in several segments');
+
+    const codec = countingCodec();
+    const client = new FakeConfigMaps();
+    const results = new ResultStore(client, codec);
+    const cache = new ResultCache(new MemoryLru(10, 64 * 1024 * 1024), 3_600_000, codec);
+    const intake = reportIntake(results, cache, createLogger('error'), scanner, { parser, codec });
+    const owner = imageScan('team', 'app');
+
+    assert.deepEqual(await intake(owner, upload), { status: 201 });
+    const base = sbomBaseName('app');
+    const part0 = await client.getConfigMap('team', base);
+    assert.ok(client.storedGzip('team', base, 1).equals(gzip), 'the stored SBOM is the uploaded gzip, byte for byte');
+    assert.equal(part0?.metadata?.annotations?.[SBOM_ANNOTATION_BYTES], String(Buffer.byteLength(report.json)));
+    const writesAfterUpload = client.writes;
+    assert.equal(writesAfterUpload, 2, 'one SBOM part and the result object');
+
+    const cached = await cache.lookup(digest, scanner);
+    assert.ok(cached);
+    assert.equal(cached.sbom.gzip, upload.gzip, 'the cache holds the very same buffer, not a copy or a recompression');
+    assert.deepEqual(cached.summary.summary, report.counts);
+
+    // The reconciler's projection into the owner's status: it already holds this SBOM.
+    assert.deepEqual(await results.storeSbom(owner, cached.sbom), { name: base, parts: 1 });
+    assert.equal(client.writes, writesAfterUpload, 'the owner SBOM is not written a second time');
+
+    // Another namespace's ImageScan of the same digest gets a copy of the same bytes.
+    const other = imageScan('other', 'app-too');
+    const ref = await results.storeSbom(other, cached.sbom);
+    assert.ok(client.storedGzip('other', ref.name, ref.parts).equals(gzip));
+
+    // A leader that did not receive the upload reads the stored gzip as it is.
+    const loaded = await results.load('team', 'app', digest);
+    assert.equal(loaded?.kind, 'result');
+    assert.ok(loaded.kind === 'result' && loaded.sbom.gzip.equals(gzip) && loaded.sbom.sha256 === cached.sbom.sha256);
+
+    assert.deepEqual({ gzips: codec.gzips, gunzips: codec.gunzips }, { gzips: 0, gunzips: 0 }, 'nothing compressed or decompressed between upload and status');
+    // A reader decompresses once and gets the report back.
+    assert.ok((await readSbom(client, 'other', ref, codec)).equals(Buffer.from(report.json)));
+    assert.equal(codec.gunzips, 1);
+  });
+
+  it('records a report the worker refuses, with the reason', async () => {
+    const client = new FakeConfigMaps();
+    const results = new ResultStore(client);
+    const cache = new ResultCache(new MemoryLru(10, 1024 * 1024), 3_600_000);
+    const intake = reportIntake(results, cache, createLogger('error'), scanner, { parser });
+    const json = Buffer.from('{"bomFormat": "CycloneDX", ');
+    const verdict = await intake(imageScan('team', 'broken'), { json: [json], bytes: json.length, gzip: gzipSync(json) });
+    assert.equal(verdict.status, 422);
+    assert.match(verdict.status === 422 ? verdict.reason : '', /^InvalidReport: not JSON: /);
+    const outcome = await results.load('team', 'broken', digest);
+    assert.equal(outcome?.kind, 'invalid');
+  });
+
+  it('parses in the worker with the same answers as parseReport, taking the bytes over', async () => {
+    const report = generateTrivyReport({ components: 400, vulnerabilities: 120, seed: 7 });
+    const inProcess = await parseReport(report.json, { specVersions: ['1.6', '1.7'] });
+    const json = Buffer.concat([Buffer.from(report.json)]);
+    const facts = await parser.parse(json, { specVersions: ['1.6', '1.7'] });
+    assert.deepEqual(facts, { summary: inProcess.summary, sha256: inProcess.sha256 });
+    assert.equal(json.length, 0, 'the JSON memory moved to the worker instead of being copied');
+    await assert.rejects(parser.parse(Buffer.from('[1]')), (err: unknown) => err instanceof ReportError && err.reason === 'InvalidReport');
+  });
+
+  it('works out sha256 and size for a cache entry without them, with one bounded gunzip', async () => {
+    const json = Buffer.from(generateTrivyReport({ components: 20, vulnerabilities: 5 }).json);
+    const codec = countingCodec();
+    const lru = new MemoryLru(10, 1024 * 1024);
+    const key = { digest, scanner, dbVersion: 'unknown' };
+    const gzip = gzipSync(json);
+    await lru.set(key, { summary: JSON.stringify((await parseReport(json)).summary), sbomGzip: gzip, scannedAt: Date.now() });
+    const found = await new ResultCache(lru, 3_600_000, codec).lookup(digest, scanner);
+    const fresh = await sbomBlob(json);
+    assert.deepEqual(found?.sbom, { gzip, sha256: fresh.sha256, bytes: json.length }, 'the cached gzip as it is, with its sha256 and size');
+    assert.deepEqual({ gzips: codec.gzips, gunzips: codec.gunzips }, { gzips: 0, gunzips: 1 });
+    await assert.rejects(sbomBlob(gzip, { maxSbomBytes: json.length - 1 }), (err: unknown) => err instanceof SbomStoreError && /does not decompress/.test(err.message));
+  });
+
+  it('refuses to read back an SBOM that inflates past the size recorded at store time', async () => {
+    const client = new FakeConfigMaps();
+    const json = generateTrivyReport({ components: 20, vulnerabilities: 5 }).json;
+    const results = new ResultStore(client);
+    const ref = await results.storeSbom(imageScan('team', 'small'), await sbomBlob(json));
+    const part0 = await client.getConfigMap('team', ref.name);
+    assert.ok(part0?.metadata?.annotations);
+    part0.metadata.annotations[SBOM_ANNOTATION_BYTES] = String(Buffer.byteLength(json) - 1);
+    await client.replaceConfigMap('team', part0);
+    await assert.rejects(readSbom(client, 'team', ref), /does not decompress: .*larger than/);
+  });
+});
