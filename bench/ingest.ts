@@ -287,14 +287,16 @@ async function operator(): Promise<void> {
   const ca = await createCa('securestack-bench', 1);
   const serving = await issueServingCert(ca, ['localhost', '127.0.0.1'], 1);
   const { handler } = benchHandler();
-  const webhook = await WebhookServer.start({ port: 0, host: '127.0.0.1', tls: serving, handler, log, maxBodyBytes: 8 * 1024 * 1024 });
+  // A fixed key pair: nothing rotates during a bench run.
+  const fixedTls = { attach: (server: { setSecureContext(options: { cert: string; key: string }): void }) => (server.setSecureContext({ cert: serving.certPem, key: serving.keyPem }), () => undefined) };
+  const webhook = await WebhookServer.start({ port: 0, host: '127.0.0.1', tls: fixedTls, handler, log, maxBodyBytes: 8 * 1024 * 1024 });
   const configMaps = new FakeConfigMaps();
   const kube = fakeKube(configMaps);
   const parser = settings.parse === 'worker' ? new ReportParser() : undefined;
   if (parser) await parser.checkValidator(); // as operator/main.ts does at start
   const cache = new ResultCache(new MemoryLru(1000, 256 * 1024 * 1024), 24 * 3_600_000);
   const intake = reportIntake(new ResultStore(kube), cache, log, 'trivy', { parser: parser ?? inlineParser });
-  const uploads = await startUploadServer({ port: 0, host: '127.0.0.1', tls: { ...serving, caPem: ca.certPem }, client: kube, log, metrics: createScanMetrics(new Registry()), onReport: intake });
+  const uploads = await startUploadServer({ port: 0, host: '127.0.0.1', tls: fixedTls, client: kube, log, metrics: createScanMetrics(new Registry()), onReport: intake });
 
   const setup: ClientSetup = { webhookPort: (webhook.server.address() as AddressInfo).port, uploadPort: (uploads.address() as AddressInfo).port, caPem: ca.certPem, rate: settings.rate, reportMiB: settings.reportMiB };
   const client = new ClientHandle(new Worker(__filename, { workerData: setup }));

@@ -103,7 +103,7 @@ async function main(): Promise<void> {
     // Its own namespace is never scanned as a workload.
     excludeNamespaces: [...config.workloadExcludeNamespaces, config.namespace],
     podSelector: config.workloadPodSelector,
-  });
+  }, (pods) => scanMetrics.workloadPods.set(pods));
   // Health first: while admission waits (for cert-manager's certificate, say) the pod is alive
   // but not ready, instead of crash-looping.
   let readiness = (): { ok: boolean; reason: string } => ({ ok: false, reason: 'starting' });

@@ -52,7 +52,8 @@ describe('workload scanning', () => {
   });
 
   it('indexes running pods by namespace, honours filters, and forgets pods that stop', () => {
-    const index = new WorkloadIndex({ includeNamespaces: [], excludeNamespaces: ['kube-system'], podSelector: ['app=web'] });
+    const sizes: number[] = [];
+    const index = new WorkloadIndex({ includeNamespaces: [], excludeNamespaces: ['kube-system'], podSelector: ['app=web'] }, (pods) => sizes.push(pods));
     assert.equal(index.observe(pod('a', 'p1', ['img:1']), false), 'a');
     assert.equal(index.observe(pod('a', 'p1', ['img:1']), false), undefined, 'an unchanged pod changes nothing');
     assert.equal(index.observe(pod('a', 'p2', ['img:1', 'img:2']), false), 'a');
@@ -64,6 +65,8 @@ describe('workload scanning', () => {
     assert.deepEqual([...index.imagesIn('a')], ['img:1']);
     assert.equal(index.observe(pod('a', 'p1', ['img:1']), true), 'a');
     assert.equal(index.size, 0);
+    // The gauge hears each change of the count, not each event.
+    assert.deepEqual(sizes, [1, 2, 1, 0]);
   });
 
   it('names ImageScans stably and DNS-safely', () => {

@@ -15,7 +15,8 @@ import { parseDuration, type OperatorConfig } from '../config';
 import { buildScanJob, scanJobName, type ScannerSettings } from '../jobs/scanjob';
 import { isAlreadyExists, type KubeClient, type ObjectKey, type ResourceType } from '../kube/client';
 import { isInsecureRegistry, isRegistryError } from '../registry';
-import { setCondition, type ConditionUpdate } from '../runtime/conditions';
+import { rfc3339, type ConditionUpdate } from '../runtime/conditions';
+import { writeStatus } from '../runtime/status';
 import type { EventRecorder } from '../runtime/events';
 import { cachedObject, ensureLeading, keyOf, type ReconcileContext, type ReconcileResult, type Reconciler } from '../runtime/reconciler';
 import type { Outcome, ScanDispatcher } from '../scan/dispatcher';
@@ -361,28 +362,21 @@ export class ImageScanReconciler implements Reconciler {
     this.forgetSeries(queueKey);
   }
 
-  /**
-   * Writes status for the generation that was read, only when something changed; records the
-   * Event when the phase changes. Sends the resourceVersion read: a concurrent edit makes this
-   * fail with 409 and the work queue retries from a fresh read.
-   */
+  /** Status for the generation that was read (runtime/status.ts); queuePosition only while Queued. */
   private async writeStatus(
     scan: ImageScan,
     context: ReconcileContext,
     update: Partial<Omit<ImageScanStatus, 'conditions' | 'observedGeneration'>> & { condition: ConditionUpdate; event?: { type: 'Normal' | 'Warning'; reason: string } },
   ): Promise<void> {
     const { condition, event, ...fields } = update;
-    const previous = scan.status ?? {};
-    const generation = scan.metadata?.generation;
-    const next: ImageScanStatus = { ...previous, ...fields, observedGeneration: generation };
-    if (next.phase !== 'Queued') delete next.queuePosition;
-    next.conditions = setCondition(previous.conditions, condition, generation);
-    if (JSON.stringify(next) === JSON.stringify(previous)) return;
-    ensureLeading(context);
-    await this.deps.client.replaceCustomStatus(this.type, { ...scan, status: next });
-    if (event && (previous.phase !== next.phase || previous.observedGeneration !== generation)) {
-      await this.deps.events.record(scan, event.type, event.reason, condition.message, context.log);
-    }
+    await writeStatus(this.deps, this.type, scan, context, {
+      fields,
+      condition,
+      ...(event ? { event } : {}),
+      normalize: (next: ImageScanStatus) => {
+        if (next.phase !== 'Queued') delete next.queuePosition;
+      },
+    });
   }
 }
 
@@ -406,6 +400,3 @@ export function failedDuringAttempt(outcome: Outcome, scan: Pick<ImageScan, 'met
   return outcome.finishedAt > (Date.parse(status.startedAt ?? '') || 0);
 }
 
-function rfc3339(date: Date): string {
-  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}

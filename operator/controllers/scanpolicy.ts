@@ -8,9 +8,10 @@ import type { ScanPolicy, ScanPolicyStatus } from '../api/types.generated';
 import { auditPolicy, type AuditResult, type AuditSources } from '../audit/audit';
 import type { KubeClient, ObjectKey, ResourceType } from '../kube/client';
 import { compilePolicy } from '../policy/compile';
-import { setCondition, type ConditionUpdate } from '../runtime/conditions';
+import { rfc3339, setCondition, type ConditionUpdate } from '../runtime/conditions';
 import type { EventRecorder } from '../runtime/events';
-import { cachedObject, ensureLeading, type ReconcileContext, type ReconcileResult, type Reconciler } from '../runtime/reconciler';
+import { writeStatus } from '../runtime/status';
+import { cachedObject, type ReconcileContext, type ReconcileResult, type Reconciler } from '../runtime/reconciler';
 import type { AdmissionMetrics } from '../../webhook/metrics';
 import { scanPolicyType } from './types';
 
@@ -118,16 +119,7 @@ export class ScanPolicyReconciler implements Reconciler {
 
   /** Writes status when something changed; records the Event when the phase or generation changes. */
   private async writeStatus(policy: ScanPolicy, context: ReconcileContext, fields: Partial<ScanPolicyStatus>, condition: ConditionUpdate, event: { type: 'Normal' | 'Warning'; reason: string }): Promise<void> {
-    const previous = policy.status ?? {};
-    const generation = policy.metadata.generation;
-    const next: ScanPolicyStatus = { ...previous, ...fields, observedGeneration: generation };
-    next.conditions = setCondition(fields.conditions ?? previous.conditions, condition, generation);
-    if (JSON.stringify(next) === JSON.stringify(previous)) return;
-    ensureLeading(context);
-    await this.deps.client.replaceCustomStatus(this.type, { ...policy, status: next });
-    if (previous.phase !== next.phase || previous.observedGeneration !== generation) {
-      await this.deps.events.record(policy, event.type, event.reason, condition.message, context.log);
-    }
+    await writeStatus(this.deps, this.type, policy, context, { fields, condition, event });
   }
 }
 
@@ -136,5 +128,5 @@ function auditStatus(result: AuditResult): NonNullable<ScanPolicyStatus['audit']
     .map(([rule, count]) => ({ rule, count }))
     .sort((a, b) => b.count - a.count || (a.rule < b.rule ? -1 : 1))
     .slice(0, maxAuditRules);
-  return { lastRunAt: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'), violations };
+  return { lastRunAt: rfc3339(new Date()), violations };
 }

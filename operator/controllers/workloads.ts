@@ -67,7 +67,11 @@ export class WorkloadIndex {
   /** One string per distinct image and namespace: thousands of pods share a handful of each. */
   private readonly strings = new Map<string, string>();
 
-  constructor(private readonly filter: WorkloadFilter) {}
+  constructor(
+    private readonly filter: WorkloadFilter,
+    /** Told the number of pods followed whenever it changes (a gauge). */
+    private readonly onSize: (pods: number) => void = () => undefined,
+  ) {}
 
   /** Records a pod event; returns the namespace key to reconcile, if the pod matters. */
   observe(pod: V1Pod, deleted: boolean): string | undefined {
@@ -78,11 +82,13 @@ export class WorkloadIndex {
     if (!running || !this.wanted(namespace, pod.metadata?.labels ?? {})) {
       if (!previous) return undefined;
       this.pods.delete(id);
+      this.onSize(this.pods.size);
       return namespace;
     }
     const images = podImages(pod).map((image) => this.intern(image));
     if (previous && previous.images.join('\n') === images.join('\n')) return undefined;
     this.pods.set(id, { namespace: this.intern(namespace), images });
+    if (!previous) this.onSize(this.pods.size);
     return namespace;
   }
 

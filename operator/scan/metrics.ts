@@ -12,6 +12,7 @@ export interface ScanMetrics extends CacheMetrics {
   queueDepth: Gauge;
   jobsActive: Gauge;
   reportUploads: Counter<'result'>;
+  workloadPods: Gauge;
   workloadImagesSkipped: Counter<'reason'>;
 }
 
@@ -56,6 +57,11 @@ export function createScanMetrics(registry: Registry): ScanMetrics {
       name: 'securestack_scan_cache_backend_up',
       help: '1 while the shared cache backend answers, 0 while the memory fallback serves.',
       labelNames: ['backend'],
+      registers,
+    }),
+    workloadPods: new Gauge({
+      name: 'securestack_workload_pods',
+      help: 'Running and pending pods workload scanning follows (after its namespace and label filters).',
       registers,
     }),
     workloadImagesSkipped: new Counter({

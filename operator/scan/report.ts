@@ -40,6 +40,7 @@ import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { Spec, Validation } from '@cyclonedx/cyclonedx-library';
 import type { VulnerabilityFinding, VulnerabilitySummary } from '../api/types.generated';
+import { rfc3339 as formatRfc3339 } from '../runtime/conditions';
 
 export type Severity = VulnerabilityFinding['severity'];
 
@@ -760,7 +761,7 @@ function propertyValue(properties: unknown, name: string): string | undefined {
 function rfc3339(value: string | undefined): string | undefined {
   if (!value) return undefined;
   const time = Date.parse(value);
-  return Number.isNaN(time) ? undefined : new Date(time).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return Number.isNaN(time) ? undefined : formatRfc3339(new Date(time));
 }
 
 // ---- helpers -------------------------------------------------------------------------------
