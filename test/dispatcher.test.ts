@@ -103,3 +103,33 @@ describe('failedDuringAttempt: which Job failure ends an ImageScan attempt', () 
     assert.equal(failedDuringAttempt({ ...failed(attemptJob, second + 5000), succeeded: true }, scan(retry)), false);
   });
 });
+
+describe('ScanDispatcher outcomes', () => {
+  const finished = (name: string, owner: string, finishedAt: number, succeeded = false): ObservedJob => ({ digest: 'd', name, namespace: 'ns', owner, active: false, succeeded, finishedAt, ...(succeeded ? {} : { failureReason: 'BackoffLimitExceeded' }) });
+
+  it('keeps the last Job\'s outcome when an older Job\'s deletion (its TTL) or a relist arrives later', () => {
+    const dispatcher = new ScanDispatcher(5);
+    dispatcher.observe({ ...finished('job-1', 'a', 1_000), active: true });
+    dispatcher.observe(finished('job-1', 'a', 1_000));
+    assert.equal(dispatcher.admit('a', 'd', 1).action, 'start');
+    dispatcher.started('d', { namespace: 'ns', name: 'job-2', owner: 'a' });
+    assert.deepEqual(dispatcher.observe(finished('job-2', 'a', 5_000)), ['a']);
+    // The TTL controller deletes job-1 afterwards: not news.
+    assert.deepEqual(dispatcher.observe(finished('job-1', 'a', 1_000)), []);
+    assert.equal(dispatcher.outcome('d')?.job.name, 'job-2');
+    // Nor is job-2 itself again (a relist, its own deletion).
+    assert.deepEqual(dispatcher.observe(finished('job-2', 'a', 5_000)), []);
+    assert.equal(dispatcher.activeJobs, 0, 'nothing counts as running');
+  });
+
+  it('takes a newer Job\'s end over an older one, by finish time, one second apart both ways', () => {
+    const dispatcher = new ScanDispatcher(5);
+    dispatcher.reset([finished('old', 'a', 1_000), finished('new', 'b', 2_000)]);
+    assert.equal(dispatcher.outcome('d')?.job.name, 'new');
+    const reversed = new ScanDispatcher(5);
+    reversed.reset([finished('new', 'b', 2_000), finished('old', 'a', 1_000)]);
+    assert.equal(reversed.outcome('d')?.job.name, 'new', 'list order does not matter');
+    assert.deepEqual(reversed.observe(finished('newer', 'c', 3_000, true)), ['c']);
+    assert.equal(reversed.outcome('d')?.succeeded, true);
+  });
+});

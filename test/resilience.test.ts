@@ -10,6 +10,7 @@ import { kubectl, waitFor } from './support/cluster';
 import { startOperator, waitUntilLeading, type OperatorProcess } from './support/operator';
 import { killAndRestart, waitUntilApiReady } from './support/plane';
 import { freePort, imageScanManifest, pushUniqueImage, requireScanEnvironment, scanJobsForDigest, scanOperatorEnv, TestResources, waitForPhase, type ScanEnvironment } from './support/scanenv';
+import { startLoopbackService, type LoopbackService } from './support/service';
 import { answerOf, podReview, postToWebhook, webhookCa } from './support/webhook';
 
 const run = randomBytes(3).toString('hex');
@@ -23,29 +24,40 @@ describe('surviving the control plane', () => {
   before(async () => {
     env = await requireScanEnvironment();
   });
+  const services: LoopbackService[] = [];
   afterEach(async () => {
     await resources.stopOperators();
+    for (const service of services.splice(0)) await service.close();
     await kubectl(['delete', 'scanpolicy', policyName, '--ignore-not-found'], { allowFail: true });
     await kubectl(['delete', 'validatingwebhookconfiguration', webhookConfiguration, '--ignore-not-found'], { allowFail: true });
   });
   after(() => resources.deleteNamespaces());
 
-  /** A leader and a standby on one Lease; with `webhookPorts`, each serves the admission webhook. */
+  /**
+   * A leader and a standby on one Lease; with `webhookPorts`, each serves the admission webhook.
+   * Scan Jobs upload through one report address in front of both, as the chart's Service is: a
+   * Job the leader started reaches whichever replica is alive.
+   */
   async function replicas(home: string, lease: string, webhookPorts?: [number, number], extra: Record<string, string> = {}): Promise<[OperatorProcess, OperatorProcess]> {
+    const reportPorts = [await freePort(), await freePort()];
+    const service = await startLoopbackService(reportPorts);
+    services.push(service);
     let started = 0;
-    const start = async (identity: string): Promise<OperatorProcess> => {
-      const port = webhookPorts?.[started++];
+    const start = (identity: string): OperatorProcess => {
+      const replica = started++;
+      const port = webhookPorts?.[replica];
       const webhook: Record<string, string> = port === undefined ? {} : {
         SECURESTACK_WEBHOOK_ENABLED: 'true',
         SECURESTACK_WEBHOOK_PORT: String(port),
         SECURESTACK_WEBHOOK_URL: `https://127.0.0.1:${port}/validate`,
         SECURESTACK_WEBHOOK_CONFIGURATION: webhookConfiguration,
       };
-      return resources.track(startOperator({ identity, namespace: home, leaseName: lease, env: scanOperatorEnv(env, await freePort(), { ...webhook, ...extra }) }));
+      const reports = { SECURESTACK_REPORT_URL: `https://127.0.0.1:${service.port}` };
+      return resources.track(startOperator({ identity, namespace: home, leaseName: lease, env: scanOperatorEnv(env, reportPorts[replica] ?? 0, { ...webhook, ...reports, ...extra }) }));
     };
-    const leader = await start(`${lease}-a-${run}`);
+    const leader = start(`${lease}-a-${run}`);
     await waitUntilLeading(leader, home, lease);
-    const standby = await start(`${lease}-b-${run}`);
+    const standby = start(`${lease}-b-${run}`);
     await standby.metricsPort();
     return [leader, standby];
   }
@@ -147,7 +159,8 @@ describe('surviving the control plane', () => {
       digestOf.set(`scan-${i}`, scan.status.digest);
     }
     const jobsPerDigest = await Promise.all([...digestOf.values()].map(async (digest) => (await scanJobsForDigest(digest)).length));
-    process.stdout.write(`# leader killed mid-scan: ${digestOf.size} of ${images.length} scans completed, Jobs per digest ${jobsPerDigest.join(', ')}\n`);
+    const uploads = [...(services.at(-1)?.forwarded ?? [])].map(([port, count]) => `${count} to :${port}`).join(', ');
+    process.stdout.write(`# leader killed mid-scan: ${digestOf.size} of ${images.length} scans completed, Jobs per digest ${jobsPerDigest.join(', ')}; report connections ${uploads}\n`);
     assert.deepEqual(jobsPerDigest, images.map(() => 1), 'one Job per digest, none lost, none twice');
   });
 });

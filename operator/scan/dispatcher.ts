@@ -117,6 +117,11 @@ export class ScanDispatcher {
     }
     const current = this.running.get(job.digest);
     if (current && current.name !== job.name) return [];
+    // Late news about a Job that already ended (its deletion after the TTL, a relist) or about an
+    // older one must not replace the outcome of the last Job: the ImageScan would take that
+    // Job's end for an old one and wait forever.
+    const previous = this.outcomes.get(job.digest);
+    if (!current && previous && (previous.job.name === job.name || (job.finishedAt ?? 0) <= previous.finishedAt)) return [];
     this.running.delete(job.digest);
     this.outcomes.set(job.digest, {
       job,

@@ -84,7 +84,7 @@ alive() {
 launch() {
   local name=$1; shift
   rm -f "$pids/$name.pid"
-  echo "=== $(date -u +%FT%TZ) $*" >"$logs/$name.log"
+  echo "=== $(date -u +%FT%TZ) $*" >>"$logs/$name.log"
   setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pids/$name.pid" "$@" >>"$logs/$name.log" 2>&1 </dev/null 9>&- &
   local i
   for i in $(seq 50); do [ -s "$pids/$name.pid" ] && return 0; sleep 0.1; done
