@@ -1,15 +1,18 @@
 // bench/ingest: the admission webhook's latency while a 50 MiB scan report is ingested, against
 // the same webhook idle (issue 9: "webhook p99 during a 50 MiB report ingest vs idle, within 2 ms").
 //
-//   bash bench/ingest.sh       (builds, runs this, prints the figures; needs no control plane)
+//   bash bench/ingest.sh       (builds, starts the test plane through bench/plane.sh, runs this)
 //
 // One process plays the operator: the real webhook HTTPS server (webhook/server.ts) with the
 // admission handler wired as in bench/admission.ts (Enforce, pss-restricted + best-practices +
 // allowed-registries), and the real report upload server (operator/scan/upload-server.ts) with the
 // real intake (operator/scan/intake.ts: report parser worker, ResultStore, ResultCache on the
-// memory LRU). Only the Kubernetes API is faked: the TokenReview, Pod and ImageScan reads that
-// authenticate the upload, and the ConfigMap writes (FakeConfigMaps, which JSON-encodes every
-// object as the client would).
+// memory LRU). Its Kubernetes API calls go to the test plane's kube-apiserver ($KUBECONFIG): the
+// TokenReview, Pod and ImageScan reads that authenticate each upload, and the SBOM and result
+// ConfigMap writes. For that the bench creates, in a namespace of its own (deleted at the end), an
+// ImageScan with its digest in status, a ServiceAccount, a Pod on the kwok node carrying the
+// ImageScan's UID label as a scan Job's pod does, and a TokenRequest token for the report audience
+// bound to that Pod, which the uploads present.
 //
 // A worker thread plays the API server and the scan Job, so its clock does not stop when the
 // operator's event loop does: it sends AdmissionReviews (bench/admission.ts's mix of 64 bodies)
@@ -22,7 +25,7 @@
 // SECURESTACK_BENCH_UPLOADS (uploads per ingest phase, 2), SECURESTACK_BENCH_REPORT_MIB (50),
 // SECURESTACK_BENCH_PARSE (worker | inline: parse on the event loop, the way it was before, for
 // comparison).
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent, request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -30,9 +33,11 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { gzipSync } from 'node:zlib';
+import type { V1Pod } from '@kubernetes/client-node';
 import type { ImageScan } from '../operator/api/types.generated';
-import { imageScanUidLabel } from '../operator/jobs/scanjob';
-import type { KubeClient } from '../operator/kube/client';
+import { imageScanType } from '../operator/controllers/types';
+import { imageScanUidLabel, reportTokenAudience } from '../operator/jobs/scanjob';
+import { KubeClient } from '../operator/kube/client';
 import { createLogger } from '../operator/log';
 import { MemoryLru } from '../operator/scan/cache';
 import { acceptedSpecVersions, reportIntake } from '../operator/scan/intake';
@@ -41,12 +46,13 @@ import { parseReport, type ParseOptions } from '../operator/scan/report';
 import { ReportParser } from '../operator/scan/report-parser';
 import { ResultCache } from '../operator/scan/result-cache';
 import { ResultStore } from '../operator/scan/results';
+import { SBOM_LABEL_IMAGESCAN, imageScanLabelValue } from '../operator/scan/sbom-store';
 import { startUploadServer } from '../operator/scan/upload-server';
 import { createCa, issueServingCert } from '../operator/tls/certs';
 import { WebhookServer, validatePath } from '../webhook/server';
 import { Registry } from 'prom-client';
+import { ensureCrds } from '../test/support/crds';
 import { generateTrivyReport } from '../test/support/cyclonedx';
-import { FakeConfigMaps } from '../test/support/fake-configmaps';
 import { benchHandler, mixReviews, percentile } from './admission';
 
 const settings = {
@@ -57,9 +63,11 @@ const settings = {
   parse: process.env.SECURESTACK_BENCH_PARSE === 'inline' ? 'inline' : 'worker',
 };
 
-const namespace = 'bench';
+/** Made up once, in the main thread: the worker evaluates this module again and is told it (ClientSetup). */
+const namespace = `bench-ingest-${randomBytes(3).toString('hex')}`;
 const scanName = 'app';
-const scanUid = randomUUID();
+const serviceAccount = 'scanner';
+const kwokNode = 'kwok-node-0';
 const digest = `sha256:${'d'.repeat(64)}`;
 
 // ---- the client side (worker thread) --------------------------------------------------------
@@ -68,6 +76,9 @@ interface ClientSetup {
   webhookPort: number;
   uploadPort: number;
   caPem: string;
+  namespace: string;
+  /** The scan Pod's bound ServiceAccount token, as the uploader reads it from its projected volume. */
+  token: string;
   rate: number;
   reportMiB: number;
 }
@@ -141,7 +152,7 @@ function client(setup: ClientSetup): void {
       void loop.then(() => port.postMessage({ kind: 'latencies', ms: state.latencies, failed: state.failed } satisfies ClientEvent));
     } else if (command.kind === 'upload') {
       const started = performance.now();
-      void send(uploadAgent, setup.uploadPort, `/v1/reports/${namespace}/${scanName}`, gzip, { authorization: 'Bearer bench-token', 'content-encoding': 'gzip', 'content-type': 'application/json' }).then((status) =>
+      void send(uploadAgent, setup.uploadPort, `/v1/reports/${setup.namespace}/${scanName}`, gzip, { authorization: `Bearer ${setup.token}`, 'content-encoding': 'gzip', 'content-type': 'application/json' }).then((status) =>
         port.postMessage({ kind: 'uploaded', status, ms: performance.now() - started } satisfies ClientEvent),
       );
     }
@@ -151,21 +162,38 @@ function client(setup: ClientSetup): void {
 
 // ---- the operator side (main thread) -------------------------------------------------------
 
-/** The API calls the upload server makes to authenticate a scan Job, answered from memory. */
-function fakeKube(configMaps: FakeConfigMaps): KubeClient {
-  const scan: ImageScan = { apiVersion: 'securestack.io/v1alpha1', kind: 'ImageScan', metadata: { namespace, name: scanName, uid: scanUid, generation: 1 }, spec: { image: 'registry.example.com/app:1.0' }, status: { digest } };
-  const api = {
-    reviewToken: () => Promise.resolve({ authenticated: true, user: { username: `system:serviceaccount:${namespace}:scanner`, extra: { 'authentication.kubernetes.io/pod-name': ['scan-pod'] } } }),
-    getPod: () => Promise.resolve({ metadata: { name: 'scan-pod', namespace, labels: { [imageScanUidLabel]: scanUid } } }),
-    getCustom: () => Promise.resolve(structuredClone(scan)),
-    getConfigMap: configMaps.getConfigMap.bind(configMaps),
-    listConfigMaps: configMaps.listConfigMaps.bind(configMaps),
-    createConfigMap: configMaps.createConfigMap.bind(configMaps),
-    replaceConfigMap: configMaps.replaceConfigMap.bind(configMaps),
-    deleteConfigMap: configMaps.deleteConfigMap.bind(configMaps),
-  };
-  // The upload server is typed on the whole KubeClient class; it calls only the methods above.
-  return api as unknown as KubeClient;
+/**
+ * What a scan Job's upload is authenticated against, made real on the plane: the ImageScan (its
+ * digest in status, as the reconciler resolves it before launching the Job), a Pod on the kwok node
+ * labelled with the ImageScan's UID, and a token for the report audience bound to that Pod.
+ */
+async function scanCredentials(kube: KubeClient): Promise<{ token: string }> {
+  await kube.request('create namespaces', 'POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: { 'securestack.io/bench': 'ingest' } } });
+  await kube.request('create serviceaccounts', 'POST', `/api/v1/namespaces/${namespace}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: serviceAccount } });
+  const created = await kube.createCustom<ImageScan>(imageScanType, { apiVersion: 'securestack.io/v1alpha1', kind: 'ImageScan', metadata: { namespace, name: scanName }, spec: { image: 'registry.example.com/app:1.0' } });
+  const scan = await kube.replaceCustomStatus<ImageScan>(imageScanType, { ...created, status: { digest } });
+  const pod = await kube.request<V1Pod>('create pods', 'POST', `/api/v1/namespaces/${namespace}/pods`, {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    // The scan Job's pod template labels it with the ImageScan's UID; that label is what the upload server checks.
+    metadata: { name: 'scan-pod', labels: { [imageScanUidLabel]: scan.metadata?.uid ?? '' } },
+    spec: {
+      nodeName: kwokNode,
+      tolerations: [{ key: 'kwok.x-k8s.io/node', operator: 'Exists', effect: 'NoSchedule' }],
+      serviceAccountName: serviceAccount,
+      automountServiceAccountToken: false,
+      containers: [{ name: 'uploader', image: 'registry.example.com/uploader:1.0' }],
+    },
+  });
+  // As the kubelet makes the token of the Job's serviceAccountToken projection (test/env/nodeplayer/player.ts, requestToken).
+  const request = await kube.request<{ status?: { token?: string } }>('create serviceaccounts/token', 'POST', `/api/v1/namespaces/${namespace}/serviceaccounts/${serviceAccount}/token`, {
+    apiVersion: 'authentication.k8s.io/v1',
+    kind: 'TokenRequest',
+    spec: { audiences: [reportTokenAudience], expirationSeconds: 3600, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata?.name, uid: pod.metadata?.uid } },
+  });
+  const token = request.status?.token;
+  if (!token) throw new Error(`the TokenRequest for ${namespace}/${serviceAccount} returned no token`);
+  return { token };
 }
 
 /** parseReport on the event loop, as the intake did before the worker: for comparison only. */
@@ -290,36 +318,46 @@ async function operator(): Promise<void> {
   // A fixed key pair: nothing rotates during a bench run.
   const fixedTls = { attach: (server: { setSecureContext(options: { cert: string; key: string }): void }) => (server.setSecureContext({ cert: serving.certPem, key: serving.keyPem }), () => undefined) };
   const webhook = await WebhookServer.start({ port: 0, host: '127.0.0.1', tls: fixedTls, handler, log, maxBodyBytes: 8 * 1024 * 1024 });
-  const configMaps = new FakeConfigMaps();
-  const kube = fakeKube(configMaps);
-  const parser = settings.parse === 'worker' ? new ReportParser() : undefined;
-  if (parser) await parser.checkValidator(); // as operator/main.ts does at start
-  const cache = new ResultCache(new MemoryLru(1000, 256 * 1024 * 1024), 24 * 3_600_000);
-  const intake = reportIntake(new ResultStore(kube), cache, log, 'trivy', { parser: parser ?? inlineParser });
-  const uploads = await startUploadServer({ port: 0, host: '127.0.0.1', tls: fixedTls, client: kube, log, metrics: createScanMetrics(new Registry()), onReport: intake });
+  // $KUBECONFIG is the test plane's (bench/plane.sh).
+  const kube = KubeClient.fromDefault();
+  await ensureCrds();
+  try {
+    const { token } = await scanCredentials(kube);
+    const parser = settings.parse === 'worker' ? new ReportParser() : undefined;
+    if (parser) await parser.checkValidator(); // as operator/main.ts does at start
+    const cache = new ResultCache(new MemoryLru(1000, 256 * 1024 * 1024), 24 * 3_600_000);
+    const intake = reportIntake(new ResultStore(kube), cache, log, 'trivy', { parser: parser ?? inlineParser });
+    const uploads = await startUploadServer({ port: 0, host: '127.0.0.1', tls: fixedTls, client: kube, log, metrics: createScanMetrics(new Registry()), onReport: intake });
 
-  const setup: ClientSetup = { webhookPort: (webhook.server.address() as AddressInfo).port, uploadPort: (uploads.address() as AddressInfo).port, caPem: ca.certPem, rate: settings.rate, reportMiB: settings.reportMiB };
-  const client = new ClientHandle(new Worker(__filename, { workerData: setup }));
-  const ready = await client.next('ready');
-  process.stdout.write(`report: ${(ready.jsonBytes / 1048576).toFixed(1)} MiB CycloneDX ${acceptedSpecVersions[0]} JSON (${ready.components} components, ${ready.vulnerabilities} vulnerabilities), ${(ready.gzipBytes / 1048576).toFixed(1)} MiB gzip; parse: ${settings.parse}; ${settings.rate} reviews/s\n`);
+    const setup: ClientSetup = { webhookPort: (webhook.server.address() as AddressInfo).port, uploadPort: (uploads.address() as AddressInfo).port, caPem: ca.certPem, namespace, token, rate: settings.rate, reportMiB: settings.reportMiB };
+    const client = new ClientHandle(new Worker(__filename, { workerData: setup }));
+    const ready = await client.next('ready');
+    process.stdout.write(`report: ${(ready.jsonBytes / 1048576).toFixed(1)} MiB CycloneDX ${acceptedSpecVersions[0]} JSON (${ready.components} components, ${ready.vulnerabilities} vulnerabilities), ${(ready.gzipBytes / 1048576).toFixed(1)} MiB gzip; parse: ${settings.parse}; ${settings.rate} reviews/s\n`);
 
-  // Warm-up: TLS sessions, JIT, the parser worker's first report.
-  await phase(client, 'ingest', 0, 1);
-  const figures: PhaseFigures[] = [];
-  for (let round = 1; round <= settings.rounds; round++) {
-    const ingest = await phase(client, 'ingest', 0, settings.uploads);
-    const idle = await phase(client, 'idle', ingest.seconds, 0);
-    // A refused report is ingested in a fraction of the time: its figures would measure nothing.
-    if (ingest.uploads.some((u) => u.status !== 201)) throw new Error(`an upload was not accepted: ${ingest.uploads.map((u) => u.status).join(', ')}`);
-    figures.push(idle, ingest);
-    const uploadsText = ingest.uploads.map((u) => `${u.status} in ${(u.ms / 1000).toFixed(1)} s`).join(', ');
-    process.stdout.write(`round ${round}: idle p99 ${fmt(idle.p99)} ms, ingest p99 ${fmt(ingest.p99)} ms (uploads ${uploadsText})\n`);
+    // Warm-up: TLS sessions, JIT, the parser worker's first report.
+    const warmUp = await phase(client, 'ingest', 0, 1);
+    if (warmUp.uploads.some((u) => u.status !== 201)) throw new Error(`the warm-up upload was not accepted: ${warmUp.uploads.map((u) => u.status).join(', ')}`);
+    const figures: PhaseFigures[] = [];
+    for (let round = 1; round <= settings.rounds; round++) {
+      const ingest = await phase(client, 'ingest', 0, settings.uploads);
+      const idle = await phase(client, 'idle', ingest.seconds, 0);
+      // A refused report is ingested in a fraction of the time: its figures would measure nothing.
+      if (ingest.uploads.some((u) => u.status !== 201)) throw new Error(`an upload was not accepted: ${ingest.uploads.map((u) => u.status).join(', ')}`);
+      figures.push(idle, ingest);
+      const uploadsText = ingest.uploads.map((u) => `${u.status} in ${(u.ms / 1000).toFixed(1)} s`).join(', ');
+      process.stdout.write(`round ${round}: idle p99 ${fmt(idle.p99)} ms, ingest p99 ${fmt(ingest.p99)} ms (uploads ${uploadsText})\n`);
+    }
+    const parts = await kube.listConfigMaps(namespace, `${SBOM_LABEL_IMAGESCAN}=${imageScanLabelValue(scanName)}`);
+    process.stdout.write(`on the plane: the SBOM in ${parts.length} ConfigMap part(s) of ImageScan ${namespace}/${scanName}, ${parts.reduce((n, p) => n + Buffer.byteLength(JSON.stringify(p)), 0)} bytes as JSON\n`);
+    printTable(figures);
+    await client.worker.terminate();
+    await parser?.close();
+    webhook.server.close();
+    uploads.close();
+  } finally {
+    // The ImageScan, its SBOM and result ConfigMaps, the Pod and the ServiceAccount go with it.
+    await kube.request('delete namespaces', 'DELETE', `/api/v1/namespaces/${namespace}`).catch(() => undefined);
   }
-  printTable(figures);
-  await client.worker.terminate();
-  await parser?.close();
-  webhook.server.close();
-  uploads.close();
 }
 
 function printTable(figures: PhaseFigures[]): void {

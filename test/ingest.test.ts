@@ -1,11 +1,15 @@
-// The report intake without a cluster: a fresh scan's SBOM is stored once, as it arrived (the
-// uploader's gzip, never compressed or decompressed again on its way to the result objects, the
-// cache and the status projection), and parsing runs in the worker with parseReport's answers.
+// The report intake against the real control plane: a fresh scan's SBOM is stored once, as it
+// arrived (the uploader's gzip, never compressed or decompressed again on its way to the result
+// objects, the cache and the status projection), and parsing runs in the worker with parseReport's
+// answers. The ConfigMaps are written to and read back from the API server; the only wrappers count
+// calls and delegate to the real KubeClient and the real gzip codec.
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import type { ImageScan } from '../operator/api/types.generated';
+import { imageScanType } from '../operator/controllers/types';
+import { KubeClient } from '../operator/kube/client';
 import { createLogger } from '../operator/log';
 import { MemoryLru } from '../operator/scan/cache';
 import { reportIntake } from '../operator/scan/intake';
@@ -13,9 +17,10 @@ import { ReportError, parseReport, readGzipUpload } from '../operator/scan/repor
 import { ReportParser } from '../operator/scan/report-parser';
 import { ResultCache } from '../operator/scan/result-cache';
 import { ResultStore } from '../operator/scan/results';
-import { SBOM_ANNOTATION_BYTES, SbomStoreError, asyncGzipCodec, readSbom, sbomBaseName, sbomBlob, type GzipCodec } from '../operator/scan/sbom-store';
+import { SBOM_ANNOTATION_BYTES, SBOM_DATA_KEY, SbomStoreError, asyncGzipCodec, readSbom, sbomBaseName, sbomBlob, sbomPartName, type GzipCodec, type SbomClient } from '../operator/scan/sbom-store';
+import { createTestNamespace, deleteNamespace, kubeconfigPath, kubectl, requireCluster } from './support/cluster';
+import { ensureCrds } from './support/crds';
 import { generateTrivyReport } from './support/cyclonedx';
-import { FakeConfigMaps } from './support/fake-configmaps';
 
 /** The real async codec, counting its calls. */
 function countingCodec(): GzipCodec & { gzips: number; gunzips: number } {
@@ -34,17 +39,44 @@ function countingCodec(): GzipCodec & { gzips: number; gunzips: number } {
   return codec;
 }
 
+/** The real client's ConfigMap calls, counting create and replace calls: a spy, not a stand-in. */
+function countingClient(kube: KubeClient): SbomClient & { writes: number } {
+  const spy = {
+    writes: 0,
+    getConfigMap: (namespace: string, name: string) => kube.getConfigMap(namespace, name),
+    listConfigMaps: (namespace: string, labelSelector: string) => kube.listConfigMaps(namespace, labelSelector),
+    createConfigMap: (namespace: string, configMap: Parameters<KubeClient['createConfigMap']>[1]) => {
+      spy.writes++;
+      return kube.createConfigMap(namespace, configMap);
+    },
+    replaceConfigMap: (namespace: string, configMap: Parameters<KubeClient['replaceConfigMap']>[1]) => {
+      spy.writes++;
+      return kube.replaceConfigMap(namespace, configMap);
+    },
+    deleteConfigMap: (namespace: string, name: string) => kube.deleteConfigMap(namespace, name),
+  };
+  return spy;
+}
+
+/** The gzip bytes of an SBOM as the API server holds them: the parts' binaryData, decoded and joined in order. */
+async function storedGzip(kube: KubeClient, namespace: string, base: string, parts: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for (let i = 0; i < parts; i++) {
+    const part = await kube.getConfigMap(namespace, sbomPartName(base, i));
+    const data = part?.binaryData?.[SBOM_DATA_KEY];
+    assert.ok(data !== undefined, `part ${i} of ${namespace}/${base} is missing`);
+    chunks.push(Buffer.from(data, 'base64'));
+  }
+  return Buffer.concat(chunks);
+}
+
 const digest = `sha256:${'c'.repeat(64)}`;
 const scanner = 'trivy:test';
 
-function imageScan(namespace: string, name: string): ImageScan {
-  return {
-    apiVersion: 'securestack.io/v1alpha1',
-    kind: 'ImageScan',
-    metadata: { namespace, name, uid: `uid-${namespace}-${name}`, generation: 1 },
-    spec: { image: 'registry.local/team/app:1.0' },
-    status: { digest },
-  };
+/** A real ImageScan with its digest resolved in status, as the reconciler leaves it before the scan Job runs. */
+async function imageScan(kube: KubeClient, namespace: string, name: string): Promise<ImageScan> {
+  const created = await kube.createCustom<ImageScan>(imageScanType, { apiVersion: 'securestack.io/v1alpha1', kind: 'ImageScan', metadata: { namespace, name }, spec: { image: 'registry.local/team/app:1.0' } });
+  return kube.replaceCustomStatus<ImageScan>(imageScanType, { ...created, status: { digest } });
 }
 
 function chunks(data: Buffer, size = 7_000): Readable {
@@ -53,9 +85,26 @@ function chunks(data: Buffer, size = 7_000): Readable {
   return Readable.from(parts);
 }
 
-describe('report intake (no control plane)', () => {
+describe('report intake (real control plane)', () => {
   const parser = new ReportParser();
-  after(() => parser.close());
+  let kube: KubeClient;
+  let team = '';
+  let other = '';
+
+  before(async () => {
+    await requireCluster();
+    await ensureCrds();
+    team = await createTestNamespace('ingest');
+    other = await createTestNamespace('ingest-other');
+    // KubeClient loads $KUBECONFIG like kubectl; point it at the test plane's.
+    process.env.KUBECONFIG = kubeconfigPath();
+    kube = KubeClient.fromDefault();
+  });
+
+  after(async () => {
+    await parser.close();
+    for (const namespace of [team, other]) if (namespace) await deleteNamespace(namespace);
+  });
 
   it('stores a fresh scan SBOM once, as it arrived, and the cache and status projection reuse those bytes', async () => {
     const report = generateTrivyReport({ components: 300, vulnerabilities: 80 });
@@ -67,16 +116,17 @@ describe('report intake (no control plane)', () => {
     assert.ok(upload.json.length > 1, 'a report this size arrives in several segments');
 
     const codec = countingCodec();
-    const client = new FakeConfigMaps();
+    const client = countingClient(kube);
     const results = new ResultStore(client, codec);
     const cache = new ResultCache(new MemoryLru(10, 64 * 1024 * 1024), 3_600_000, codec);
     const intake = reportIntake(results, cache, createLogger('error'), scanner, { parser, codec });
-    const owner = imageScan('team', 'app');
+    const owner = await imageScan(kube, team, 'app');
 
     assert.deepEqual(await intake(owner, upload), { status: 201 });
     const base = sbomBaseName('app');
-    const part0 = await client.getConfigMap('team', base);
-    assert.ok(client.storedGzip('team', base, 1).equals(gzip), 'the stored SBOM is the uploaded gzip, byte for byte');
+    const part0 = await kube.getConfigMap(team, base);
+    assert.equal(part0?.metadata?.ownerReferences?.[0]?.uid, owner.metadata?.uid, 'the part is owned by the real ImageScan');
+    assert.ok((await storedGzip(kube, team, base, 1)).equals(gzip), 'the stored SBOM is the uploaded gzip, byte for byte');
     assert.equal(part0?.metadata?.annotations?.[SBOM_ANNOTATION_BYTES], String(Buffer.byteLength(report.json)));
     const writesAfterUpload = client.writes;
     assert.equal(writesAfterUpload, 2, 'one SBOM part and the result object');
@@ -91,31 +141,31 @@ describe('report intake (no control plane)', () => {
     assert.equal(client.writes, writesAfterUpload, 'the owner SBOM is not written a second time');
 
     // Another namespace's ImageScan of the same digest gets a copy of the same bytes.
-    const other = imageScan('other', 'app-too');
-    const ref = await results.storeSbom(other, cached.sbom);
-    assert.ok(client.storedGzip('other', ref.name, ref.parts).equals(gzip));
+    const copy = await imageScan(kube, other, 'app-too');
+    const ref = await results.storeSbom(copy, cached.sbom);
+    assert.ok(client.writes > writesAfterUpload, 'the other ImageScan gets its own copy');
+    assert.ok((await storedGzip(kube, other, ref.name, ref.parts)).equals(gzip));
 
     // A leader that did not receive the upload reads the stored gzip as it is.
-    const loaded = await results.load('team', 'app', digest);
+    const loaded = await results.load(team, 'app', digest);
     assert.equal(loaded?.kind, 'result');
     assert.ok(loaded.kind === 'result' && loaded.sbom.gzip.equals(gzip) && loaded.sbom.sha256 === cached.sbom.sha256);
 
     assert.deepEqual({ gzips: codec.gzips, gunzips: codec.gunzips }, { gzips: 0, gunzips: 0 }, 'nothing compressed or decompressed between upload and status');
     // A reader decompresses once and gets the report back.
-    assert.ok((await readSbom(client, 'other', ref, codec)).equals(Buffer.from(report.json)));
+    assert.ok((await readSbom(client, other, ref, codec)).equals(Buffer.from(report.json)));
     assert.equal(codec.gunzips, 1);
   });
 
   it('records a report the worker refuses, with the reason', async () => {
-    const client = new FakeConfigMaps();
-    const results = new ResultStore(client);
+    const results = new ResultStore(kube);
     const cache = new ResultCache(new MemoryLru(10, 1024 * 1024), 3_600_000);
     const intake = reportIntake(results, cache, createLogger('error'), scanner, { parser });
     const json = Buffer.from('{"bomFormat": "CycloneDX", ');
-    const verdict = await intake(imageScan('team', 'broken'), { json: [json], bytes: json.length, gzip: gzipSync(json) });
+    const verdict = await intake(await imageScan(kube, team, 'broken'), { json: [json], bytes: json.length, gzip: gzipSync(json) });
     assert.equal(verdict.status, 422);
     assert.match(verdict.status === 422 ? verdict.reason : '', /^InvalidReport: not JSON: /);
-    const outcome = await results.load('team', 'broken', digest);
+    const outcome = await results.load(team, 'broken', digest);
     assert.equal(outcome?.kind, 'invalid');
   });
 
@@ -144,14 +194,12 @@ describe('report intake (no control plane)', () => {
   });
 
   it('refuses to read back an SBOM that inflates past the size recorded at store time', async () => {
-    const client = new FakeConfigMaps();
     const json = generateTrivyReport({ components: 20, vulnerabilities: 5 }).json;
-    const results = new ResultStore(client);
-    const ref = await results.storeSbom(imageScan('team', 'small'), await sbomBlob(json));
-    const part0 = await client.getConfigMap('team', ref.name);
-    assert.ok(part0?.metadata?.annotations);
-    part0.metadata.annotations[SBOM_ANNOTATION_BYTES] = String(Buffer.byteLength(json) - 1);
-    await client.replaceConfigMap('team', part0);
-    await assert.rejects(readSbom(client, 'team', ref), /does not decompress: .*larger than/);
+    const results = new ResultStore(kube);
+    const ref = await results.storeSbom(await imageScan(kube, team, 'small'), await sbomBlob(json));
+    assert.ok((await readSbom(kube, team, ref)).equals(Buffer.from(json)), 'as stored, it reads back');
+    // Someone with write access to ConfigMaps lowers the recorded size through the API.
+    await kubectl(['annotate', '--overwrite', 'configmap', ref.name, `${SBOM_ANNOTATION_BYTES}=${Buffer.byteLength(json) - 1}`], { namespace: team });
+    await assert.rejects(readSbom(kube, team, ref), /does not decompress: .*larger than/);
   });
 });

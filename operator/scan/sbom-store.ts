@@ -24,7 +24,7 @@ import { gunzip, gzip } from 'node:zlib';
 import type { SBOMRef } from '../api/types.generated';
 import { isAlreadyExists, type KubeClient, type ConfigMap } from '../kube/client';
 
-/** What storing and reading SBOMs needs of the Kubernetes client (a fake in unit tests and bench). */
+/** What storing and reading SBOMs needs of the Kubernetes client (tests wrap the real one to count writes). */
 export type SbomClient = Pick<KubeClient, 'getConfigMap' | 'listConfigMaps' | 'createConfigMap' | 'replaceConfigMap' | 'deleteConfigMap'>;
 
 /**
