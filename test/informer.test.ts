@@ -66,6 +66,15 @@ describe('informer against the real API server', () => {
     assert.equal(kept[0]?.data, undefined, 'no data');
     assert.equal(kept[0]?.metadata?.name, 'a');
     assert.equal(kept[0]?.metadata?.managedFields, undefined, 'no managedFields');
+
+    // identity: who the object is and its version, for consumers with views of their own.
+    const least = new Informer(KubeClient.fromDefault(), { path: '/api/v1/configmaps', labelSelector: selector, keep: 'identity' });
+    least.start();
+    await least.waitForSync();
+    least.stop();
+    const identity = [...least.values()][0];
+    assert.deepEqual(Object.keys(identity?.metadata ?? {}).sort(), ['name', 'namespace', 'resourceVersion', 'uid']);
+    assert.equal(identity?.metadata?.resourceVersion, kept[0]?.metadata?.resourceVersion);
   });
 
   it('a shared informer keeps whole objects when any consumer asks before the start, and reads one by key', async () => {

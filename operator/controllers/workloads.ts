@@ -141,6 +141,8 @@ export function podWatch(index: WorkloadIndex, otherNamespaces: () => Iterable<s
     group: '',
     version: 'v1',
     plural: 'pods',
+    // The index keeps its own compact view; the shared store only who each pod is.
+    keep: 'identity',
     keysFor(object: KubernetesObject, deleted: boolean): string[] {
       const namespace = index.observe(object, deleted);
       return namespace ? [keyFor(namespace)] : [];

@@ -17,7 +17,13 @@ export interface RawObject {
   [field: string]: unknown;
 }
 
-export type Keep = 'metadata' | 'object';
+/**
+ * What the store keeps of each object, least first: `identity` (namespace, name, uid and
+ * resourceVersion: enough to notice changes and deletions, for consumers that keep their own
+ * view, such as the pod index), `metadata` (less managedFields), or the whole `object`.
+ */
+export type Keep = 'identity' | 'metadata' | 'object';
+const keepOrder: readonly Keep[] = ['identity', 'metadata', 'object'];
 
 export interface InformerOptions {
   /** API path of the collection, cluster-wide: `/api/v1/pods`, `/apis/batch/v1/jobs`, ... */
@@ -56,6 +62,12 @@ const maxRetryMs = 30_000;
 /** `namespace/name`, or `name` for cluster-scoped objects. */
 function storeKey(namespace: string | undefined, name: string): string {
   return namespace ? `${namespace}/${name}` : name;
+}
+
+/** The least an informer keeps: who the object is and which version of it was seen. */
+export function keepIdentity(object: RawObject): RawObject {
+  const { name, namespace, uid, resourceVersion } = object.metadata ?? {};
+  return { metadata: { name, ...(namespace ? { namespace } : {}), uid, resourceVersion } };
 }
 
 /** What an informer keeps of an object by default: its metadata, less managedFields. */
@@ -98,10 +110,11 @@ export class Informer {
     return this.options.keep ?? 'metadata';
   }
 
-  /** Keeps whole objects from now on; only before start(), when the store is still empty. */
-  keepObjects(): void {
+  /** Keeps at least `keep` from now on; only before start(), when the store is still empty. */
+  keepAtLeast(keep: Keep): void {
+    if (keepOrder.indexOf(keep) <= keepOrder.indexOf(this.keep)) return;
     if (this.running) throw new Error(`informer ${this.options.path} already started keeping ${this.keep}`);
-    this.options = { ...this.options, keep: 'object' };
+    this.options = { ...this.options, keep };
   }
 
   /** What the store keeps of an object (undefined when it is not there). */
@@ -235,7 +248,7 @@ export class Informer {
     const version = object.metadata?.resourceVersion;
     // A relist after an error returns every object again; only what changed is news.
     if (version !== undefined && this.store.get(key)?.metadata?.resourceVersion === version) return key;
-    this.store.set(key, this.keep === 'metadata' ? keepMetadata(object) : keepObject(object));
+    this.store.set(key, this.keep === 'identity' ? keepIdentity(object) : this.keep === 'metadata' ? keepMetadata(object) : keepObject(object));
     if (namespace) {
       const keys = this.namespaceIndex.get(namespace) ?? new Set<string>();
       keys.add(key);
@@ -291,8 +304,8 @@ export class InformerFactory {
     const keep = options.keep ?? 'metadata';
     const existing = this.informers.get(id);
     if (existing) {
-      // Whole objects serve a consumer of metadata too; the reverse only before the start.
-      if (keep === 'object' && existing.keep === 'metadata') existing.keepObjects();
+      // More serves a consumer of less; the reverse only before the start.
+      existing.keepAtLeast(keep);
       return existing;
     }
     const informer = new Informer(this.client, { path, keep, ...(options.labelSelector ? { labelSelector: options.labelSelector } : {}) }, (err) => this.onError(id, err));

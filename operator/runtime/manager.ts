@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { OperatorConfig } from '../config';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { collectionPath, isConflict, type KubeClient, type ResourceType } from '../kube/client';
-import type { InformerFactory } from '../kube/informer';
+import type { InformerFactory, Keep } from '../kube/informer';
 import type { Logger } from '../log';
 import { LeaderElector } from './leader';
 import type { OperatorMetrics } from './metrics';
@@ -24,8 +24,11 @@ export interface SecondaryWatch {
   plural: string;
   /** Only objects with these labels. */
   labelSelector?: string;
-  /** Keep whole objects (not only metadata): keysFor needs more than metadata on a deletion found by a relist. */
-  keepObjects?: boolean;
+  /**
+   * What the shared store keeps (default metadata): `object` when keysFor needs more than
+   * metadata on a deletion found by a relist; `identity` when the consumer keeps its own view.
+   */
+  keep?: Keep;
   /** Queue keys to reconcile when this object changes (usually its owner). */
   keysFor(object: KubernetesObject, deleted: boolean): string[];
   /** Every key this watch knows of, queued on each resync (for reconcilers without a resource). */
@@ -108,7 +111,7 @@ export class Manager {
       informers.informer(collectionPath(reconciler.type), { keep: 'object' }).addListener((event) => this.term?.queue.add(keyOf(kind, { namespace: event.namespace, name: event.name })));
     }
     for (const watch of this.options.secondaryWatches ?? []) {
-      const informer = informers.informer(collectionPath(watch), { ...(watch.labelSelector ? { labelSelector: watch.labelSelector } : {}), keep: watch.keepObjects ? 'object' : 'metadata' });
+      const informer = informers.informer(collectionPath(watch), { ...(watch.labelSelector ? { labelSelector: watch.labelSelector } : {}), keep: watch.keep ?? 'metadata' });
       informer.addListener((event) => {
         // Secondary watches keep indexes of their own (the pod index, the dispatcher), so they see
         // every event, leader or not; only the keys are dropped by a standby.

@@ -56,7 +56,7 @@ export function scanJobWatch(dispatcher: ScanDispatcher): SecondaryWatch {
     plural: 'jobs',
     // Only scan Jobs, whole: a deletion found by a relist still names its digest and scanner.
     labelSelector: scanJobSelector,
-    keepObjects: true,
+    keep: 'object',
     keysFor(object: KubernetesObject, deleted: boolean): string[] {
       const job = observedJob(object, deleted);
       if (!job) return [];

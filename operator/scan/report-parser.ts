@@ -41,6 +41,19 @@ export class ReportParser {
   private worker: Worker | undefined;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
+  private idleTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * @param idleMs an idle worker ends after this long: its isolate (the CycloneDX library and
+   *   compiled schemas) costs tens of MiB that a cluster scanning now and then need not keep; the
+   *   next report starts a new one.
+   */
+  constructor(private readonly idleMs = 60_000) {}
+
+  /** Whether a worker is running now (it ends when idle). */
+  get running(): boolean {
+    return this.worker !== undefined;
+  }
 
   /**
    * Parses, validates and summarizes a report (one Buffer, or segments to be joined) in the
@@ -62,6 +75,7 @@ export class ReportParser {
   }
 
   async close(): Promise<void> {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
     const worker = this.worker;
     this.worker = undefined;
     if (worker) await worker.terminate();
@@ -69,6 +83,7 @@ export class ReportParser {
 
   private async call(request: Request, transfer: ArrayBuffer[]): Promise<Extract<WorkerReply, { ok: true }>> {
     const id = this.nextId++;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
     const worker = this.started();
     const reply = await new Promise<WorkerReply>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
@@ -95,8 +110,12 @@ export class ReportParser {
   private settle(reply: WorkerReply): void {
     const waiting = this.pending.get(reply.id);
     this.pending.delete(reply.id);
-    // Idle again: an idle worker must not keep the process from exiting.
-    if (this.pending.size === 0) this.worker?.unref();
+    // Idle again: an idle worker must not keep the process from exiting, and ends after idleMs.
+    if (this.pending.size === 0) {
+      this.worker?.unref();
+      this.idleTimer = setTimeout(() => void this.close(), this.idleMs);
+      this.idleTimer.unref();
+    }
     waiting?.resolve(reply);
   }
 
