@@ -11,7 +11,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient } from '../operator/kube/client';
 import { kubeconfigPath } from '../test/support/cluster';
 import { startOperator } from '../test/support/operator';
@@ -58,9 +57,7 @@ async function inParallel(count: number, work: (i: number) => Promise<unknown>):
 
 async function main(): Promise<void> {
   const env = await requireScanEnvironment();
-  const config = new KubeConfig();
-  config.loadFromFile(kubeconfigPath());
-  const client = new KubeClient(config);
+  const client = KubeClient.fromFile(kubeconfigPath());
   const run = randomBytes(3).toString('hex');
   const namespaces = Array.from({ length: namespaceCount }, (_, i) => `bench-pods-${run}-${i}`);
   const home = `bench-pods-${run}-op`;

@@ -11,7 +11,6 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KubeConfig } from '@kubernetes/client-node';
 import { imageScanType } from '../operator/controllers/types';
 import { KubeClient } from '../operator/kube/client';
 import { kubectl, kubeconfigPath, repoRoot } from '../test/support/cluster';
@@ -89,9 +88,7 @@ function percentile(values: number[], p: number): number {
 
 /** Create → Completed latency of each warm ImageScan, from watch events (not polling). */
 async function warmLatencies(namespace: string, images: string[]): Promise<number[]> {
-  const config = new KubeConfig();
-  config.loadFromFile(kubeconfigPath());
-  const client = new KubeClient(config);
+  const client = KubeClient.fromFile(kubeconfigPath());
   const created = new Map<string, number>();
   const done = new Map<string, number>();
   const stopWatch = client.watchPath(`/apis/securestack.io/v1alpha1/namespaces/${namespace}/imagescans`, { resourceVersion: '' }, (_type, object: { metadata?: { name?: string }; status?: { phase?: string } }) => {

@@ -10,7 +10,6 @@
 // end), and the process's RSS with the 10,000 objects cached.
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KubeConfig } from '@kubernetes/client-node';
 import { imageScanType } from '../operator/controllers/types';
 import { collectionPath, KubeClient } from '../operator/kube/client';
 import { Informer } from '../operator/kube/informer';
@@ -43,9 +42,7 @@ async function createAll(client: KubeClient, namespace: string, label: string): 
 }
 
 async function main(): Promise<void> {
-  const config = new KubeConfig();
-  config.loadFromFile(kubeconfigPath());
-  const client = new KubeClient(config);
+  const client = KubeClient.fromFile(kubeconfigPath());
   const label = randomBytes(4).toString('hex');
   const namespace = `bench-replay-${label}`;
   await client.request('create namespaces', 'POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });

@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { KubeConfig } from '@kubernetes/client-node';
 import { isConflict, isNotFound, KubeApiError, KubeClient, type TransportLimits, type WatchEventType } from '../operator/kube/client';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -33,15 +32,13 @@ describe('KubeClient transport', () => {
   });
 
   function client(errors: Array<[string, number]> = [], limits: Partial<TransportLimits> = {}): KubeClient {
-    const config = new KubeConfig();
     const { port } = server.address() as AddressInfo;
-    config.loadFromOptions({
+    return KubeClient.fromKubeConfig((config) => config.loadFromOptions({
       clusters: [{ name: 'loopback', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
       users: [{ name: 'tester', token: 'token-1' }],
       contexts: [{ name: 'test', cluster: 'loopback', user: 'tester' }],
       currentContext: 'test',
-    });
-    return new KubeClient(config, (verb, code) => errors.push([verb, code]), limits);
+    }), (verb, code) => errors.push([verb, code]), limits);
   }
 
   const status = (res: ServerResponse, code: number, reason: string, message: string): void => {

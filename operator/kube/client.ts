@@ -1,28 +1,37 @@
 /**
  * The one module through which SecureStack talks to the Kubernetes API.
  *
- * @kubernetes/client-node (the 2.x line) provides what is hard to get right: kubeconfig and
- * in-cluster loading, and every way a kubeconfig authenticates (tokens that rotate, client
- * certificates, exec plugins, proxies); plus the API types. Requests themselves are plain REST
- * over one keep-alive agent per set of TLS credentials (ADR 0014): one path for every call,
+ * Credentials come from operator/kube/access.ts (the in-cluster service account and plain
+ * kubeconfigs read there; exec plugins, auth providers and proxies through @kubernetes/client-node,
+ * loaded only then), the API types from @kubernetes/client-node. Requests themselves are plain
+ * REST over one keep-alive agent per set of TLS credentials (ADR 0014): one path for every call,
  * objects exactly as the API server sent them (timestamps stay strings, as in watch events),
  * bounded time per request, and watches that end when the connection goes quiet.
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
-import {
+import type {
   KubeConfig,
-  type KubernetesObject,
-  type CoreV1Event,
-  type V1ConfigMap,
-  type V1Job,
-  type V1Lease,
-  type V1Pod,
-  type V1Secret,
-  type V1TokenReviewStatus,
+  KubernetesObject,
+  CoreV1Event,
+  V1ConfigMap,
+  V1Job,
+  V1Lease,
+  V1Pod,
+  V1Secret,
+  V1TokenReviewStatus,
 } from '@kubernetes/client-node';
+import { defaultAccess, fileAccess, kubeConfigAccess, type ClusterAccess, type TlsMaterial } from './access';
 
 export type ConfigMap = V1ConfigMap;
+
+/**
+ * A Lease as it travels as JSON: client-node types its times as Date subclasses, but the API
+ * server sends and takes MicroTime strings (six fractional digits).
+ */
+export type Lease = Omit<V1Lease, 'spec'> & {
+  spec?: Omit<NonNullable<V1Lease['spec']>, 'acquireTime' | 'renewTime'> & { acquireTime?: string; renewTime?: string };
+};
 
 /** Where a resource type lives in the API. */
 export interface ResourceType {
@@ -139,7 +148,7 @@ export class KubeClient {
   private readonly limits: TransportLimits;
 
   constructor(
-    readonly config: KubeConfig,
+    readonly access: ClusterAccess,
     private readonly onError: RequestErrorHook = () => undefined,
     limits: Partial<TransportLimits> = {},
   ) {
@@ -148,9 +157,17 @@ export class KubeClient {
 
   /** Loads $KUBECONFIG, ~/.kube/config or the in-cluster service account, like kubectl. */
   static fromDefault(onError?: RequestErrorHook): KubeClient {
-    const config = new KubeConfig();
-    config.loadFromDefault();
-    return new KubeClient(config, onError);
+    return new KubeClient(defaultAccess(), onError);
+  }
+
+  /** One kubeconfig file (its current context). */
+  static fromFile(file: string, onError?: RequestErrorHook): KubeClient {
+    return new KubeClient(fileAccess(file), onError);
+  }
+
+  /** A KubeConfig filled by `load` (client-node's loader, for anything access.ts does not read). */
+  static fromKubeConfig(load: (config: KubeConfig) => void, onError?: RequestErrorHook, limits?: Partial<TransportLimits>): KubeClient {
+    return new KubeClient(kubeConfigAccess('a KubeConfig', load), onError, limits);
   }
 
   // ---- transport ----------------------------------------------------------------------------
@@ -160,22 +177,17 @@ export class KubeClient {
    * token file or exec plugin may hand out a new token at any time.
    */
   private async connection(verb: string): Promise<Connection> {
-    const cluster = this.config.getCurrentCluster();
-    if (!cluster?.server) throw new KubeApiError(verb, 0, 'the kubeconfig has no current cluster');
-    const options: https.RequestOptions = {};
-    await this.config.applyToHTTPSOptions(options);
-    const server = new URL(cluster.server);
-    const headers: http.OutgoingHttpHeaders = {};
-    // Header pairs as an array are an http option this kubeconfig code never produces.
-    if (options.headers && !Array.isArray(options.headers)) Object.assign(headers, options.headers);
-    if (options.auth) headers.authorization = `Basic ${Buffer.from(options.auth).toString('base64')}`;
-    // Through a proxy the client's own agent knows the way; otherwise one keep-alive agent.
-    if (cluster.proxyUrl && options.agent instanceof http.Agent) return { server, headers, agent: options.agent };
-    return { server, headers, agent: this.keepAliveAgent(server, options) };
+    let credentials;
+    try {
+      credentials = await this.access.credentials();
+    } catch (err) {
+      throw new KubeApiError(verb, 0, `credentials from ${this.access.source}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const { server, headers, tls, agent } = credentials;
+    return { server, headers, agent: agent ?? this.keepAliveAgent(server, tls) };
   }
 
-  private keepAliveAgent(server: URL, options: https.RequestOptions): http.Agent {
-    const tls = { ca: options.ca, cert: options.cert, key: options.key, pfx: options.pfx, passphrase: options.passphrase, rejectUnauthorized: options.rejectUnauthorized, servername: options.servername };
+  private keepAliveAgent(server: URL, tls: TlsMaterial): http.Agent {
     const key = JSON.stringify([server.protocol, tls]);
     if (this.agent?.key !== key) {
       this.agent?.agent.destroy();
@@ -365,17 +377,17 @@ export class KubeClient {
 
   // ---- leases -----------------------------------------------------------------------------
 
-  async getLease(namespace: string, name: string): Promise<V1Lease | undefined> {
-    return this.getOrUndefined<V1Lease>('get leases', objectPath(builtin.leases, namespace, name));
+  async getLease(namespace: string, name: string): Promise<Lease | undefined> {
+    return this.getOrUndefined<Lease>('get leases', objectPath(builtin.leases, namespace, name));
   }
 
-  async createLease(namespace: string, lease: V1Lease): Promise<V1Lease> {
-    return this.request<V1Lease>('create leases', 'POST', objectPath(builtin.leases, namespace), lease);
+  async createLease(namespace: string, lease: Lease): Promise<Lease> {
+    return this.request<Lease>('create leases', 'POST', objectPath(builtin.leases, namespace), lease);
   }
 
   /** Optimistic: fails with 409 when the Lease changed since it was read. */
-  async replaceLease(namespace: string, lease: V1Lease): Promise<V1Lease> {
-    return this.request<V1Lease>('update leases', 'PUT', objectPath(builtin.leases, namespace, lease.metadata?.name ?? ''), lease);
+  async replaceLease(namespace: string, lease: Lease): Promise<Lease> {
+    return this.request<Lease>('update leases', 'PUT', objectPath(builtin.leases, namespace, lease.metadata?.name ?? ''), lease);
   }
 
   // ---- pods, secrets, token reviews ---------------------------------------------------------

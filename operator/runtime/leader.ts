@@ -13,8 +13,7 @@
  * Every write carries the resourceVersion that was read, so two candidates racing for the same
  * Lease cannot both win: the loser gets a 409.
  */
-import { V1MicroTime, type V1Lease } from '@kubernetes/client-node';
-import type { KubeClient } from '../kube/client';
+import type { KubeClient, Lease } from '../kube/client';
 import { isAlreadyExists, isConflict } from '../kube/client';
 import type { Logger } from '../log';
 
@@ -145,16 +144,16 @@ export class LeaderElector {
     this.observed = { holder, renewTime, observedAt: Date.now() };
   }
 
-  private observedExpired(lease: V1Lease): boolean {
+  private observedExpired(lease: Lease): boolean {
     // The holder's own declared duration, so participants with other settings agree.
     const durationMs = (lease.spec?.leaseDurationSeconds ?? this.options.leaseDurationMs / 1000) * 1000;
     return this.observed !== undefined && this.observed.observedAt + durationMs < Date.now();
   }
 
   /** The Lease as this process writes it: renewed if held, taken over otherwise. */
-  private leaseFor(current: V1Lease | undefined): V1Lease {
+  private leaseFor(current: Lease | undefined): Lease {
     const { name, namespace, identity, leaseDurationMs } = this.options;
-    const now = new V1MicroTime();
+    const now = microTime();
     const takingOver = current?.spec?.holderIdentity !== identity;
     const transitions = current?.spec?.leaseTransitions ?? 0;
     return {
@@ -179,7 +178,7 @@ export class LeaderElector {
       if (!lease?.spec || lease.spec.holderIdentity !== identity) return;
       lease.spec.holderIdentity = '';
       lease.spec.leaseDurationSeconds = 1;
-      lease.spec.renewTime = new V1MicroTime();
+      lease.spec.renewTime = microTime();
       await client.replaceLease(namespace, lease);
       this.options.log.info({ lease: name }, 'released lease');
     } catch (err) {
@@ -193,4 +192,12 @@ export class LeaderElector {
       this.timer = setTimeout(resolve, ms);
     });
   }
+}
+
+/**
+ * Now as a MicroTime, the way the API server parses Lease times: RFC 3339 with exactly six
+ * fractional digits. (A string: objects go to the API server as JSON.)
+ */
+function microTime(now = new Date()): string {
+  return now.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }

@@ -6,7 +6,6 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { hostname } from 'node:os';
 import * as path from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
-import { KubeConfig } from '@kubernetes/client-node';
 import { KubeApiError, KubeClient } from '../../../operator/kube/client';
 import { killGroup, PodRun, POD_MARKER, RUN_MARKER, type PodHost } from './pod';
 
@@ -68,12 +67,10 @@ export class Player implements PodHost {
     this.imagesFile = opts.imagesFile;
     this.killGraceSeconds = opts.killGraceSeconds;
     this.maxRuntimeSeconds = opts.maxRuntimeSeconds;
-    const config = new KubeConfig();
-    config.loadFromFile(opts.kubeconfig);
-    const server = new URL(config.getCurrentCluster()?.server ?? 'https://127.0.0.1:443');
+    this.client = KubeClient.fromFile(opts.kubeconfig);
+    const server = this.client.access.server ?? new URL('https://127.0.0.1:443');
     this.apiHost = server.hostname;
     this.apiPort = server.port || '443';
-    this.client = new KubeClient(config);
   }
 
   log(msg: string, fields?: Record<string, unknown>): void {
