@@ -13,7 +13,7 @@ WORKDIR /app
 # lockfile has an install script, so --ignore-scripts costs nothing and runs no registry code.
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
-# .dockerignore admits only tsconfig.json, operator/, webhook/ and crds/ (whichever exist),
+# .dockerignore admits only tsconfig.json, operator/ and crds/ (dev tools in tools/, tests and benches stay out),
 # so this copies sources without tests, local builds or node_modules.
 COPY . .
 RUN npx tsc -p tsconfig.json \

@@ -31,15 +31,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import type { ScanPolicy } from '../operator/api/types.generated';
-import type { CompiledPolicy } from '../operator/policy/compile';
-import { evaluateAll } from '../operator/policy/evaluate';
-import { podTemplateOf } from '../operator/policy/workload';
-import { templateHash, TemplateVerdictCache } from '../operator/policy/template-verdicts';
-import type { KubeObject } from '../operator/policy/types';
-import { AdmissionHandler } from '../webhook/admission';
-import { createAdmissionMetrics } from '../webhook/metrics';
-import { PolicyStore } from '../webhook/policy-store';
-import { parseReview } from '../webhook/server';
+import type { CompiledPolicy } from '../operator/engine/compile';
+import { evaluateAll } from '../operator/engine/evaluate';
+import { podTemplateOf } from '../operator/engine/workload';
+import { templateHash, TemplateVerdictCache } from '../operator/engine/template-verdicts';
+import type { KubeObject } from '../operator/engine/types';
+import { AdmissionHandler } from '../operator/features/admission/admission';
+import { createAdmissionMetrics } from '../operator/features/admission/metrics';
+import { PolicyStore } from '../operator/features/admission/policy-store';
+import { parseReview } from '../operator/features/admission/server';
 import { createTestNamespace, kubeconfigPath, kubectl, repoRoot, waitFor } from '../test/support/cluster';
 import { startOperator, waitUntilLeading, type OperatorProcess } from '../test/support/operator';
 import { freePort, requireScanEnvironment, scanOperatorEnv } from '../test/support/scanenv';
@@ -452,7 +452,7 @@ function benchPolicy(namespaces?: string[]): ScanPolicy {
 
 const namespaceLabels = { 'kubernetes.io/metadata.name': 'shop', team: 'payments' };
 
-/** An AdmissionHandler wired like webhook/index.ts, with in-memory sources holding the bench policy. */
+/** An AdmissionHandler wired like operator/features/admission/index.ts, with in-memory sources holding the bench policy. */
 export function benchHandler(namespaces?: string[]): { handler: AdmissionHandler; verdicts: TemplateVerdictCache; policies: readonly CompiledPolicy[] } {
   const store = new PolicyStore();
   store.observe(benchPolicy(namespaces), false);

@@ -3,10 +3,10 @@
 //
 //   bash bench/ingest.sh       (builds, starts the test plane through bench/plane.sh, runs this)
 //
-// One process plays the operator: the real webhook HTTPS server (webhook/server.ts) with the
+// One process plays the operator: the real webhook HTTPS server (operator/features/admission/server.ts) with the
 // admission handler wired as in bench/admission.ts (Enforce, pss-restricted + best-practices +
-// allowed-registries), and the real report upload server (operator/scan/upload-server.ts) with the
-// real intake (operator/scan/intake.ts: report parser worker, ResultStore, ResultCache on the
+// allowed-registries), and the real report upload server (operator/features/scan/upload-server.ts) with the
+// real intake (operator/features/scan/intake.ts: report parser worker, ResultStore, ResultCache on the
 // memory LRU). Its Kubernetes API calls go to the test plane's kube-apiserver ($KUBECONFIG): the
 // TokenReview, Pod and ImageScan reads that authenticate each upload, and the SBOM and result
 // ConfigMap writes. For that the bench creates, in a namespace of its own (deleted at the end), an
@@ -35,21 +35,21 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { gzipSync } from 'node:zlib';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { ImageScan } from '../operator/api/types.generated';
-import { imageScanType } from '../operator/controllers/types';
-import { imageScanUidLabel, reportTokenAudience } from '../operator/jobs/scanjob';
-import { KubeClient } from '../operator/kube/client';
-import { createLogger } from '../operator/log';
-import { MemoryLru } from '../operator/scan/cache';
-import { acceptedSpecVersions, reportIntake } from '../operator/scan/intake';
-import { createScanMetrics } from '../operator/scan/metrics';
-import { parseReport, type ParseOptions } from '../operator/scan/report';
-import { ReportParser } from '../operator/scan/report-parser';
-import { ResultCache } from '../operator/scan/result-cache';
-import { ResultStore } from '../operator/scan/results';
-import { SBOM_LABEL_IMAGESCAN, imageScanLabelValue } from '../operator/scan/sbom-store';
-import { startUploadServer } from '../operator/scan/upload-server';
-import { createCa, issueServingCert } from '../operator/tls/certs';
-import { WebhookServer, validatePath } from '../webhook/server';
+import { imageScanType } from '../operator/api/resources';
+import { imageScanUidLabel, reportTokenAudience } from '../operator/features/scan/scanjob';
+import { KubeClient } from '../operator/platform/kube/client';
+import { createLogger } from '../operator/platform/log';
+import { MemoryLru } from '../operator/features/scan/cache';
+import { acceptedSpecVersions, reportIntake } from '../operator/features/scan/intake';
+import { createScanMetrics } from '../operator/features/scan/metrics';
+import { parseReport, type ParseOptions } from '../operator/features/scan/report';
+import { ReportParser } from '../operator/features/scan/report-parser';
+import { ResultCache } from '../operator/features/scan/result-cache';
+import { ResultStore } from '../operator/features/scan/results';
+import { SBOM_LABEL_IMAGESCAN, imageScanLabelValue } from '../operator/features/scan/sbom-store';
+import { startUploadServer } from '../operator/features/scan/upload-server';
+import { createCa, issueServingCert } from '../operator/platform/tls/certs';
+import { WebhookServer, validatePath } from '../operator/features/admission/server';
 import { Registry } from 'prom-client';
 import { ensureCrds } from '../test/support/crds';
 import { generateTrivyReport } from '../test/support/cyclonedx';

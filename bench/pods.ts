@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KubeClient } from '../operator/kube/client';
+import { KubeClient } from '../operator/platform/kube/client';
 import { kubeconfigPath } from '../test/support/cluster';
 import { startOperator } from '../test/support/operator';
 import { freePort, requireScanEnvironment, scanOperatorEnv } from '../test/support/scanenv';

@@ -10,9 +10,9 @@
 // end), and the process's RSS with the 10,000 objects cached.
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { imageScanType } from '../operator/controllers/types';
-import { collectionPath, KubeClient } from '../operator/kube/client';
-import { Informer } from '../operator/kube/informer';
+import { imageScanType } from '../operator/api/resources';
+import { collectionPath, KubeClient } from '../operator/platform/kube/client';
+import { Informer } from '../operator/platform/kube/informer';
 import { kubeconfigPath } from '../test/support/cluster';
 
 const objects = Number(process.env.SECURESTACK_BENCH_OBJECTS ?? 10_000);

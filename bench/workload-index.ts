@@ -5,7 +5,7 @@
 // The pods are built as the watch delivers them (full objects with status), handed to the index,
 // and dropped; what stays is the index's own share, measured as heap growth after a full GC.
 import type { V1Pod } from '@kubernetes/client-node';
-import { WorkloadIndex } from '../operator/controllers/workloads';
+import { WorkloadIndex } from '../operator/features/scan/workloads';
 
 const pods = 10_000;
 const namespaces = 200;

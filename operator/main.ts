@@ -3,39 +3,40 @@
  *
  *   node dist/operator/main.js [--workers=4] [--metrics-port=8080] ...
  *
- * Every setting also reads from SECURESTACK_* environment variables (operator/config.ts).
+ * Every setting also reads from SECURESTACK_* environment variables (operator/platform/config.ts).
  */
 import type { Server } from 'node:http';
 import type { ImageScan } from './api/types.generated';
-import { ConfigError, loadConfig, type OperatorConfig } from './config';
-import { ImageScanReconciler } from './controllers/imagescan';
-import { WorkloadIndex, WorkloadReconciler, podWatch } from './controllers/workloads';
-import { KubeClient, collectionPath } from './kube/client';
-import { RegistryClient } from './registry';
-import { createLogger, type Logger } from './log';
-import { EventRecorder } from './runtime/events';
-import { InformerFactory } from './kube/informer';
-import { imageScanType } from './controllers/types';
-import { admissionSource, sourceLabel } from './scan/own-scans';
-import { boundPort, startHttpServer } from './runtime/http';
-import { Manager } from './runtime/manager';
-import { createMetrics } from './runtime/metrics';
-import { FallbackCache, MemoryCache, MemoryLru, redisFrontBytes, redisFrontEntries, type ScanCache } from './scan/cache';
-import { ScanDispatcher } from './scan/dispatcher';
-import { reportIntake } from './scan/intake';
-import { listScanJobs, scanJobWatch } from './scan/jobs';
-import { createScanMetrics, type ScanMetrics } from './scan/metrics';
-import { TrivyDbWatcher } from './scan/dbversion';
-import { ReportParser } from './scan/report-parser';
-import { RegistryResolver } from './scan/resolver';
-import { ResultCache } from './scan/result-cache';
-import { ResultStore } from './scan/results';
-import { reportCertificates } from './scan/report-tls';
-import { startUploadServer } from './scan/upload-server';
-import { CertificateRotationReconciler } from './tls/rotation';
-import { ScanPolicyReconciler } from './controllers/scanpolicy';
-import { ownImages, startAdmission } from '../webhook';
-import { alwaysExcludedNamespaces } from '../webhook/configuration';
+import { ConfigError, loadConfig, type OperatorConfig } from './platform/config';
+import { ImageScanReconciler } from './features/scan/imagescan';
+import { WorkloadIndex, WorkloadReconciler, podWatch } from './features/scan/workloads';
+import { KubeClient, collectionPath } from './platform/kube/client';
+import { RegistryClient } from './platform/registry';
+import { createLogger, type Logger } from './platform/log';
+import { EventRecorder } from './platform/runtime/events';
+import { InformerFactory } from './platform/kube/informer';
+import { imageScanType } from './api/resources';
+import { admissionSource, sourceLabel } from './api/own-scans';
+import { boundPort, startHttpServer } from './platform/runtime/http';
+import { Manager } from './platform/runtime/manager';
+import { createMetrics } from './platform/runtime/metrics';
+import { FallbackCache, MemoryCache, MemoryLru, redisFrontBytes, redisFrontEntries, type ScanCache } from './features/scan/cache';
+import { ScanDispatcher } from './features/scan/dispatcher';
+import { reportIntake } from './features/scan/intake';
+import { listScanJobs, scanJobWatch } from './features/scan/jobs';
+import { createScanMetrics, type ScanMetrics } from './features/scan/metrics';
+import { TrivyDbWatcher } from './features/scan/dbversion';
+import { ReportParser } from './features/scan/report-parser';
+import { RegistryResolver } from './features/scan/resolver';
+import { ResultCache } from './features/scan/result-cache';
+import { ResultStore } from './features/scan/results';
+import { reportCertificates } from './features/scan/report-tls';
+import { startUploadServer } from './features/scan/upload-server';
+import { CertificateRotationReconciler } from './platform/tls/rotation';
+import { ScanPolicyReconciler } from './features/audit/scanpolicy';
+import { createPolicyMetrics } from './features/audit/metrics';
+import { ownImages, startAdmission } from './features/admission';
+import { alwaysExcludedNamespaces } from './features/admission/configuration';
 
 /** Memory the in-process scan cache may hold (SBOMs are stored compressed). */
 const memoryCacheBytes = 256 * 1024 * 1024;
@@ -112,7 +113,7 @@ async function main(): Promise<void> {
   const policies = new ScanPolicyReconciler({
     client,
     events,
-    metrics: admission.metrics,
+    metrics: createPolicyMetrics(metrics.registry),
     audit: { namespaceLabels: (namespace) => admission.caches.namespaceLabels(namespace), images: (image) => admission.caches.images.lookup(image), gateExempt: ownImages(config), excludedNamespaces: [config.namespace, ...alwaysExcludedNamespaces, ...config.webhookExcludeNamespaces] },
     auditIntervalMs: config.auditIntervalMs,
     cachesSynced: () => admission.caches.synced(),

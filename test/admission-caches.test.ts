@@ -4,12 +4,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { KubeClient } from '../operator/kube/client';
-import { InformerFactory } from '../operator/kube/informer';
-import { createLogger } from '../operator/log';
+import { KubeClient } from '../operator/platform/kube/client';
+import { InformerFactory } from '../operator/platform/kube/informer';
+import { createLogger } from '../operator/platform/log';
 import { createTestNamespace, kubeconfigPath, kubectl, requireCluster, waitFor } from './support/cluster';
 import { ensureCrds } from './support/crds';
-import { AdmissionCaches } from '../webhook/caches';
+import { AdmissionCaches } from '../operator/features/admission/caches';
 
 const run = randomBytes(3).toString('hex');
 const runLabel = 'securestack.io/test-run';

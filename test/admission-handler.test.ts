@@ -5,15 +5,15 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Registry } from 'prom-client';
 import type { ScanPolicySpec } from '../operator/api/types.generated';
-import type { CompiledPolicy } from '../operator/policy/compile';
-import type { ImageFacts } from '../operator/policy/evaluate';
-import { groupOf } from '../operator/policy/workload';
-import { TemplateVerdictCache } from '../operator/policy/template-verdicts';
-import type { KubeObject } from '../operator/policy/types';
-import type { Operation } from '../operator/policy/match';
-import { AdmissionHandler, maxWildcardKindLabels, type AdmissionOptions, type AdmissionRequest, type AdmissionResponse } from '../webhook/admission';
-import { createAdmissionMetrics } from '../webhook/metrics';
-import { parseReview } from '../webhook/server';
+import type { CompiledPolicy } from '../operator/engine/compile';
+import type { ImageFacts } from '../operator/engine/evaluate';
+import { groupOf } from '../operator/engine/workload';
+import { TemplateVerdictCache } from '../operator/engine/template-verdicts';
+import type { KubeObject } from '../operator/engine/types';
+import type { Operation } from '../operator/engine/match';
+import { AdmissionHandler, maxWildcardKindLabels, type AdmissionOptions, type AdmissionRequest, type AdmissionResponse } from '../operator/features/admission/admission';
+import { createAdmissionMetrics } from '../operator/features/admission/metrics';
+import { parseReview } from '../operator/features/admission/server';
 import { compiled, dayMs, deployment, iso, now, plain, pod, podSpec, privileged, replicaSet } from './support/policies';
 
 interface Harness {

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { createServer, request } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import { createCa, createCaValidFor, issueServingCert, issueServingCertValidFor, renewalDue, stillGood, validityOf } from '../operator/tls/certs';
+import { createCa, createCaValidFor, issueServingCert, issueServingCertValidFor, renewalDue, stillGood, validityOf } from '../operator/platform/tls/certs';
 
 describe('operator certificates', () => {
   it('issue a CA and a serving certificate that a TLS client verifies for its hosts', async () => {

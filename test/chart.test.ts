@@ -15,8 +15,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
-import { ConfigError, loadConfig } from '../operator/config';
-import { webhookHosts } from '../webhook';
+import { ConfigError, loadConfig } from '../operator/platform/config';
+import { webhookHosts } from '../operator/features/admission';
 
 // Compiled to dist/test/, two levels below the repo root.
 const root = path.resolve(__dirname, '..', '..');
@@ -177,7 +177,7 @@ const cross = (resources: string[], verbs: string[], group = 'securestack.io'): 
   resources.flatMap((r) => verbs.map((v) => `${group}/${r}:${v}`));
 
 /**
- * What the background audit lists (operator/audit/audit.ts: pod kinds and RBAC kinds), beyond
+ * What the background audit lists (operator/features/audit/audit.ts: pod kinds and RBAC kinds), beyond
  * the get/list on pods and jobs the ClusterRole already has for scanning. Never watch.
  */
 const auditGrants = [
@@ -355,11 +355,11 @@ function operatorConfig(env: readonly EnvVar[]): ReturnType<typeof loadConfig> {
   return loadConfig([], { ...plainEnv(env), SECURESTACK_NAMESPACE: 'sec', POD_NAME: 'rel-securestack-0' });
 }
 
-/** Every SECURESTACK_* variable operator/config.ts reads. */
+/** Every SECURESTACK_* variable operator/platform/config.ts reads. */
 function configEnvNames(): string[] {
   const source = readFileSync(path.join(root, 'operator', 'config.ts'), 'utf8');
   const names = [...source.matchAll(/env: '(SECURESTACK_[A-Z_]+)'/g)].map((m) => m[1] ?? '');
-  assert.ok(names.length > 20, `expected the settings table in operator/config.ts, found ${names.length} names`);
+  assert.ok(names.length > 20, `expected the settings table in operator/platform/config.ts, found ${names.length} names`);
   return names.sort();
 }
 

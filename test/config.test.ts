@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig, parseDuration } from '../operator/config';
+import { ConfigError, loadConfig, parseDuration } from '../operator/platform/config';
 
 describe('operator configuration', () => {
   it('has the documented defaults', () => {

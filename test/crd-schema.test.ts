@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
-import { outputPath, renderTypes } from '../operator/api/generate';
+import { outputPath, renderTypes } from '../tools/generate-api';
 import { loadCrds, validateSpec, validateValue, type CrdInfo, type SchemaNode } from '../operator/api/schema';
 import { loadExamples, loadInvalidFixtures } from './support/crd-fixtures';
 

@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
-import { createLogger } from '../operator/log';
-import { TrivyDbWatcher } from '../operator/scan/dbversion';
-import { madeWithOlderDb } from '../operator/scan/result-cache';
+import { createLogger } from '../operator/platform/log';
+import { TrivyDbWatcher } from '../operator/features/scan/dbversion';
+import { madeWithOlderDb } from '../operator/features/scan/result-cache';
 import { waitFor } from './support/cluster';
 
 const updatedAt = '2026-12-01T06:00:00Z';

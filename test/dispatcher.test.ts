@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ImageScanStatus } from '../operator/api/types.generated';
-import { failedDuringAttempt } from '../operator/controllers/imagescan';
-import { scanJobName } from '../operator/jobs/scanjob';
-import { ScanDispatcher, type ObservedJob, type Outcome } from '../operator/scan/dispatcher';
+import { failedDuringAttempt } from '../operator/features/scan/imagescan';
+import { scanJobName } from '../operator/features/scan/scanjob';
+import { ScanDispatcher, type ObservedJob, type Outcome } from '../operator/features/scan/dispatcher';
 
 function job(digest: string, name: string, owner: string, active: boolean, succeeded = false): ObservedJob {
   return { digest, name, namespace: 'ns', owner, active, succeeded };

@@ -7,11 +7,11 @@ import { request } from 'node:https';
 import * as path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { V1Job } from '@kubernetes/client-node';
-import { KubeClient } from '../operator/kube/client';
-import { acceptedSpecVersions } from '../operator/scan/intake';
-import { parseReport } from '../operator/scan/report';
-import { readSbom } from '../operator/scan/sbom-store';
-import { ownScanName } from '../operator/scan/own-scans';
+import { KubeClient } from '../operator/platform/kube/client';
+import { acceptedSpecVersions } from '../operator/features/scan/intake';
+import { parseReport } from '../operator/features/scan/report';
+import { readSbom } from '../operator/features/scan/sbom-store';
+import { ownScanName } from '../operator/api/own-scans';
 import { kubectl, repoRoot, waitFor } from './support/cluster';
 import { runDir } from './support/nodeplayer';
 import { startOperator, waitUntilLeading, type OperatorProcess } from './support/operator';
@@ -301,7 +301,7 @@ describe('image scanning against the real plane, registry, Trivy and node player
     });
     const running = `${env.registry}/fixtures/alpine-app:1`;
     const unused = `${env.registry}/fixtures/node-app:1`;
-    // What the admission gate creates for an image it met unscanned (webhook/scan-requests.ts).
+    // What the admission gate creates for an image it met unscanned (operator/features/admission/scan-requests.ts).
     const gateScan = (image: string): string => JSON.stringify({
       apiVersion: 'securestack.io/v1alpha1',
       kind: 'ImageScan',

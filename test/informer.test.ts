@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { KubeClient } from '../operator/kube/client';
-import { Informer, InformerFactory, type InformerEvent } from '../operator/kube/informer';
+import { KubeClient } from '../operator/platform/kube/client';
+import { Informer, InformerFactory, type InformerEvent } from '../operator/platform/kube/informer';
 import { createTestNamespace, deleteNamespace, kubeconfigPath, kubectl, requireCluster, waitFor } from './support/cluster';
 
 const run = randomBytes(3).toString('hex');

@@ -1,4 +1,4 @@
-// How the client finds the API server and proves who it is (operator/kube/access.ts), from real
+// How the client finds the API server and proves who it is (operator/platform/kube/access.ts), from real
 // files: kubeconfigs with embedded and relative credentials, a token file that rotates, the
 // in-cluster service account, and the kinds of kubeconfig handed to client-node's loader (an exec
 // plugin, run for real).
@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { dump } from 'js-yaml';
-import { defaultAccess, fileAccess, inClusterAccess, tokenFileReadMs } from '../operator/kube/access';
+import { defaultAccess, fileAccess, inClusterAccess, tokenFileReadMs } from '../operator/platform/kube/access';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'securestack-access-'));
 

@@ -1,11 +1,11 @@
-// The Kubernetes transport of operator/kube/client.ts against a loopback HTTP server that answers
+// The Kubernetes transport of operator/platform/kube/client.ts against a loopback HTTP server that answers
 // like the API server: errors with a Status body, watches as newline-delimited JSON, connections
 // cut or gone quiet, answers at and past the size bound, one kept-alive connection.
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { isConflict, isNotFound, KubeApiError, KubeClient, type TransportLimits, type WatchEventType } from '../operator/kube/client';
+import { isConflict, isNotFound, KubeApiError, KubeClient, type TransportLimits, type WatchEventType } from '../operator/platform/kube/client';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 

@@ -14,12 +14,12 @@ import {
   parseAdvisories,
   type Advisory,
   type Finding,
-} from '../operator/security/lockfile-audit';
-import { compareVersions, parseRange, parseVersion, satisfies } from '../operator/security/semver-range';
+} from '../tools/lockfile-audit';
+import { compareVersions, parseRange, parseVersion, satisfies } from '../tools/semver-range';
 
 // Compiled to dist/test/, two levels below the repo root.
 const root = path.resolve(__dirname, '..', '..');
-const cli = path.join(root, 'dist', 'operator', 'security', 'lockfile-audit.js');
+const cli = path.join(root, 'dist', 'tools', 'lockfile-audit.js');
 
 interface LockEntry {
   version?: string;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { createLogger } from '../operator/log';
+import { createLogger } from '../operator/platform/log';
 
 function capture(): { lines: string[]; stream: Writable } {
   const lines: string[] = [];

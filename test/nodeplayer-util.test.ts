@@ -2,7 +2,7 @@
 // rewritten for processes that are not in a container, and Kubernetes $(VAR) expansion.
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { expandVars, imageRepository, lookupImage, parseImageMap, parseQuantity, rewritePaths } from '../test/env/nodeplayer/util';
+import { expandVars, imageRepository, lookupImage, parseImageMap, parseQuantity, rewritePaths } from './env/nodeplayer/util';
 
 describe('node player helpers', () => {
   it('strips tags and digests but not registry ports', () => {

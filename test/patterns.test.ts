@@ -3,7 +3,7 @@
 // the code fell back to RegExp these tests would hang the process instead of finishing.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compileLinearRegExp, UnsupportedPatternError, wildcardMatch, wildcardMatcher } from '../operator/util/patterns';
+import { compileLinearRegExp, UnsupportedPatternError, wildcardMatch, wildcardMatcher } from '../operator/platform/patterns';
 
 describe('linear-time regular expressions', () => {
   it('answers a catastrophic-backtracking pattern on a long input', () => {

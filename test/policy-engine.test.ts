@@ -4,15 +4,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ScanPolicySpec, VulnerabilitySummary } from '../operator/api/types.generated';
-import { auditKinds } from '../operator/audit/audit';
-import { compilePolicy, gateRuleId, type CompiledPolicy } from '../operator/policy/compile';
-import { evaluateAll, policyMatches, subjectOf, type CachedVerdict, type EvaluationInput, type ImageFacts, type PolicyVerdict } from '../operator/policy/evaluate';
-import type { Operation } from '../operator/policy/match';
-import { ruleSets } from '../operator/policy/rules';
-import { TemplateVerdictCache, controlledObject, templateHash } from '../operator/policy/template-verdicts';
-import type { KubeObject, PodTemplateView } from '../operator/policy/types';
-import { podKinds, podTemplateOf } from '../operator/policy/workload';
-import { ImageFactsIndex, normalizeImage } from '../webhook/image-facts';
+import { auditKinds } from '../operator/features/audit/audit';
+import { compilePolicy, gateRuleId, type CompiledPolicy } from '../operator/engine/compile';
+import { evaluateAll, policyMatches, subjectOf, type CachedVerdict, type EvaluationInput, type ImageFacts, type PolicyVerdict } from '../operator/engine/evaluate';
+import type { Operation } from '../operator/engine/match';
+import { ruleSets } from '../operator/engine/rules';
+import { TemplateVerdictCache, controlledObject, templateHash } from '../operator/engine/template-verdicts';
+import type { KubeObject, PodTemplateView } from '../operator/engine/types';
+import { podKinds, podTemplateOf } from '../operator/engine/workload';
+import { ImageFactsIndex, normalizeImage } from '../operator/features/admission/image-facts';
 import {
   clusterRoleBinding,
   compileErrors,

@@ -5,11 +5,11 @@ import { describe, it } from 'node:test';
 import Ajv from 'ajv';
 import yaml from 'js-yaml';
 import { packageRoot } from '../operator/api/schema';
-import { catalog, exampleParameters, ruleById, ruleSetNames, ruleSets } from '../operator/policy/rules';
-import { renderRulesDoc, reportedFields, rulesDocPath } from '../operator/policy/rules-doc';
-import { globMatch, joinPath, pathToward, splitPath } from '../operator/policy/rules/util';
-import type { Finding, KubeObject, Rule } from '../operator/policy/types';
-import { podTemplateOf } from '../operator/policy/workload';
+import { catalog, exampleParameters, ruleById, ruleSetNames, ruleSets } from '../operator/engine/rules';
+import { renderRulesDoc, reportedFields, rulesDocPath } from '../tools/rules-doc';
+import { globMatch, joinPath, pathToward, splitPath } from '../operator/engine/rules/util';
+import type { Finding, KubeObject, Rule } from '../operator/engine/types';
+import { podTemplateOf } from '../operator/engine/workload';
 
 // The engine's settings: schema defaults are filled in before a rule sees its parameters.
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true });

@@ -1,4 +1,4 @@
-// The operator's registry client (operator/registry): reference parsing and pull-secret matching
+// The operator's registry client (operator/platform/registry): reference parsing and pull-secret matching
 // as unit tests, the HTTP edge cases (Bearer tokens, limits, redirects, timeouts) against a small
 // scripted HTTP server, and digest resolution against the REAL registries of the test plane
 // (Debian's docker-registry, started by test/env/start.sh with the fixture images of images.sh).
@@ -28,7 +28,7 @@ import {
   UnauthorizedError,
   withDigest,
   type PullSecretData,
-} from '../operator/registry';
+} from '../operator/platform/registry';
 import { kubeconfigPath } from './support/cluster';
 
 // ------------------------------------------------------------------------------------------------

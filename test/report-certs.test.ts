@@ -1,5 +1,5 @@
 // The scan report endpoint's serving certificate against the real control plane: the platform's
-// rotating certificate (operator/tls/serving.ts) behind the real upload server, two replicas,
+// rotating certificate (operator/platform/tls/serving.ts) behind the real upload server, two replicas,
 // authenticated uploads from "Jobs" that learnt the trust bundle once, when they were created,
 // through serving renewals and a full CA rotation with no restart; and the operator renewing a
 // report certificate near expiry that an older release wrote.
@@ -13,16 +13,16 @@ import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Registry } from 'prom-client';
-import { loadConfig } from '../operator/config';
-import { imageScanUidLabel, reportTokenAudience } from '../operator/jobs/scanjob';
-import { KubeClient } from '../operator/kube/client';
-import { createLogger } from '../operator/log';
-import { createScanMetrics } from '../operator/scan/metrics';
-import { reportCertificates, reportHosts, type ReportCertificateTimings } from '../operator/scan/report-tls';
-import { startUploadServer } from '../operator/scan/upload-server';
-import { coversHosts, createCaValidFor, issueServingCertValidFor, renewalDue } from '../operator/tls/certs';
-import { CertificateRotationReconciler } from '../operator/tls/rotation';
-import type { ServingCertificates } from '../operator/tls/serving';
+import { loadConfig } from '../operator/platform/config';
+import { imageScanUidLabel, reportTokenAudience } from '../operator/features/scan/scanjob';
+import { KubeClient } from '../operator/platform/kube/client';
+import { createLogger } from '../operator/platform/log';
+import { createScanMetrics } from '../operator/features/scan/metrics';
+import { reportCertificates, reportHosts, type ReportCertificateTimings } from '../operator/features/scan/report-tls';
+import { startUploadServer } from '../operator/features/scan/upload-server';
+import { coversHosts, createCaValidFor, issueServingCertValidFor, renewalDue } from '../operator/platform/tls/certs';
+import { CertificateRotationReconciler } from '../operator/platform/tls/rotation';
+import type { ServingCertificates } from '../operator/platform/tls/serving';
 import { kubeconfigPath, kubectl, requireCluster, waitFor } from './support/cluster';
 import { ensureCrds } from './support/crds';
 import { startOperator, waitUntilLeading } from './support/operator';

@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
-import { parseReport, ReportError } from '../operator/scan/report';
-import { ReportParser } from '../operator/scan/report-parser';
+import { parseReport, ReportError } from '../operator/features/scan/report';
+import { ReportParser } from '../operator/features/scan/report-parser';
 import { generateTrivyReport } from './support/cyclonedx';
 
 describe('report parser worker', () => {

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { ReportError, TooLargeError, checkContentLength, checkValidator, parseReport, readGzipBody, type ParsedReport } from '../operator/scan/report';
+import { ReportError, TooLargeError, checkContentLength, checkValidator, parseReport, readGzipBody, type ParsedReport } from '../operator/features/scan/report';
 import { expectedTop, generateTrivyReport } from './support/cyclonedx';
 
 async function rejectsWith(promise: Promise<unknown>, reason: string, pattern: RegExp): Promise<ReportError> {

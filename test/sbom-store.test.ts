@@ -3,9 +3,9 @@
 // garbage collection with the ImageScan.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { KubeClient } from '../operator/kube/client';
-import { parseReport } from '../operator/scan/report';
-import { MAX_OBJECT_BYTES, SBOM_LABEL_IMAGESCAN, readSbom, sbomBaseName, sbomPartName, storeSbom, type StoredSbom } from '../operator/scan/sbom-store';
+import { KubeClient } from '../operator/platform/kube/client';
+import { parseReport } from '../operator/features/scan/report';
+import { MAX_OBJECT_BYTES, SBOM_LABEL_IMAGESCAN, readSbom, sbomBaseName, sbomPartName, storeSbom, type StoredSbom } from '../operator/features/scan/sbom-store';
 import { createTestNamespace, deleteNamespace, kubeconfigPath, kubectl, requireCluster, waitFor } from './support/cluster';
 import { ensureCrds } from './support/crds';
 import { generateTrivyReport } from './support/cyclonedx';

@@ -11,11 +11,11 @@ import type { TLSSocket } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Registry } from 'prom-client';
-import { KubeClient } from '../operator/kube/client';
-import { createLogger, type Logger } from '../operator/log';
-import { EventRecorder } from '../operator/runtime/events';
-import { createCaValidFor, issueServingCertValidFor } from '../operator/tls/certs';
-import { WebhookCertificates, splitPemBundle, type RotationStep, type WebhookCertificateMaterial, type WebhookCertificatesOptions } from '../webhook/certs';
+import { KubeClient } from '../operator/platform/kube/client';
+import { createLogger, type Logger } from '../operator/platform/log';
+import { EventRecorder } from '../operator/platform/runtime/events';
+import { createCaValidFor, issueServingCertValidFor } from '../operator/platform/tls/certs';
+import { WebhookCertificates, splitPemBundle, type RotationStep, type WebhookCertificateMaterial, type WebhookCertificatesOptions } from '../operator/features/admission/certs';
 import { createTestNamespace, deleteNamespace, kubeconfigPath, kubectl, requireCluster, waitFor } from './support/cluster';
 
 const hosts = ['127.0.0.1', 'localhost'];

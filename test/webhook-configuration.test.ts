@@ -8,10 +8,10 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { V1ValidatingWebhookConfiguration } from '@kubernetes/client-node';
-import { KubeClient } from '../operator/kube/client';
-import { createLogger } from '../operator/log';
-import { createCa } from '../operator/tls/certs';
-import { WebhookCertificates } from '../webhook/certs';
+import { KubeClient } from '../operator/platform/kube/client';
+import { createLogger } from '../operator/platform/log';
+import { createCa } from '../operator/platform/tls/certs';
+import { WebhookCertificates } from '../operator/features/admission/certs';
 import {
   buildWebhookConfiguration,
   deleteWebhookConfiguration,
@@ -21,7 +21,7 @@ import {
   type DiscoveredResource,
   type WebhookConfigurationOptions,
   type WebhookRule,
-} from '../webhook/configuration';
+} from '../operator/features/admission/configuration';
 import { createTestNamespace, deleteNamespace, kubeconfigPath, kubectl, requireCluster, waitFor } from './support/cluster';
 import { ensureCrds } from './support/crds';
 

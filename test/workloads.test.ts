@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
-import { WorkloadIndex, matchesSelector, podImages, unscannableImage } from '../operator/controllers/workloads';
-import { ownScanName } from '../operator/scan/own-scans';
+import { WorkloadIndex, matchesSelector, podImages, unscannableImage } from '../operator/features/scan/workloads';
+import { ownScanName } from '../operator/api/own-scans';
 
 const digest = `sha256:${'a'.repeat(64)}`;
 

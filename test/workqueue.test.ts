@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { WorkQueue } from '../operator/runtime/workqueue';
+import { WorkQueue } from '../operator/platform/runtime/workqueue';
 
 describe('WorkQueue', () => {
   it('dedupes a key added several times before it is taken', async () => {

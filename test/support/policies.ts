@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import type { ImageScan, ImageScanStatus, ScanPolicy, ScanPolicySpec } from '../../operator/api/types.generated';
-import { compilePolicy, type CompiledPolicy } from '../../operator/policy/compile';
-import type { KubeObject } from '../../operator/policy/types';
+import { compilePolicy, type CompiledPolicy } from '../../operator/engine/compile';
+import type { KubeObject } from '../../operator/engine/types';
 
 /** A fixed clock: every test passes `now` explicitly, nothing sleeps. */
 export const now = Date.parse('2025-06-01T12:00:00Z');

@@ -6,7 +6,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { hostname } from 'node:os';
 import * as path from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
-import { KubeApiError, KubeClient } from '../../../operator/kube/client';
+import { KubeApiError, KubeClient } from '../../../operator/platform/kube/client';
 import { killGroup, PodRun, POD_MARKER, RUN_MARKER, type PodHost } from './pod';
 
 export interface PlayerOptions {

@@ -1,0 +1,53 @@
+/**
+ * The watched state admission and the audit read: ScanPolicies (compiled), Namespace labels and
+ * ImageScan facts. Every replica keeps its own, fed by watches, so answering an AdmissionReview
+ * never waits on the API server.
+ */
+import type { ImageScan, ScanPolicy } from '../../api/types.generated';
+import { imageScanType, scanPolicyType } from '../../api/resources';
+import { collectionPath } from '../../platform/kube/client';
+import type { Informer, InformerFactory, RawObject } from '../../platform/kube/informer';
+import type { Logger } from '../../platform/log';
+import { ImageFactsIndex } from './image-facts';
+import { PolicyStore } from './policy-store';
+
+export class AdmissionCaches {
+  readonly policies = new PolicyStore();
+  readonly images = new ImageFactsIndex();
+  private readonly namespaces = new Map<string, Record<string, string>>();
+  private readonly informers: Informer[] = [];
+
+  /** Listens on the process's shared informers: no watch of its own. */
+  constructor(private readonly factory: InformerFactory, private readonly log: Logger) {}
+
+  start(): void {
+    const listen = (path: string, what: string, observe: (object: RawObject, deleted: boolean) => void): void => {
+      const informer = this.factory.informer(path);
+      informer.addListener((event) => observe(event.object, event.deleted));
+      void informer.waitForSync().then(() => this.log.info({ watch: what }, 'admission cache synced'));
+      this.informers.push(informer);
+    };
+    // The custom objects arrive as the API server validated them against the CRD schema that the
+    // types are generated from.
+    listen(collectionPath(scanPolicyType), 'scanpolicies', (policy, deleted) => this.policies.observe(policy as unknown as ScanPolicy, deleted));
+    listen(collectionPath({ group: '', version: 'v1', plural: 'namespaces' }), 'namespaces', (namespace, deleted) => {
+      const name = namespace.metadata?.name ?? '';
+      if (deleted) this.namespaces.delete(name);
+      else this.namespaces.set(name, (namespace.metadata?.labels as Record<string, string> | undefined) ?? {});
+    });
+    listen(collectionPath(imageScanType), 'imagescans', (scan, deleted) => this.images.observe(scan as unknown as ImageScan, deleted));
+  }
+
+  /** The informers are the factory's: stopping them is its owner's business. */
+  stop(): void {
+    this.informers.splice(0);
+  }
+
+  synced(): boolean {
+    return this.informers.length > 0 && this.informers.every((informer) => informer.synced());
+  }
+
+  namespaceLabels(namespace: string): Record<string, string> | undefined {
+    return this.namespaces.get(namespace);
+  }
+}

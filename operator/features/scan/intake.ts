@@ -1,0 +1,60 @@
+/**
+ * What happens to an authenticated report: validated and summarized, stored in objects owned by
+ * the ImageScan whose Job sent it, and put in the shared cache. An invalid report is recorded
+ * too, so the ImageScan fails with the reason instead of waiting forever.
+ *
+ * The SBOM is stored once, as it arrived: the uploader's gzip goes to the result objects and the
+ * cache as the same bytes, with the sha256 the parser computed; nothing is compressed again
+ * (unless the uploader's gzip is too loose to fit the parts, then once, off the event loop).
+ * Parsing runs in a worker thread (report-parser.ts), so the event loop stays free for admission.
+ */
+import type { ImageScan } from '../../api/types.generated';
+import type { Logger } from '../../platform/log';
+import { ReportError, type UploadedReport } from './report';
+import { ReportParser } from './report-parser';
+import type { ResultCache } from './result-cache';
+import type { ResultStore } from './results';
+import { asyncGzipCodec, maxStoredGzipBytes, type GzipCodec } from './sbom-store';
+import type { UploadVerdict } from './upload-server';
+
+/**
+ * CycloneDX 1.6 as the design says, and 1.7, which Trivy emits from v0.68 on (the Trivy the test
+ * plane builds, v0.74.0, writes 1.7); both are validated against their own schema.
+ */
+export const acceptedSpecVersions = ['1.6', '1.7'] as const;
+
+export interface IntakeOptions {
+  /** Where reports are parsed (a worker thread); one per process. */
+  parser?: Pick<ReportParser, 'parse'>;
+  /** Compression, for the rare upload whose gzip must be tightened to fit (tests count calls). */
+  codec?: GzipCodec;
+}
+
+export function reportIntake(results: ResultStore, cache: ResultCache, log: Logger, defaultScanner: string, options: IntakeOptions = {}) {
+  const parser = options.parser ?? new ReportParser();
+  const codec = options.codec ?? asyncGzipCodec;
+  return async (scan: ImageScan, report: UploadedReport): Promise<UploadVerdict> => {
+    const digest = scan.status?.digest;
+    if (!digest) return { status: 422, reason: 'the ImageScan has no resolved digest yet' };
+    try {
+      const bytes = report.bytes;
+      // Before parsing: the parser takes the JSON's memory over. The uploader's gzip (level 6)
+      // fits unless a 200 MiB report compresses badly; then level 9, once, off the event loop.
+      const gzip = report.gzip.length <= maxStoredGzipBytes() ? report.gzip : await codec.gzip(Buffer.concat(report.json));
+      const { summary, sha256 } = await parser.parse(report.json, { specVersions: acceptedSpecVersions, ignoreUnfixed: scan.spec.ignoreUnfixed, severities: scan.spec.severities });
+      // Trivy's report does not name its DB; the server's version at upload time stands in.
+      summary.scanner.dbUpdatedAt ??= cache.dbVersion;
+      const sbom = { gzip, sha256, bytes };
+      await results.saveReport(scan, digest, summary, sbom);
+      await cache.store(digest, scan.spec.scanner?.image ?? defaultScanner, summary, sbom);
+      return { status: 201 };
+    } catch (err) {
+      // A validator we cannot build is our fault, not the report's: 500, and the uploader retries.
+      if (!(err instanceof ReportError) || err.reason === 'ValidatorUnavailable') throw err;
+      const reason = err.message;
+      log.warn({ namespace: scan.metadata?.namespace, name: scan.metadata?.name, reason }, 'scanner report refused');
+      await results.saveInvalid(scan, digest, reason);
+      return { status: 422, reason };
+    }
+  };
+}
