@@ -7,7 +7,7 @@
 import { createServer, type Server } from 'node:https';
 import type { ServerResponse } from 'node:http';
 import type { Logger } from '../../platform/log';
-import type { ServingCertificates } from '../../platform/tls/serving';
+import { listenWithRotatingCertificate, type ServingCertificates } from '../../platform/tls/serving';
 import { BodyTooLargeError, readBoundedBody } from '../../platform/runtime/http';
 import { admissionOperations } from '../../engine/match';
 import type { AdmissionHandler, AdmissionRequest } from './admission';
@@ -28,7 +28,7 @@ export const validatePath = '/validate';
 export class WebhookServer {
   private constructor(readonly server: Server) {}
 
-  static start(options: WebhookServerOptions): Promise<WebhookServer> {
+  static async start(options: WebhookServerOptions): Promise<WebhookServer> {
     const server = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
       if (path !== validatePath) return answerError(res, 404, 'not found');
@@ -42,15 +42,8 @@ export class WebhookServer {
       );
     });
     // The API server's own timeout is at most 30 s; nothing legitimate is slower than that.
-    server.requestTimeout = 30_000;
-    server.headersTimeout = 10_000;
-    server.keepAliveTimeout = 60_000;
-    const detach = options.tls.attach(server);
-    server.once('close', detach);
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.port, options.host, () => resolve(new WebhookServer(server)));
-    });
+    await listenWithRotatingCertificate(server, { port: options.port, host: options.host, tls: options.tls, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 60_000 });
+    return new WebhookServer(server);
   }
 }
 

@@ -16,7 +16,7 @@ import { imageScanType } from '../../api/resources';
 import { imageScanUidLabel, reportTokenAudience } from './scanjob';
 import type { KubeClient } from '../../platform/kube/client';
 import type { Logger } from '../../platform/log';
-import type { ServingCertificates } from '../../platform/tls/serving';
+import { listenWithRotatingCertificate, type ServingCertificates } from '../../platform/tls/serving';
 import type { ScanMetrics } from './metrics';
 import { MAX_COMPRESSED_BYTES, ReportError, checkContentLength, isTooLarge, readGzipUpload, type UploadedReport } from './report';
 
@@ -54,7 +54,7 @@ class HttpRefusal extends Error {
   }
 }
 
-export function startUploadServer(options: UploadServerOptions): Promise<Server> {
+export async function startUploadServer(options: UploadServerOptions): Promise<Server> {
   let inFlight = 0;
   const server = createServer((req, res) => {
     if (inFlight >= maxConcurrentUploads) {
@@ -72,14 +72,8 @@ export function startUploadServer(options: UploadServerOptions): Promise<Server>
       })
       .finally(() => inFlight--);
   });
-  server.requestTimeout = 120_000;
-  server.headersTimeout = 10_000;
-  const detach = options.tls.attach(server);
-  server.once('close', detach);
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => resolve(server));
-  });
+  await listenWithRotatingCertificate(server, { port: options.port, host: options.host, tls: options.tls, requestTimeoutMs: 120_000 });
+  return server;
 }
 
 function answer(res: ServerResponse, status: number, message: string): void {

@@ -569,3 +569,22 @@ function certificateMetrics(registry: Registry, purpose: string): CertificateMet
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/**
+ * Listens with an HTTPS server on the rotating certificate: bounded request and header times (a
+ * slow client cannot hold a connection), the key pair swapped in place on every renewal.
+ */
+export function listenWithRotatingCertificate(
+  server: import('node:https').Server,
+  options: { port: number; host: string; tls: Pick<ServingCertificates, 'attach'>; requestTimeoutMs: number; keepAliveTimeoutMs?: number },
+): Promise<void> {
+  server.requestTimeout = options.requestTimeoutMs;
+  server.headersTimeout = 10_000;
+  if (options.keepAliveTimeoutMs !== undefined) server.keepAliveTimeout = options.keepAliveTimeoutMs;
+  const detach = options.tls.attach(server);
+  server.once('close', detach);
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+}
