@@ -357,7 +357,7 @@ function operatorConfig(env: readonly EnvVar[]): ReturnType<typeof loadConfig> {
 
 /** Every SECURESTACK_* variable operator/platform/config.ts reads. */
 function configEnvNames(): string[] {
-  const source = readFileSync(path.join(root, 'operator', 'config.ts'), 'utf8');
+  const source = readFileSync(path.join(root, 'operator', 'platform', 'config.ts'), 'utf8');
   const names = [...source.matchAll(/env: '(SECURESTACK_[A-Z_]+)'/g)].map((m) => m[1] ?? '');
   assert.ok(names.length > 20, `expected the settings table in operator/platform/config.ts, found ${names.length} names`);
   return names.sort();

@@ -22,7 +22,7 @@ import { cachedObject, ensureLeading, keyOf, type ReconcileContext, type Reconci
 import type { Outcome, ScanDispatcher } from './dispatcher';
 import type { ScanMetrics } from './metrics';
 import type { ScanSummary } from './report';
-import { scanTargetKey } from './jobs';
+import { observedJob, scanTargetKey } from './jobs';
 import { madeWithOlderDb, type ResultCache } from './result-cache';
 import type { ResolvedScanTarget } from './resolver';
 import type { ResultStore } from './results';
@@ -109,7 +109,7 @@ export class ImageScanReconciler implements Reconciler {
     const found = await this.findResult(scan, digest, target);
     if (found) return this.complete(scan, digest, found, context, queueKey);
 
-    const failure = await this.failureSinceStart(scan, digest, target);
+    const failure = await this.failureSinceStart(scan, digest, target, context);
     if (failure) return this.retryOrFail(scan, digest, failure, context, queueKey);
 
     // A retry waits out its back-off: the status write that scheduled it wakes this reconciler
@@ -170,7 +170,7 @@ export class ImageScanReconciler implements Reconciler {
   }
 
   /** Why the scan that this ImageScan waited for failed, if it ended during the current attempt. */
-  private async failureSinceStart(scan: ImageScan, digest: string, target: string): Promise<{ reason: string; message: string; final: boolean } | undefined> {
+  private async failureSinceStart(scan: ImageScan, digest: string, target: string, context: ReconcileContext): Promise<{ reason: string; message: string; final: boolean } | undefined> {
     const startedAt = Date.parse(scan.status?.startedAt ?? '') || 0;
     const outcome = this.deps.dispatcher.outcome(target);
     const stored = await this.deps.results.load(outcome?.job.namespace ?? scan.metadata?.namespace ?? '', outcome?.job.owner ?? scan.metadata?.name ?? '', digest);
@@ -178,7 +178,11 @@ export class ImageScanReconciler implements Reconciler {
       // A malformed report comes out the same on every retry: fail at once, with the reason.
       return { reason: 'InvalidReport', message: stored.reason, final: true };
     }
-    if (!outcome || !failedDuringAttempt(outcome, scan)) return undefined;
+    if (!outcome) return undefined;
+    if (!failedDuringAttempt(outcome, scan)) {
+      if (!outcome.succeeded) context.log.debug({ job: `${outcome.job.namespace}/${outcome.job.name}`, finishedAt: outcome.finishedAt, startedAt: scan.status?.startedAt, attempts: scan.status?.attempts, jobName: scan.status?.jobName }, 'a failed scan Job of this digest ended before this attempt');
+      return undefined;
+    }
     return { reason: 'ScanJobFailed', message: `Scan Job ${outcome.job.namespace}/${outcome.job.name} failed: ${outcome.failureReason ?? 'unknown reason'}`, final: false };
   }
 
@@ -245,6 +249,7 @@ export class ImageScanReconciler implements Reconciler {
       return {};
     }
     const job = await this.startJob(scan, resolved, target, startedAt, context);
+    const ended = (job.status?.conditions ?? []).some((condition) => (condition.type === 'Complete' || condition.type === 'Failed') && condition.status === 'True');
     await this.writeStatus(scan, context, {
       phase: 'Scanning',
       digest,
@@ -254,7 +259,8 @@ export class ImageScanReconciler implements Reconciler {
       condition: { type: 'Scanned', status: 'Unknown', reason: 'JobCreated', message: `Job ${job.metadata?.name ?? ''} scans ${scan.spec.image}` },
       event: { type: 'Normal', reason: 'ScanStarted' },
     });
-    return {};
+    // An adopted Job that already ended: look at its outcome on the next pass, at once.
+    return ended ? { requeueAfterMs: 1 } : {};
   }
 
   private async startJob(scan: ImageScan, resolved: ResolvedScanTarget, target: string, round: string, context: ReconcileContext): Promise<V1Job> {
@@ -294,10 +300,19 @@ export class ImageScanReconciler implements Reconciler {
       this.deps.dispatcher.started(target, { namespace, name: jobName, owner: name });
       return created;
     } catch (err) {
-      // A previous reconcile created it and its status write was lost: it is ours, adopt it.
+      // A previous reconcile created it and its status write was lost: it is ours, adopt it as
+      // it is now. It may have ended already; then its end is the news, not a running Job.
       if (isAlreadyExists(err)) {
-        this.deps.dispatcher.started(target, { namespace, name: jobName, owner: name });
-        return job;
+        const existing = await this.deps.client.getJob(namespace, jobName);
+        const observed = existing ? observedJob(existing, false) : undefined;
+        if (observed && !observed.active) {
+          this.deps.dispatcher.abandon(target);
+          this.deps.dispatcher.observe(observed);
+          context.log.info({ job: jobName, digest, succeeded: observed.succeeded }, 'adopted a scan Job that had already ended');
+        } else {
+          this.deps.dispatcher.started(target, { namespace, name: jobName, owner: name });
+        }
+        return existing ?? job;
       }
       this.deps.dispatcher.abandon(target);
       throw err;

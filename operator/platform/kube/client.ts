@@ -362,6 +362,10 @@ export class KubeClient {
 
   // ---- jobs -------------------------------------------------------------------------------
 
+  async getJob(namespace: string, name: string): Promise<V1Job | undefined> {
+    return this.getOrUndefined<V1Job>('get jobs', objectPath(builtin.jobs, namespace, name));
+  }
+
   async createJob(namespace: string, job: V1Job): Promise<V1Job> {
     return this.request<V1Job>('create jobs', 'POST', objectPath(builtin.jobs, namespace), job);
   }
