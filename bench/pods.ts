@@ -26,6 +26,13 @@ function rssMiB(pid: number): number {
   return Math.round((kb / 1024) * 10) / 10;
 }
 
+/** The operator's own view of its memory, from its /metrics (prom-client's process metrics). */
+async function heapMiB(metricsPort: number): Promise<string> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const value = (name: string): string => (Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) / 1024 / 1024).toFixed(1);
+  return `heap used ${value('nodejs_heap_size_used_bytes')} of ${value('nodejs_heap_size_total_bytes')} MiB, external ${value('nodejs_external_memory_bytes')} MiB`;
+}
+
 function pod(i: number, namespace: string, image: string): Record<string, unknown> {
   const app = `service-${i % 50}`;
   return {
@@ -58,6 +65,15 @@ async function inParallel(count: number, work: (i: number) => Promise<unknown>):
 async function main(): Promise<void> {
   const env = await requireScanEnvironment();
   const client = KubeClient.fromFile(kubeconfigPath());
+  // A previous run's namespaces still deleting 10,000 Pods would be measured too: wait them out.
+  for (let waited = 0; ; waited++) {
+    const { items } = await client.request<{ items: Array<{ metadata?: { name?: string } }> }>('list namespaces', 'GET', '/api/v1/namespaces');
+    const leftover = items.filter((item) => item.metadata?.name?.startsWith('bench-pods-')).length;
+    if (leftover === 0) break;
+    if (waited === 0) process.stdout.write(`waiting for ${leftover} namespaces of an earlier run to go\n`);
+    if (waited > 300) throw new Error(`${leftover} bench-pods namespaces still there after 10 minutes`);
+    await sleep(2_000);
+  }
   const run = randomBytes(3).toString('hex');
   const namespaces = Array.from({ length: namespaceCount }, (_, i) => `bench-pods-${run}-${i}`);
   const home = `bench-pods-${run}-op`;
@@ -73,7 +89,9 @@ async function main(): Promise<void> {
     await operator.metricsPort();
     await sleep(10_000);
     const pid = operator.child.pid ?? 0;
+    const metricsPort = await operator.metricsPort();
     const idle = rssMiB(pid);
+    const idleHeap = await heapMiB(metricsPort);
     const started = performance.now();
     await inParallel(podCount, (i) => {
       const namespace = namespaces[i % namespaceCount] ?? '';
@@ -95,6 +113,10 @@ async function main(): Promise<void> {
       samples.push(rssMiB(pid));
       await sleep(1_000);
     }
+    const busyHeap = await heapMiB(metricsPort);
+    // Then quiet: the report parser's worker ends after 60 s idle, the scans are done.
+    await sleep(75_000);
+    const settled = rssMiB(pid);
     const imageScans = await client.listCustom({ group: 'securestack.io', version: 'v1alpha1', plural: 'imagescans', kind: 'ImageScan', namespaced: true });
     const ours = imageScans.filter((scan) => namespaces.includes(scan.metadata?.namespace ?? '')).length;
     process.stdout.write([
@@ -104,8 +126,9 @@ async function main(): Promise<void> {
       `| Pods (on ${kwokNode}, ${namespaceCount} namespaces, ${images.length} images) | ${podCount} |`,
       `| created in / indexed by the operator after | ${createSeconds.toFixed(1)} s / ${indexedSeconds.toFixed(1)} s |`,
       `| ImageScans workload scanning made (one per image and namespace) | ${ours} |`,
-      `| controller RSS before the Pods | ${idle} MiB |`,
-      `| controller RSS with the Pods, max / last of 30 samples | ${Math.max(...samples)} / ${samples.at(-1) ?? NaN} MiB |`,
+      `| controller RSS before the Pods | ${idle} MiB (${idleHeap}) |`,
+      `| controller RSS with the Pods, max / last of 30 samples | ${Math.max(...samples)} / ${samples.at(-1) ?? NaN} MiB (${busyHeap}) |`,
+      `| controller RSS with the Pods, 75 s later (no report worker) | ${settled} MiB (${await heapMiB(metricsPort)}) |`,
       '',
     ].join('\n'));
   } finally {
