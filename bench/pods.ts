@@ -9,9 +9,9 @@
 // every Pod is cached and the workload reconciles settle, it samples RSS for 30 s and prints the
 // figures as Markdown for docs/benchmarks.md.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeClient } from '../operator/platform/kube/client';
+import { heapMiB, rssMiB } from './memory';
 import { kubeconfigPath } from '../test/support/cluster';
 import { startOperator } from '../test/support/operator';
 import { freePort, requireScanEnvironment, scanOperatorEnv } from '../test/support/scanenv';
@@ -20,18 +20,6 @@ const podCount = Number(process.env.SECURESTACK_BENCH_PODS ?? 10_000);
 const namespaceCount = Number(process.env.SECURESTACK_BENCH_NAMESPACES ?? 20);
 const concurrency = 16;
 const kwokNode = 'kwok-node-0';
-
-function rssMiB(pid: number): number {
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-  return Math.round((kb / 1024) * 10) / 10;
-}
-
-/** The operator's own view of its memory, from its /metrics (prom-client's process metrics). */
-async function heapMiB(metricsPort: number): Promise<string> {
-  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-  const value = (name: string): string => (Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) / 1024 / 1024).toFixed(1);
-  return `heap used ${value('nodejs_heap_size_used_bytes')} of ${value('nodejs_heap_size_total_bytes')} MiB, external ${value('nodejs_external_memory_bytes')} MiB`;
-}
 
 function pod(i: number, namespace: string, image: string): Record<string, unknown> {
   const app = `service-${i % 50}`;

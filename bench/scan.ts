@@ -15,6 +15,7 @@ import { imageScanType } from '../operator/api/resources';
 import { KubeClient } from '../operator/platform/kube/client';
 import { kubectl, kubeconfigPath, repoRoot } from '../test/support/cluster';
 import { runDir } from '../test/support/nodeplayer';
+import { heapMiB, rssMiB } from './memory';
 import { freePort, pushUniqueImage, requireScanEnvironment, scanOperatorEnv, type ScanEnvironment } from '../test/support/scanenv';
 
 const digests = 50;
@@ -31,6 +32,7 @@ interface Figures {
   rssMiB: number;
   /** RSS once quiet for 75 s: the report parser's worker has ended (it does after 60 s idle). */
   quietRssMiB: number;
+  quietHeap: string;
 }
 
 /**
@@ -41,7 +43,7 @@ function pushImages(env: ScanEnvironment, run: string): string[] {
   return Array.from({ length: digests }, (_, i) => pushUniqueImage(env, `bench/${run}-app-${i}`, `bench ${run} image ${i} ${Date.now()}`));
 }
 
-function startOperator(env: ScanEnvironment, namespace: string, reportPort: number, extra: Record<string, string>): ChildProcess {
+function startOperator(env: ScanEnvironment, namespace: string, reportPort: number, metricsPort: number, extra: Record<string, string>): ChildProcess {
   return spawn(process.execPath, [path.join(repoRoot(), 'dist/operator/main.js')], {
     env: {
       ...process.env,
@@ -49,7 +51,7 @@ function startOperator(env: ScanEnvironment, namespace: string, reportPort: numb
       ...scanOperatorEnv(env, reportPort, extra),
       SECURESTACK_NAMESPACE: namespace,
       SECURESTACK_LEASE_NAME: `bench-${namespace}`,
-      SECURESTACK_METRICS_PORT: '0',
+      SECURESTACK_METRICS_PORT: String(metricsPort),
       SECURESTACK_BIND_ADDRESS: '127.0.0.1',
       SECURESTACK_WORKLOAD_SCANNING: 'false',
       SECURESTACK_LOG_LEVEL: 'warn',
@@ -77,11 +79,6 @@ async function scanJobs(prefix: string): Promise<number> {
   return out.stdout.split('\n').filter((line) => line.startsWith(prefix)).length;
 }
 
-function rssMiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return Math.round((kb / 1024) * 10) / 10;
-}
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -122,7 +119,8 @@ async function run(env: ScanEnvironment, mode: 'memory' | 'redis'): Promise<Figu
     spawnSync('redis-cli', ['-u', url, 'flushall']);
     extra.SECURESTACK_REDIS_URL = url;
   }
-  const operator = startOperator(env, `${prefix}op`, await freePort(), extra);
+  const metricsPort = await freePort();
+  const operator = startOperator(env, `${prefix}op`, await freePort(), metricsPort, extra);
   try {
     const started = performance.now();
     await Promise.all(
@@ -147,6 +145,7 @@ async function run(env: ScanEnvironment, mode: 'memory' | 'redis'): Promise<Figu
       warmP99Ms: Math.round(percentile(latencies, 99)),
       rssMiB: rssMiB(operator.pid ?? 0),
       quietRssMiB: await sleep(75_000).then(() => rssMiB(operator.pid ?? 0)),
+      quietHeap: await heapMiB(metricsPort),
     };
     process.stdout.write(`${JSON.stringify(figures)}\n`);
     return figures;
@@ -160,7 +159,7 @@ async function main(): Promise<void> {
   const env = await requireScanEnvironment();
   const results = [await run(env, 'memory'), await run(env, 'redis')];
   process.stdout.write('\n| cache | scan Jobs | 1,000 scans done (s) | cache hit p50 (ms) | cache hit p99 (ms) | controller RSS after the burst / 75 s later (MiB) |\n|---|---|---|---|---|---|\n');
-  for (const r of results) process.stdout.write(`| ${r.mode} | ${r.jobs} | ${r.coldSeconds} | ${r.warmP50Ms} | ${r.warmP99Ms} | ${r.rssMiB} / ${r.quietRssMiB} |\n`);
+  for (const r of results) process.stdout.write(`| ${r.mode} | ${r.jobs} | ${r.coldSeconds} | ${r.warmP50Ms} | ${r.warmP99Ms} | ${r.rssMiB} / ${r.quietRssMiB} (${r.quietHeap}) |\n`);
   if (results.some((r) => r.jobs !== digests)) {
     process.stderr.write(`FAIL: expected ${digests} scan Jobs per run\n`);
     process.exitCode = 1;

@@ -13,16 +13,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { imageScanType } from '../operator/api/resources';
 import { collectionPath, KubeClient } from '../operator/platform/kube/client';
 import { Informer } from '../operator/platform/kube/informer';
+import { rssMiB } from './memory';
 import { kubeconfigPath } from '../test/support/cluster';
 
 const objects = Number(process.env.SECURESTACK_BENCH_OBJECTS ?? 10_000);
 const watchSeconds = Number(process.env.SECURESTACK_BENCH_WATCH_SECONDS ?? 5);
 const runSeconds = Number(process.env.SECURESTACK_BENCH_REPLAY_SECONDS ?? 60);
 const concurrency = 16;
-
-function rssMiB(): number {
-  return Math.round((process.memoryUsage().rss / 1024 / 1024) * 10) / 10;
-}
 
 async function createAll(client: KubeClient, namespace: string, label: string): Promise<number> {
   const started = performance.now();
