@@ -107,6 +107,18 @@ async function warmLatencies(namespace: string, images: string[]): Promise<numbe
   return [...created].filter(([name]) => done.has(name)).map(([name, at]) => (done.get(name) ?? at) - at);
 }
 
+/**
+ * With SECURESTACK_BENCH_HEAP_SNAPSHOT=1 (and NODE_OPTIONS=--heapsnapshot-signal=SIGUSR2, which the
+ * operator inherits), asks the quiet operator for a heap snapshot: Node writes it to the working
+ * directory. For finding what the heap holds; adds nothing to the figures.
+ */
+async function heapSnapshot(operator: ChildProcess): Promise<Record<string, never>> {
+  if (process.env.SECURESTACK_BENCH_HEAP_SNAPSHOT !== '1' || !operator.pid) return {};
+  operator.kill('SIGUSR2');
+  await sleep(30_000);
+  return {};
+}
+
 async function run(env: ScanEnvironment, mode: 'memory' | 'redis'): Promise<Figures> {
   const images = pushImages(env, mode);
   process.stdout.write(`${mode}: pushed ${images.length} images with unique digests to ${env.registry}\n`);
@@ -146,6 +158,7 @@ async function run(env: ScanEnvironment, mode: 'memory' | 'redis'): Promise<Figu
       rssMiB: rssMiB(operator.pid ?? 0),
       quietRssMiB: await sleep(75_000).then(() => rssMiB(operator.pid ?? 0)),
       quietHeap: await heapMiB(metricsPort),
+      ...(await heapSnapshot(operator)),
     };
     process.stdout.write(`${JSON.stringify(figures)}\n`);
     return figures;
