@@ -248,8 +248,7 @@ export class ImageScanReconciler implements Reconciler {
       });
       return {};
     }
-    const job = await this.startJob(scan, resolved, target, startedAt, context);
-    const ended = (job.status?.conditions ?? []).some((condition) => (condition.type === 'Complete' || condition.type === 'Failed') && condition.status === 'True');
+    const { job, ended } = await this.startJob(scan, resolved, target, startedAt, context);
     await this.writeStatus(scan, context, {
       phase: 'Scanning',
       digest,
@@ -263,7 +262,8 @@ export class ImageScanReconciler implements Reconciler {
     return ended ? { requeueAfterMs: 1 } : {};
   }
 
-  private async startJob(scan: ImageScan, resolved: ResolvedScanTarget, target: string, round: string, context: ReconcileContext): Promise<V1Job> {
+  /** Creates the attempt's Job, or adopts it when it exists; `ended` when the adopted one already ended. */
+  private async startJob(scan: ImageScan, resolved: ResolvedScanTarget, target: string, round: string, context: ReconcileContext): Promise<{ job: V1Job; ended: boolean }> {
     const { config } = this.deps;
     const { digest } = resolved;
     const namespace = scan.metadata?.namespace ?? '';
@@ -298,21 +298,22 @@ export class ImageScanReconciler implements Reconciler {
       const created = await this.deps.client.createJob(namespace, job);
       context.log.info({ job: jobName, digest }, 'created scan Job');
       this.deps.dispatcher.started(target, { namespace, name: jobName, owner: name });
-      return created;
+      return { job: created, ended: false };
     } catch (err) {
       // A previous reconcile created it and its status write was lost: it is ours, adopt it as
       // it is now. It may have ended already; then its end is the news, not a running Job.
       if (isAlreadyExists(err)) {
         const existing = await this.deps.client.getJob(namespace, jobName);
         const observed = existing ? observedJob(existing, false) : undefined;
-        if (observed && !observed.active) {
+        const ended = observed !== undefined && !observed.active;
+        if (ended) {
           this.deps.dispatcher.abandon(target);
           this.deps.dispatcher.observe(observed);
           context.log.info({ job: jobName, digest, succeeded: observed.succeeded }, 'adopted a scan Job that had already ended');
         } else {
           this.deps.dispatcher.started(target, { namespace, name: jobName, owner: name });
         }
-        return existing ?? job;
+        return { job: existing ?? job, ended };
       }
       this.deps.dispatcher.abandon(target);
       throw err;

@@ -19,9 +19,6 @@ export type StoredOutcome =
   | { kind: 'result'; summary: ScanSummary; sbom: SbomBlob; at: number }
   | { kind: 'invalid'; reason: string; at: number };
 
-/** What the result objects need of the Kubernetes client. */
-export type ResultClient = SbomClient;
-
 const resultLabel = 'securestack.io/scan-result';
 const digestAnnotation = 'securestack.io/digest';
 const outcomeAnnotation = 'securestack.io/outcome';
@@ -43,7 +40,7 @@ function ownerOf(scan: ImageScan): { namespace: string; name: string; uid: strin
 export class ResultStore {
   /** `codec` only for SBOMs that arrive without their sha256 (tests count its calls). */
   constructor(
-    private readonly client: ResultClient,
+    private readonly client: SbomClient,
     private readonly codec?: GzipCodec,
   ) {}
 

@@ -247,7 +247,7 @@ export class WorkloadReconciler implements Reconciler {
       if (left > 0) return left;
     }
     ensureLeading(context);
-    await ignoreNotFound(this.options.client.deleteCustom(imageScanType, { namespace: scan.metadata.namespace ?? '', name: scan.metadata.name ?? '' }));
+    await this.options.client.deleteCustom(imageScanType, { namespace: scan.metadata.namespace ?? '', name: scan.metadata.name ?? '' });
     context.log.info({ image: scan.spec.image }, 'deleted ImageScan of an image no pod uses any more');
     return undefined;
   }

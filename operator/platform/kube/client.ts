@@ -60,13 +60,6 @@ export interface ApiObject {
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
 
-/** One page of a list: its objects, the list's resourceVersion, and the token for the next page. */
-export interface ListedPage {
-  items: unknown[];
-  resourceVersion: string;
-  continueToken?: string;
-}
-
 export interface ObjectKey {
   namespace?: string;
   name: string;
@@ -235,17 +228,21 @@ export class KubeClient {
     }
   }
 
-  /** Every item of a list, page by page. */
-  private async listAll<T>(verb: string, path: string, labelSelector?: string): Promise<T[]> {
+  /**
+   * Every item of a collection, page by page, and the list's resourceVersion (every page of one
+   * list is the same snapshot; a watch starts from its version).
+   */
+  async listCollection<T>(path: string, labelSelector?: string, verb = `list ${path}`): Promise<{ items: T[]; resourceVersion: string }> {
     const items: T[] = [];
+    let resourceVersion = '';
     let continueToken: string | undefined;
     do {
-      const query = listQuery(listPageSize, labelSelector, continueToken);
-      const page = await this.request<{ items?: T[]; metadata?: { continue?: string } }>(verb, 'GET', `${path}?${query}`);
+      const page = await this.request<{ items?: T[]; metadata?: { resourceVersion?: string; continue?: string } }>(verb, 'GET', `${path}?${listQuery(listPageSize, labelSelector, continueToken)}`);
+      resourceVersion ||= page.metadata?.resourceVersion ?? '';
       items.push(...(page.items ?? []));
       continueToken = page.metadata?.continue || undefined;
     } while (continueToken);
-    return items;
+    return { items, resourceVersion };
   }
 
   // ---- custom resources -------------------------------------------------------------------
@@ -256,7 +253,7 @@ export class KubeClient {
 
   /** Lists every object of a type (all namespaces unless one is given), page by page. */
   async listCustom<T extends ApiObject>(type: ResourceType, options: { namespace?: string; labelSelector?: string } = {}): Promise<T[]> {
-    return this.listAll<T>(`list ${type.plural}`, objectPath(type, options.namespace), options.labelSelector);
+    return (await this.listCollection<T>(objectPath(type, options.namespace), options.labelSelector, `list ${type.plural}`)).items;
   }
 
   /** Lists at most one object: proves the API server serves this type right now. */
@@ -264,13 +261,7 @@ export class KubeClient {
     await this.request(`list ${type.plural}`, 'GET', `${collectionPath(type)}?limit=1`);
   }
 
-  // ---- list and watch of any collection (for operator/platform/kube/informer.ts) -------------------------
-
-  /** One page of a cluster-wide list of any collection path. */
-  async listPath(path: string, options: { limit: number; labelSelector?: string | undefined; continueToken?: string | undefined }): Promise<ListedPage> {
-    const body = await this.request<{ items?: unknown[]; metadata?: { resourceVersion?: string; continue?: string } }>(`list ${path}`, 'GET', `${path}?${listQuery(options.limit, options.labelSelector, options.continueToken)}`);
-    return { items: body.items ?? [], resourceVersion: body.metadata?.resourceVersion ?? '', ...(body.metadata?.continue ? { continueToken: body.metadata.continue } : {}) };
-  }
+  // ---- watch of any collection (for operator/platform/kube/informer.ts) ------------------------
 
   /**
    * Watches a collection from a resourceVersion, with bookmarks. `done` runs once when the watch
@@ -370,13 +361,9 @@ export class KubeClient {
     return this.request<V1Job>('create jobs', 'POST', objectPath(builtin.jobs, namespace), job);
   }
 
-  async listJobs(namespace: string, labelSelector: string): Promise<V1Job[]> {
-    return this.listAll<V1Job>('list jobs', objectPath(builtin.jobs, namespace), labelSelector);
-  }
-
   /** Scan Jobs in every namespace, by label: how a new leader finds the Jobs already running. */
   async listJobsAllNamespaces(labelSelector: string): Promise<V1Job[]> {
-    return this.listAll<V1Job>('list jobs', collectionPath(builtin.jobs), labelSelector);
+    return (await this.listCollection<V1Job>(collectionPath(builtin.jobs), labelSelector, 'list jobs')).items;
   }
 
   // ---- leases -----------------------------------------------------------------------------
@@ -431,7 +418,7 @@ export class KubeClient {
   }
 
   async listConfigMaps(namespace: string, labelSelector: string): Promise<ConfigMap[]> {
-    return this.listAll<ConfigMap>('list configmaps', objectPath(builtin.configmaps, namespace), labelSelector);
+    return (await this.listCollection<ConfigMap>(objectPath(builtin.configmaps, namespace), labelSelector, 'list configmaps')).items;
   }
 
   async createConfigMap(namespace: string, configMap: ConfigMap): Promise<ConfigMap> {

@@ -8,7 +8,7 @@
  * The store keeps each object's metadata (or, when a consumer needs it, the whole object);
  * listeners see every object whole as it arrives and keep their own views.
  */
-import type { KubeClient, ListedPage, WatchEventType } from './client';
+import type { KubeClient, WatchEventType } from './client';
 
 export interface RawObject {
   apiVersion?: string;
@@ -55,7 +55,6 @@ export interface InformerStats {
   errors: number;
 }
 
-const pageSize = 500;
 const firstRetryMs = 500;
 const maxRetryMs = 30_000;
 
@@ -168,7 +167,7 @@ export class Informer {
   private async relist(): Promise<void> {
     if (this.stopped) return;
     try {
-      const listed = await this.listAll();
+      const listed = await this.client.listCollection<RawObject>(this.options.path, this.options.labelSelector);
       this.stats.lists++;
       const seen = new Set<string>();
       for (const item of listed.items) seen.add(this.apply(item));
@@ -182,19 +181,6 @@ export class Informer {
     } catch (err) {
       this.retry(err);
     }
-  }
-
-  private async listAll(): Promise<{ items: RawObject[]; resourceVersion: string }> {
-    const items: RawObject[] = [];
-    let page: ListedPage | undefined;
-    let resourceVersion = '';
-    do {
-      page = await this.client.listPath(this.options.path, { limit: pageSize, labelSelector: this.options.labelSelector, continueToken: page?.continueToken });
-      // Every page of one list is the same snapshot; its version is where the watch starts.
-      resourceVersion ||= page.resourceVersion;
-      items.push(...(page.items as RawObject[]));
-    } while (page.continueToken);
-    return { items, resourceVersion };
   }
 
   private watchFrom(resourceVersion: string): void {

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { OperatorConfig } from '../config';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { collectionPath, isConflict, type KubeClient, type ResourceType } from '../kube/client';
-import type { InformerFactory, Keep } from '../kube/informer';
+import type { Informer, InformerFactory, Keep } from '../kube/informer';
 import type { Logger } from '../log';
 import { LeaderElector } from './leader';
 import type { OperatorMetrics } from './metrics';
@@ -64,6 +64,8 @@ interface Term {
 
 export class Manager {
   private readonly reconcilers = new Map<string, Reconciler>();
+  /** The shared informer of each reconciled (non-virtual) kind, by kind: keys come from it, objects are read from it. */
+  private readonly caches = new Map<string, Informer>();
   private readonly elector: LeaderElector;
   private term: Term | undefined;
   private watching = false;
@@ -106,9 +108,11 @@ export class Manager {
     for (const reconciler of served) await this.waitUntilServed(reconciler.type);
     for (const reconciler of served) {
       const { kind } = reconciler.type;
-      // Standbys drop events: a new leader lists everything when its term starts.
       // Whole objects: reconcilers read them from here instead of asking the API server.
-      informers.informer(collectionPath(reconciler.type), { keep: 'object' }).addListener((event) => this.term?.queue.add(keyOf(kind, { namespace: event.namespace, name: event.name })));
+      const cache = informers.informer(collectionPath(reconciler.type), { keep: 'object' });
+      this.caches.set(kind, cache);
+      // Standbys drop events: a new leader lists everything when its term starts.
+      cache.addListener((event) => this.term?.queue.add(keyOf(kind, { namespace: event.namespace, name: event.name })));
     }
     for (const watch of this.options.secondaryWatches ?? []) {
       const informer = informers.informer(collectionPath(watch), { ...(watch.labelSelector ? { labelSelector: watch.labelSelector } : {}), keep: watch.keep ?? 'metadata' });
@@ -224,12 +228,8 @@ export class Manager {
     }
     for (const key of this.options.periodicKeys ?? []) this.term?.queue.add(key);
     // From the shared cache, not a list call: the informers are current (or relisting).
-    for (const reconciler of this.reconcilers.values()) {
-      if (reconciler.virtual) continue;
-      const informer = this.options.informers.informer(collectionPath(reconciler.type), { keep: 'object' });
-      for (const object of informer.values()) {
-        this.term?.queue.add(keyOf(reconciler.type.kind, { namespace: object.metadata?.namespace, name: object.metadata?.name ?? '' }));
-      }
+    for (const [kind, cache] of this.caches) {
+      for (const object of cache.values()) this.term?.queue.add(keyOf(kind, { namespace: object.metadata?.namespace, name: object.metadata?.name ?? '' }));
     }
   }
 
@@ -257,7 +257,7 @@ export class Manager {
     const stopTimer = metrics.reconcileDuration.startTimer({ kind });
     log.debug('reconciling');
     try {
-      const cached = reconciler.virtual ? undefined : this.options.informers.informer(collectionPath(reconciler.type), { keep: 'object' }).get(key.namespace, key.name);
+      const cached = this.caches.get(kind)?.get(key.namespace, key.name);
       const result = await reconciler.reconcile(key, { log, signal, reconcileId, ...(cached ? { cached } : {}) });
       queue.forget(queueKey);
       if (result.requeueAfterMs !== undefined) queue.addAfter(queueKey, result.requeueAfterMs);

@@ -135,15 +135,7 @@ export class Player implements PodHost {
 
   /** Lists the pods and handles each; returns the list's resourceVersion. */
   private async resync(initial: boolean): Promise<string> {
-    const pods: k8s.V1Pod[] = [];
-    let resourceVersion = '';
-    let continueToken: string | undefined;
-    do {
-      const page = await this.client.listPath('/api/v1/pods', { limit: 500, labelSelector: this.opts.labelSelector, continueToken });
-      resourceVersion ||= page.resourceVersion;
-      pods.push(...(page.items as k8s.V1Pod[]));
-      continueToken = page.continueToken;
-    } while (continueToken);
+    const { items: pods, resourceVersion } = await this.client.listCollection<k8s.V1Pod>('/api/v1/pods', this.opts.labelSelector);
     const uids = new Set<string>();
     for (const pod of pods) {
       uids.add(pod.metadata?.uid ?? '');
