@@ -13,9 +13,10 @@ import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { imageScanType } from '../operator/api/resources';
 import { KubeClient } from '../operator/platform/kube/client';
+import { operatorNodeFlags } from '../operator/platform/node-flags';
 import { kubectl, kubeconfigPath, repoRoot } from '../test/support/cluster';
 import { runDir } from '../test/support/nodeplayer';
-import { heapMiB, rssMiB } from './memory';
+import { heapMiB, rssByMapping, rssMiB } from './memory';
 import { freePort, pushUniqueImage, requireScanEnvironment, scanOperatorEnv, type ScanEnvironment } from '../test/support/scanenv';
 
 const digests = 50;
@@ -33,6 +34,8 @@ interface Figures {
   /** RSS once quiet for 75 s: the report parser's worker has ended (it does after 60 s idle). */
   quietRssMiB: number;
   quietHeap: string;
+  /** The quiet RSS by kind of mapping (MiB): brk heap, anonymous, the node binary, ... */
+  quietMappings: string;
 }
 
 /**
@@ -44,7 +47,7 @@ function pushImages(env: ScanEnvironment, run: string): string[] {
 }
 
 function startOperator(env: ScanEnvironment, namespace: string, reportPort: number, metricsPort: number, extra: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, [path.join(repoRoot(), 'dist/operator/main.js')], {
+  return spawn(process.execPath, [...operatorNodeFlags, path.join(repoRoot(), 'dist/operator/main.js')], {
     env: {
       ...process.env,
       KUBECONFIG: kubeconfigPath(),
@@ -158,6 +161,7 @@ async function run(env: ScanEnvironment, mode: 'memory' | 'redis'): Promise<Figu
       rssMiB: rssMiB(operator.pid ?? 0),
       quietRssMiB: await sleep(75_000).then(() => rssMiB(operator.pid ?? 0)),
       quietHeap: await heapMiB(metricsPort),
+      quietMappings: rssByMapping(operator.pid ?? 0),
       ...(await heapSnapshot(operator)),
     };
     process.stdout.write(`${JSON.stringify(figures)}\n`);
@@ -170,9 +174,12 @@ async function run(env: ScanEnvironment, mode: 'memory' | 'redis'): Promise<Figu
 
 async function main(): Promise<void> {
   const env = await requireScanEnvironment();
-  const results = [await run(env, 'memory'), await run(env, 'redis')];
+  // SECURESTACK_BENCH_MODES=redis runs one mode only, when only its figures are wanted.
+  const modes = (process.env.SECURESTACK_BENCH_MODES ?? 'memory,redis').split(',').filter((m): m is 'memory' | 'redis' => m === 'memory' || m === 'redis');
+  const results: Figures[] = [];
+  for (const mode of modes) results.push(await run(env, mode));
   process.stdout.write('\n| cache | scan Jobs | 1,000 scans done (s) | cache hit p50 (ms) | cache hit p99 (ms) | controller RSS after the burst / 75 s later (MiB) |\n|---|---|---|---|---|---|\n');
-  for (const r of results) process.stdout.write(`| ${r.mode} | ${r.jobs} | ${r.coldSeconds} | ${r.warmP50Ms} | ${r.warmP99Ms} | ${r.rssMiB} / ${r.quietRssMiB} (${r.quietHeap}) |\n`);
+  for (const r of results) process.stdout.write(`| ${r.mode} | ${r.jobs} | ${r.coldSeconds} | ${r.warmP50Ms} | ${r.warmP99Ms} | ${r.rssMiB} / ${r.quietRssMiB} (${r.quietHeap}; by mapping: ${r.quietMappings}) |\n`);
   if (results.some((r) => r.jobs !== digests)) {
     process.stderr.write(`FAIL: expected ${digests} scan Jobs per run\n`);
     process.exitCode = 1;

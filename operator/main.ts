@@ -14,7 +14,7 @@ import { KubeClient, collectionPath } from './platform/kube/client';
 import { RegistryClient } from './platform/registry';
 import { createLogger, type Logger } from './platform/log';
 import { EventRecorder } from './platform/runtime/events';
-import { InformerFactory } from './platform/kube/informer';
+import { InformerFactory, labelIndexFunction } from './platform/kube/informer';
 import { imageScanType } from './api/resources';
 import { admissionSource, sourceLabel } from './api/own-scans';
 import { boundPort, startHttpServer } from './platform/runtime/http';
@@ -128,7 +128,7 @@ async function main(): Promise<void> {
     log,
     metrics,
     reconcilers,
-    secondaryWatches: config.workloadScanning ? [scanJobWatch(dispatcher), podWatch(workloads, () => namespacesWithAdmissionScans(informers))] : [scanJobWatch(dispatcher)],
+    secondaryWatches: config.workloadScanning ? [scanJobWatch(dispatcher), podWatch(workloads, namespacesWithAdmissionScans(informers))] : [scanJobWatch(dispatcher)],
     periodicKeys: [admission.queueKey, reportRotation.queueKey],
     beforeTerm: async () => dispatcher.reset(await listScanJobs(client)),
   });
@@ -159,13 +159,16 @@ function cachedImageScans(informers: InformerFactory, namespace: string): ImageS
   return informers.informer(collectionPath(imageScanType), { keep: 'object' }).inNamespace(namespace) as unknown as ImageScan[];
 }
 
-/** Namespaces holding ImageScans the admission gate asked for (from the shared cache). */
-function namespacesWithAdmissionScans(informers: InformerFactory): Set<string> {
-  const namespaces = new Set<string>();
-  for (const scan of informers.informer(collectionPath(imageScanType)).values()) {
-    if (scan.metadata?.labels && (scan.metadata.labels as Record<string, string>)[sourceLabel] === admissionSource && scan.metadata.namespace) namespaces.add(scan.metadata.namespace);
-  }
-  return namespaces;
+const sourceIndex = labelIndexFunction(sourceLabel);
+
+/**
+ * Namespaces holding ImageScans the admission gate asked for, from an index on the shared cache:
+ * looked up on every resync, so it costs what the gate asked for, not every ImageScan.
+ */
+function namespacesWithAdmissionScans(informers: InformerFactory): () => Set<string> {
+  const scans = informers.informer(collectionPath(imageScanType));
+  scans.addIndex(sourceLabel, sourceIndex);
+  return () => new Set(scans.byIndex(sourceLabel, admissionSource).map((scan) => scan.metadata?.namespace ?? ''));
 }
 
 function createScanCache(config: OperatorConfig, metrics: ScanMetrics, log: Logger): ScanCache {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { KubeClient } from '../operator/platform/kube/client';
-import { Informer, InformerFactory, type InformerEvent } from '../operator/platform/kube/informer';
+import { Informer, InformerFactory, labelIndexFunction, ownerIndexFunction, type InformerEvent } from '../operator/platform/kube/informer';
 import { createTestNamespace, deleteNamespace, kubeconfigPath, kubectl, requireCluster, waitFor } from './support/cluster';
 
 const run = randomBytes(3).toString('hex');
@@ -75,6 +75,61 @@ describe('informer against the real API server', () => {
     const identity = [...least.values()][0];
     assert.deepEqual(Object.keys(identity?.metadata ?? {}).sort(), ['name', 'namespace', 'resourceVersion', 'uid']);
     assert.equal(identity?.metadata?.resourceVersion, kept[0]?.metadata?.resourceVersion);
+  });
+
+  it('indexes objects by values computed from what arrived, refiles them on change and unfiles them on deletion', async () => {
+    const tier = 'securestack.io/informer-test-tier';
+    const apply = (name: string, labels: Record<string, string>, owner?: string): Promise<unknown> =>
+      kubectl(['apply', '-f', '-'], {
+        namespace: ns,
+        input: JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: {
+            name,
+            labels: { 'securestack.io/informer-test': run, ...labels },
+            ...(owner ? { ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'a', uid: owner, controller: true }] } : {}),
+          },
+        }),
+      });
+    // A real owner: the garbage collector deletes objects whose controlling owner does not exist.
+    const owner = (await kubectl(['get', 'configmap', 'a', '-o', 'jsonpath={.metadata.uid}'], { namespace: ns })).stdout.trim();
+    await apply('i1', { [tier]: 'web' }, owner);
+    await apply('i2', { [tier]: 'db' });
+    // identity keeps no labels; the index still sees them, because it reads what arrived.
+    const indexed = new Informer(KubeClient.fromDefault(), { path: '/api/v1/configmaps', labelSelector: selector, keep: 'identity' });
+    const byTier = labelIndexFunction(tier);
+    indexed.addIndex('tier', byTier);
+    indexed.addIndex('tier', byTier);
+    indexed.addIndex('owner', ownerIndexFunction);
+    assert.throws(() => indexed.addIndex('tier', labelIndexFunction(tier)), /already has another index named tier/);
+    indexed.start();
+    try {
+      assert.throws(() => indexed.addIndex('late', byTier), /add index late before start/);
+      assert.throws(() => indexed.byIndex('nope', 'x'), /no index named nope/);
+      await indexed.waitForSync();
+      const names = (name: string, value: string): string[] => indexed.byIndex(name, value).map((object) => object.metadata?.name ?? '').sort();
+      assert.deepEqual(names('tier', 'web'), ['i1']);
+      assert.deepEqual(names('tier', 'db'), ['i2']);
+      assert.deepEqual(indexed.indexValues('tier').sort(), ['db', 'web']);
+      assert.deepEqual(names('owner', owner), ['i1']);
+      assert.deepEqual(indexed.inNamespace(ns).map((object) => object.metadata?.name).sort(), ['a', 'i1', 'i2']);
+      assert.deepEqual(indexed.inNamespace('elsewhere'), []);
+
+      // A label changes: the object moves; the old value goes once nothing is filed under it.
+      await apply('i1', { [tier]: 'db' });
+      await waitFor('i1 refiled', () => Promise.resolve(names('tier', 'web').length === 0 ? true : undefined), { timeoutMs: 20_000, intervalMs: 50 });
+      assert.deepEqual(names('tier', 'db'), ['i1', 'i2']);
+      assert.deepEqual(indexed.indexValues('tier'), ['db']);
+      assert.deepEqual(names('owner', owner), [], 'the owner reference went with the apply');
+
+      await kubectl(['delete', 'configmap', 'i1', 'i2'], { namespace: ns });
+      await waitFor('both unfiled', () => Promise.resolve(names('tier', 'db').length === 0 ? true : undefined), { timeoutMs: 20_000, intervalMs: 50 });
+      assert.deepEqual(indexed.indexValues('tier'), []);
+      assert.deepEqual(indexed.inNamespace(ns).map((object) => object.metadata?.name), ['a']);
+    } finally {
+      indexed.stop();
+    }
   });
 
   it('a shared informer keeps whole objects when any consumer asks before the start, and reads one by key', async () => {

@@ -61,12 +61,20 @@ describe('workload scanning', () => {
     assert.equal(index.observe(pod('b', 'other', ['img:4'], { metadata: { namespace: 'b', name: 'other', labels: { app: 'db' } } }), false), undefined);
     assert.equal(index.observe(pod('b', 'own', ['img:5'], { metadata: { namespace: 'b', name: 'own', labels: { app: 'web', 'app.kubernetes.io/managed-by': 'securestack' } } }), false), undefined, 'scan pods are not workloads');
     assert.deepEqual([...index.imagesIn('a')].sort(), ['img:1', 'img:2']);
+    // A pod of the same name in another namespace is another pod.
+    assert.equal(index.observe(pod('c', 'p1', ['img:6']), false), 'c');
+    assert.deepEqual(index.namespaces().sort(), ['a', 'c']);
+    assert.deepEqual([...index.imagesIn('c')], ['img:6']);
+    assert.equal(index.observe(pod('c', 'p1', ['img:6']), true), 'c');
+    assert.deepEqual(index.namespaces(), ['a'], 'a namespace without pods is gone');
+    assert.deepEqual([...index.imagesIn('c')], []);
     assert.equal(index.observe(pod('a', 'p2', ['img:1', 'img:2'], {}, 'Succeeded'), false), 'a');
     assert.deepEqual([...index.imagesIn('a')], ['img:1']);
     assert.equal(index.observe(pod('a', 'p1', ['img:1']), true), 'a');
     assert.equal(index.size, 0);
+    assert.deepEqual(index.namespaces(), []);
     // The gauge hears each change of the count, not each event.
-    assert.deepEqual(sizes, [1, 2, 1, 0]);
+    assert.deepEqual(sizes, [1, 2, 3, 2, 1, 0]);
   });
 
   it('names ImageScans stably and DNS-safely', () => {

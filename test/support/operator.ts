@@ -2,6 +2,7 @@
 // plane, the way it runs in a pod: separate processes so kill -9 and SIGTERM mean what they mean.
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
+import { operatorNodeFlags } from '../../operator/platform/node-flags';
 import { kubeconfigPath, kubectl, repoRoot, waitFor } from './cluster';
 
 export interface OperatorProcess {
@@ -30,7 +31,7 @@ export interface OperatorOptions {
 }
 
 export function startOperator(options: OperatorOptions): OperatorProcess {
-  const child = spawn(process.execPath, [path.join(repoRoot(), 'dist', 'operator', 'main.js')], {
+  const child = spawn(process.execPath, [...operatorNodeFlags, path.join(repoRoot(), 'dist', 'operator', 'main.js')], {
     env: {
       ...process.env,
       KUBECONFIG: kubeconfigPath(),

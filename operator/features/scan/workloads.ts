@@ -31,12 +31,6 @@ export interface WorkloadFilter {
   podSelector: readonly string[];
 }
 
-/** What the index keeps of one pod. */
-interface PodImages {
-  namespace: string;
-  images: string[];
-}
-
 export function matchesSelector(labels: Record<string, string>, selector: readonly string[]): boolean {
   return selector.every((requirement) => {
     const notEqual = /^([^!=]+)!=(.*)$/.exec(requirement);
@@ -63,7 +57,12 @@ export function podImages(pod: V1Pod): string[] {
 }
 
 export class WorkloadIndex {
-  private readonly pods = new Map<string, PodImages>();
+  /**
+   * namespace → pod name → the images it runs: a namespace's reconcile reads its own pods only,
+   * not every pod in the cluster.
+   */
+  private readonly podsByNamespace = new Map<string, Map<string, string[]>>();
+  private pods = 0;
   /** One string per distinct image and namespace: thousands of pods share a handful of each. */
   private readonly strings = new Map<string, string>();
 
@@ -76,19 +75,22 @@ export class WorkloadIndex {
   /** Records a pod event; returns the namespace key to reconcile, if the pod matters. */
   observe(pod: V1Pod, deleted: boolean): string | undefined {
     const namespace = pod.metadata?.namespace ?? '';
-    const id = `${namespace}/${pod.metadata?.name ?? ''}`;
-    const previous = this.pods.get(id);
+    const name = pod.metadata?.name ?? '';
+    const inNamespace = this.podsByNamespace.get(namespace);
+    const previous = inNamespace?.get(name);
     const running = !deleted && !pod.metadata?.deletionTimestamp && (pod.status?.phase === 'Running' || pod.status?.phase === 'Pending');
     if (!running || !this.wanted(namespace, pod.metadata?.labels ?? {})) {
-      if (!previous) return undefined;
-      this.pods.delete(id);
-      this.onSize(this.pods.size);
+      if (!previous || !inNamespace) return undefined;
+      inNamespace.delete(name);
+      if (inNamespace.size === 0) this.podsByNamespace.delete(namespace);
+      this.onSize(--this.pods);
       return namespace;
     }
     const images = podImages(pod).map((image) => this.intern(image));
-    if (previous && previous.images.join('\n') === images.join('\n')) return undefined;
-    this.pods.set(id, { namespace: this.intern(namespace), images });
-    if (!previous) this.onSize(this.pods.size);
+    if (previous && previous.join('\n') === images.join('\n')) return undefined;
+    if (inNamespace) inNamespace.set(name, images);
+    else this.podsByNamespace.set(this.intern(namespace), new Map([[name, images]]));
+    if (!previous) this.onSize(++this.pods);
     return namespace;
   }
 
@@ -103,22 +105,22 @@ export class WorkloadIndex {
 
   /** The name of one pod in the namespace that runs the image, for Events about it. */
   podUsing(namespace: string, image: string): string | undefined {
-    for (const [id, pod] of this.pods) if (pod.namespace === namespace && pod.images.includes(image)) return id.slice(namespace.length + 1);
+    for (const [name, images] of this.podsByNamespace.get(namespace) ?? []) if (images.includes(image)) return name;
     return undefined;
   }
 
   imagesIn(namespace: string): Set<string> {
-    const images = new Set<string>();
-    for (const pod of this.pods.values()) if (pod.namespace === namespace) for (const image of pod.images) images.add(image);
-    return images;
+    const found = new Set<string>();
+    for (const images of this.podsByNamespace.get(namespace)?.values() ?? []) for (const image of images) found.add(image);
+    return found;
   }
 
   namespaces(): string[] {
-    return [...new Set([...this.pods.values()].map((pod) => pod.namespace))];
+    return [...this.podsByNamespace.keys()];
   }
 
   get size(): number {
-    return this.pods.size;
+    return this.pods;
   }
 
   private wanted(namespace: string, labels: Record<string, string>): boolean {

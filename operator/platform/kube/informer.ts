@@ -6,7 +6,9 @@
  * report only what changed or disappeared in between, and back off with jitter up to 30 s.
  *
  * The store keeps each object's metadata (or, when a consumer needs it, the whole object);
- * listeners see every object whole as it arrives and keep their own views.
+ * listeners see every object whole as it arrives. Indexes, in client-go's sense, map values
+ * computed from each arriving object (a label, an owner, an image digest) to the objects that have
+ * them, so readers look up what they need instead of walking the store or keeping a copy of their own.
  */
 import type { KubeClient, WatchEventType } from './client';
 
@@ -85,10 +87,39 @@ function metadataWithoutManagedFields(object: RawObject): NonNullable<RawObject[
   return metadata;
 }
 
+/**
+ * The values under which an object is indexed. It sees the object whole as the API server sent it,
+ * whatever the store keeps, so an index can read fields the store drops.
+ */
+export type IndexFunction = (object: RawObject) => readonly string[];
+
+/** The index every informer has: objects by namespace. */
+export const namespaceIndex = 'namespace';
+
+/** Indexes objects by the value of one label (objects without it are not in the index). */
+export function labelIndexFunction(label: string): IndexFunction {
+  return (object) => {
+    const value = (object.metadata?.labels as Record<string, string> | undefined)?.[label];
+    return value === undefined ? [] : [value];
+  };
+}
+
+/** Indexes objects by the uid of their controlling owner, as controller-runtime's owner index. */
+export function ownerIndexFunction(object: RawObject): readonly string[] {
+  const owners = (object.metadata?.ownerReferences as Array<{ uid?: string; controller?: boolean }> | undefined) ?? [];
+  return owners.filter((owner) => owner.controller === true && owner.uid).map((owner) => owner.uid as string);
+}
+
 export class Informer {
   private readonly store = new Map<string, RawObject>();
-  /** namespace → store keys: the index namespaced readers use instead of scanning the store. */
-  private readonly namespaceIndex = new Map<string, Set<string>>();
+  private readonly indexers = new Map<string, IndexFunction>([[namespaceIndex, (object) => (object.metadata?.namespace ? [object.metadata.namespace] : [])]]);
+  /** index name → value → store keys. */
+  private readonly indexes = new Map<string, Map<string, Set<string>>>([[namespaceIndex, new Map()]]);
+  /**
+   * store key → the values it is filed under, one entry per index in the indexers' order, to unfile
+   * exactly those on change (an array, not a map: this costs a few dozen bytes per object).
+   */
+  private readonly filed = new Map<string, Array<readonly string[]>>();
   private readonly listeners: Array<(event: InformerEvent) => void> = [];
   private readonly syncWaiters: Array<() => void> = [];
   private hasSynced = false;
@@ -154,14 +185,39 @@ export class Informer {
     return this.store.values();
   }
 
-  /** Every object in one namespace, from the namespace index. */
-  inNamespace(namespace: string): RawObject[] {
+  /**
+   * Adds an index; only before start(), so that every object is filed. Consumers of a shared
+   * informer may add the same index (same name and function) more than once.
+   */
+  addIndex(name: string, indexer: IndexFunction): void {
+    const existing = this.indexers.get(name);
+    if (existing === indexer) return;
+    if (existing) throw new Error(`informer ${this.options.path} already has another index named ${name}`);
+    if (this.running) throw new Error(`informer ${this.options.path} already started: add index ${name} before start()`);
+    this.indexers.set(name, indexer);
+    this.indexes.set(name, new Map());
+  }
+
+  /** What the store keeps of every object filed under `value` in index `name`. */
+  byIndex(name: string, value: string): RawObject[] {
+    const index = this.indexes.get(name);
+    if (!index) throw new Error(`informer ${this.options.path} has no index named ${name}`);
     const objects: RawObject[] = [];
-    for (const key of this.namespaceIndex.get(namespace) ?? []) {
+    for (const key of index.get(value) ?? []) {
       const object = this.store.get(key);
       if (object) objects.push(object);
     }
     return objects;
+  }
+
+  /** The values some object is filed under in index `name` (for example every namespace with objects). */
+  indexValues(name: string): string[] {
+    return [...(this.indexes.get(name)?.keys() ?? [])];
+  }
+
+  /** Every object in one namespace, from the namespace index. */
+  inNamespace(namespace: string): RawObject[] {
+    return this.byIndex(namespaceIndex, namespace);
   }
 
   private async relist(): Promise<void> {
@@ -235,22 +291,48 @@ export class Informer {
     // A relist after an error returns every object again; only what changed is news.
     if (version !== undefined && this.store.get(key)?.metadata?.resourceVersion === version) return key;
     this.store.set(key, this.keep === 'identity' ? keepIdentity(object) : this.keep === 'metadata' ? keepMetadata(object) : keepObject(object));
-    if (namespace) {
-      const keys = this.namespaceIndex.get(namespace) ?? new Set<string>();
-      keys.add(key);
-      this.namespaceIndex.set(namespace, keys);
-    }
+    this.file(key, object);
     this.emit({ name, ...(namespace ? { namespace } : {}), object, deleted: false });
     return key;
   }
 
   private remove(key: string, object: RawObject): void {
     if (!this.store.delete(key)) return;
+    this.unfile(key);
     const namespace = object.metadata?.namespace;
-    const keys = namespace ? this.namespaceIndex.get(namespace) : undefined;
-    keys?.delete(key);
-    if (namespace && keys?.size === 0) this.namespaceIndex.delete(namespace);
     this.emit({ name: object.metadata?.name ?? '', ...(namespace ? { namespace } : {}), object, deleted: true });
+  }
+
+  /** Files a stored object under its current index values, unfiling it from its previous ones. */
+  private file(key: string, object: RawObject): void {
+    this.unfile(key);
+    const filed: Array<readonly string[]> = [];
+    for (const [name, indexer] of this.indexers) {
+      const values = indexer(object);
+      filed.push(values);
+      const index = this.indexes.get(name);
+      for (const value of values) {
+        const keys = index?.get(value);
+        if (keys) keys.add(key);
+        else index?.set(value, new Set([key]));
+      }
+    }
+    this.filed.set(key, filed);
+  }
+
+  private unfile(key: string): void {
+    const filed = this.filed.get(key);
+    if (!filed) return;
+    let position = 0;
+    for (const name of this.indexers.keys()) {
+      const index = this.indexes.get(name);
+      for (const value of filed[position++] ?? []) {
+        const keys = index?.get(value);
+        keys?.delete(key);
+        if (keys?.size === 0) index?.delete(value);
+      }
+    }
+    this.filed.delete(key);
   }
 
   private emit(event: InformerEvent): void {
