@@ -63,7 +63,7 @@ async function main(): Promise<void> {
   // The one cache of this process: reconcilers, the webhook and the audit all listen on it.
   const informers = new InformerFactory(client, (path, err) => log.warn({ watch: path, err: err.message }, 'list or watch failed; relisting with back-off'));
 
-  // Reports are parsed in a worker thread; its validator is checked (and compiled) at start.
+  // Reports are inflated and parsed in a child process; its validator is checked (and compiled) at start.
   const reportParser = new ReportParser();
   await reportParser.checkValidator();
   const cache = new ResultCache(createScanCache(config, scanMetrics, log), config.rescanAfterMs);

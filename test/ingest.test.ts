@@ -1,7 +1,7 @@
 // The report intake against the real control plane: a fresh scan's SBOM is stored once, as it
 // arrived (the uploader's gzip, never compressed or decompressed again on its way to the result
-// objects, the cache and the status projection), and parsing runs in the worker with parseReport's
-// answers. The ConfigMaps are written to and read back from the API server; the only wrappers count
+// objects, the cache and the status projection), and inflating and parsing run in the parser's child
+// process with parseReport's answers. The ConfigMaps are written to and read back from the API server; the only wrappers count
 // calls and delegate to the real KubeClient and the real gzip codec.
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
@@ -13,7 +13,7 @@ import { KubeClient } from '../operator/platform/kube/client';
 import { createLogger } from '../operator/platform/log';
 import { MemoryLru } from '../operator/features/scan/cache';
 import { reportIntake } from '../operator/features/scan/intake';
-import { parseReport, readGzipUpload } from '../operator/features/scan/report';
+import { parseReport, readCompressedBody } from '../operator/features/scan/report';
 import { ReportParser } from '../operator/features/scan/report-parser';
 import { ResultCache } from '../operator/features/scan/result-cache';
 import { ResultStore } from '../operator/features/scan/results';
@@ -109,17 +109,14 @@ describe('report intake (real control plane)', () => {
   it('stores a fresh scan SBOM once, as it arrived, and the cache and status projection reuse those bytes', async () => {
     const report = generateTrivyReport({ components: 300, vulnerabilities: 80 });
     const gzip = gzipSync(report.json, { level: 6 }); // what the uploader's createGzip() sends
-    const upload = await readGzipUpload(chunks(gzip));
-    assert.ok(upload.gzip.equals(gzip), 'the upload keeps the gzip exactly as it arrived');
-    assert.ok(Buffer.concat(upload.json).equals(Buffer.from(report.json)));
-    assert.equal(upload.bytes, Buffer.byteLength(report.json));
-    assert.ok(upload.json.length > 1, 'a report this size arrives in several segments');
+    const upload = await readCompressedBody(chunks(gzip));
+    assert.ok(upload.equals(gzip), 'the upload is kept exactly as it arrived');
 
     const codec = countingCodec();
     const client = countingClient(kube);
     const results = new ResultStore(client, codec);
     const cache = new ResultCache(new MemoryLru(10, 64 * 1024 * 1024), 3_600_000, codec);
-    const intake = reportIntake(results, cache, createLogger('error'), scanner, { parser, codec });
+    const intake = reportIntake(results, cache, createLogger('error'), scanner, { parser });
     const owner = await imageScan(kube, team, 'app');
 
     assert.deepEqual(await intake(owner, upload), { status: 201 });
@@ -133,7 +130,7 @@ describe('report intake (real control plane)', () => {
 
     const cached = await cache.lookup(digest, scanner);
     assert.ok(cached);
-    assert.equal(cached.sbom.gzip, upload.gzip, 'the cache holds the very same buffer, not a copy or a recompression');
+    assert.equal(cached.sbom.gzip, upload, 'the cache holds the very same buffer, not a copy or a recompression');
     assert.deepEqual(cached.summary.summary, report.counts);
 
     // The reconciler's projection into the owner's status: it already holds this SBOM.
@@ -157,16 +154,28 @@ describe('report intake (real control plane)', () => {
     assert.equal(codec.gunzips, 1);
   });
 
-  it('records a report the worker refuses, with the reason', async () => {
+  it('records a report the parser refuses, with the reason', async () => {
     const results = new ResultStore(kube);
     const cache = new ResultCache(new MemoryLru(10, 1024 * 1024), 3_600_000);
     const intake = reportIntake(results, cache, createLogger('error'), scanner, { parser });
-    const json = Buffer.from('{"bomFormat": "CycloneDX", ');
-    const verdict = await intake(await imageScan(kube, team, 'broken'), { json: [json], bytes: json.length, gzip: gzipSync(json) });
+    const verdict = await intake(await imageScan(kube, team, 'broken'), gzipSync('{"bomFormat": "CycloneDX", '));
     assert.equal(verdict.status, 422);
     assert.match(verdict.status === 422 ? verdict.reason : '', /^InvalidReport: not JSON: /);
     const outcome = await results.load(team, 'broken', digest);
     assert.equal(outcome?.kind, 'invalid');
+  });
+
+  it('answers 413 for a report that inflates past the limit and records nothing for it', async () => {
+    const json = generateTrivyReport({ components: 20, vulnerabilities: 5 }).json;
+    const size = Buffer.byteLength(json);
+    const results = new ResultStore(kube);
+    const cache = new ResultCache(new MemoryLru(10, 1024 * 1024), 3_600_000);
+    const tight = reportIntake(results, cache, createLogger('error'), scanner, { parser, maxDecompressedBytes: size - 1 });
+    const verdict = await tight(await imageScan(kube, team, 'bomb'), gzipSync(json));
+    assert.deepEqual(verdict, { status: 413, reason: `TooLarge: decompressed report exceeds ${size - 1} bytes` });
+    assert.equal(await results.load(team, 'bomb', digest), undefined, 'neither a result nor an invalid report is recorded');
+    const exact = reportIntake(results, cache, createLogger('error'), scanner, { parser, maxDecompressedBytes: size });
+    assert.deepEqual(await exact(await imageScan(kube, team, 'exact'), gzipSync(json)), { status: 201 });
   });
 
   it('works out sha256 and size for a cache entry without them, with one bounded gunzip', async () => {

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { ReportError, TooLargeError, checkContentLength, checkValidator, parseReport, readGzipBody, type ParsedReport } from '../operator/features/scan/report';
+import { ReportError, TooLargeError, checkContentLength, checkValidator, inflateReport, parseReport, readCompressedBody, type ParsedReport } from '../operator/features/scan/report';
 import { expectedTop, generateTrivyReport } from './support/cyclonedx';
 
 async function rejectsWith(promise: Promise<unknown>, reason: string, pattern: RegExp): Promise<ReportError> {
@@ -155,16 +155,40 @@ describe('CycloneDX report parsing', () => {
   });
 });
 
-describe('bounded gunzip of uploads', () => {
+describe('bounded reading and gunzip of uploads', () => {
   const chunks = (buffer: Buffer, size = 64 * 1024): Readable =>
     Readable.from((function* () {
       for (let i = 0; i < buffer.length; i += size) yield buffer.subarray(i, i + size);
     })());
+  // A promise, for rejectsWith: settles with inflateReport's result or its error.
+  const inflating = (gzip: Buffer, max?: number): Promise<Buffer> => new Promise((resolve) => resolve(inflateReport(gzip, max)));
 
-  it('returns the decompressed body', async () => {
+  it('reads the upload as it arrived, up to exactly the compressed limit', async () => {
+    const gzip = gzipSync(randomBytes(300 * 1024));
+    assert.ok((await readCompressedBody(chunks(gzip, 7_000), gzip.length)).equals(gzip), 'exactly at the limit: the bytes as they arrived');
+    const err = await rejectsWith(readCompressedBody(chunks(gzip, 7_000), gzip.length - 1), 'TooLarge', new RegExp(`^TooLarge: compressed report exceeds ${gzip.length - 1} bytes$`));
+    assert.ok(err instanceof TooLargeError);
+    assert.equal(err.which, 'compressed');
+    // A Content-Length over the limit is refused before reading anything.
+    assert.throws(() => checkContentLength(String(50 * 1024 * 1024 + 1)), TooLargeError);
+    assert.doesNotThrow(() => checkContentLength(String(50 * 1024 * 1024)));
+    assert.doesNotThrow(() => checkContentLength(undefined));
+  });
+
+  it('stops reading an oversize body at the limit and leaves the stream paused, not destroyed', async () => {
+    const source = chunks(gzipSync(randomBytes(3 * 1024 * 1024)));
+    await rejectsWith(readCompressedBody(source, 1024 * 1024), 'TooLarge', /compressed report exceeds 1048576 bytes/);
+    assert.equal(source.isPaused(), true);
+    assert.equal(source.destroyed, false, 'an HTTP server can still answer 413 on it');
+  });
+
+  it('inflates a report up to exactly the decompressed limit', async () => {
     const json = generateTrivyReport({ components: 20, vulnerabilities: 5 }).json;
-    const out = await readGzipBody(chunks(gzipSync(json)));
-    assert.equal(out.toString('utf8'), json);
+    const size = Buffer.byteLength(json);
+    assert.equal(inflateReport(gzipSync(json), size).toString('utf8'), json, 'exactly at the limit');
+    const err = await rejectsWith(inflating(gzipSync(json), size - 1), 'TooLarge', new RegExp(`decompressed report exceeds ${size - 1} bytes`));
+    assert.ok(err instanceof TooLargeError);
+    assert.equal(err.which, 'decompressed');
   });
 
   it('stops a gzip bomb at the decompressed limit without inflating it all', async () => {
@@ -174,27 +198,15 @@ describe('bounded gunzip of uploads', () => {
     const bomb = Buffer.concat(Array.from({ length: 64 }, () => member));
     assert.ok(bomb.length < 2 * 1024 * 1024);
     const before = process.memoryUsage().rss;
-    const err = await rejectsWith(readGzipBody(chunks(bomb), { maxDecompressedBytes: 8 * 1024 * 1024 }), 'TooLarge', /decompressed report exceeds 8388608 bytes/);
+    const err = await rejectsWith(inflating(bomb, 8 * 1024 * 1024), 'TooLarge', /decompressed report exceeds 8388608 bytes/);
     assert.ok(err instanceof TooLargeError);
-    assert.equal(err.which, 'decompressed');
     const grown = process.memoryUsage().rss - before;
     assert.ok(grown < 200 * 1024 * 1024, `RSS grew by ${grown} bytes`);
   });
 
-  it('stops an oversize compressed body at the compressed limit', async () => {
-    // A valid gzip stream of random (incompressible) data, 3 MiB against a 1 MiB limit.
-    const random = gzipSync(randomBytes(3 * 1024 * 1024));
-    const err = await rejectsWith(readGzipBody(chunks(random), { maxCompressedBytes: 1024 * 1024 }), 'TooLarge', /^TooLarge: compressed report exceeds 1048576 bytes$/);
-    assert.ok(err instanceof TooLargeError);
-    assert.equal(err.which, 'compressed');
-    // A Content-Length over the limit is refused before reading anything.
-    assert.throws(() => checkContentLength(String(50 * 1024 * 1024 + 1)), TooLargeError);
-    assert.doesNotThrow(() => checkContentLength(String(50 * 1024 * 1024)));
-    assert.doesNotThrow(() => checkContentLength(undefined));
-  });
   it('rejects a body that is not gzip or is cut short', async () => {
-    await rejectsWith(readGzipBody(chunks(Buffer.from('{"plain": "json"}'))), 'InvalidReport', /not a gzip stream/);
+    await rejectsWith(inflating(Buffer.from('{"plain": "json"}')), 'InvalidReport', /not a gzip stream/);
     const gz = gzipSync(Buffer.from('x'.repeat(10000)));
-    await rejectsWith(readGzipBody(chunks(gz.subarray(0, gz.length - 6))), 'InvalidReport', /not a gzip stream/);
+    await rejectsWith(inflating(gz.subarray(0, gz.length - 6)), 'InvalidReport', /not a gzip stream/);
   });
 });

@@ -5,16 +5,17 @@
  *
  * The SBOM is stored once, as it arrived: the uploader's gzip goes to the result objects and the
  * cache as the same bytes, with the sha256 the parser computed; nothing is compressed again
- * (unless the uploader's gzip is too loose to fit the parts, then once, off the event loop).
- * Parsing runs in a worker thread (report-parser.ts), so the event loop stays free for admission.
+ * (unless the uploader's gzip is too loose to fit the parts, then once, by the parser).
+ * Inflating and parsing run in the parser's child process (report-parser.ts), so the event loop
+ * stays free for admission.
  */
 import type { ImageScan } from '../../api/types.generated';
 import type { Logger } from '../../platform/log';
-import { ReportError, type UploadedReport } from './report';
+import { ReportError, isTooLarge } from './report';
 import { ReportParser } from './report-parser';
 import type { ResultCache } from './result-cache';
 import type { ResultStore } from './results';
-import { asyncGzipCodec, maxStoredGzipBytes, type GzipCodec } from './sbom-store';
+import { maxStoredGzipBytes } from './sbom-store';
 import type { UploadVerdict } from './upload-server';
 
 /**
@@ -24,31 +25,35 @@ import type { UploadVerdict } from './upload-server';
 export const acceptedSpecVersions = ['1.6', '1.7'] as const;
 
 export interface IntakeOptions {
-  /** Where reports are parsed (a worker thread); one per process. */
+  /** Where reports are inflated and parsed (a child process); one per process. */
   parser?: Pick<ReportParser, 'parse'>;
-  /** Compression, for the rare upload whose gzip must be tightened to fit (tests count calls). */
-  codec?: GzipCodec;
+  /** Refuse reports that inflate past this (default 200 MiB). */
+  maxDecompressedBytes?: number;
 }
 
 export function reportIntake(results: ResultStore, cache: ResultCache, log: Logger, defaultScanner: string, options: IntakeOptions = {}) {
   const parser = options.parser ?? new ReportParser();
-  const codec = options.codec ?? asyncGzipCodec;
-  return async (scan: ImageScan, report: UploadedReport): Promise<UploadVerdict> => {
+  /** `gzip`: the upload as it arrived. */
+  return async (scan: ImageScan, gzip: Buffer): Promise<UploadVerdict> => {
     const digest = scan.status?.digest;
     if (!digest) return { status: 422, reason: 'the ImageScan has no resolved digest yet' };
     try {
-      const bytes = report.bytes;
-      // Before parsing: the parser takes the JSON's memory over. The uploader's gzip (level 6)
-      // fits unless a 200 MiB report compresses badly; then level 9, once, off the event loop.
-      const gzip = report.gzip.length <= maxStoredGzipBytes() ? report.gzip : await codec.gzip(Buffer.concat(report.json));
-      const { summary, sha256 } = await parser.parse(report.json, { specVersions: acceptedSpecVersions, ignoreUnfixed: scan.spec.ignoreUnfixed, severities: scan.spec.severities });
+      const facts = await parser.parse(
+        gzip,
+        { specVersions: acceptedSpecVersions, ignoreUnfixed: scan.spec.ignoreUnfixed, severities: scan.spec.severities },
+        // The uploader's gzip (level 6) fits unless a 200 MiB report compresses badly.
+        { ...(options.maxDecompressedBytes ? { maxDecompressedBytes: options.maxDecompressedBytes } : {}), recompressOver: maxStoredGzipBytes() },
+      );
+      const { summary, sha256, bytes } = facts;
       // Trivy's report does not name its DB; the server's version at upload time stands in.
       summary.scanner.dbUpdatedAt ??= cache.dbVersion;
-      const sbom = { gzip, sha256, bytes };
+      const sbom = { gzip: facts.gzip ?? gzip, sha256, bytes };
       await results.saveReport(scan, digest, summary, sbom);
       await cache.store(digest, scan.spec.scanner?.image ?? defaultScanner, summary, sbom);
       return { status: 201 };
     } catch (err) {
+      // Over the size limit: refused like an oversize upload; the scan Job's uploader fails.
+      if (isTooLarge(err)) return { status: 413, reason: err.message };
       // A validator we cannot build is our fault, not the report's: 500, and the uploader retries.
       if (!(err instanceof ReportError) || err.reason === 'ValidatorUnavailable') throw err;
       const reason = err.message;

@@ -1,28 +1,46 @@
 /**
- * parseReport in a worker thread. The main thread also answers the admission webhook, whose
- * deadline is two seconds; a 50 MiB report spends seconds in JSON.parse and schema validation,
- * all synchronous. Here the main thread only hands the bytes over (transferred, not copied) and
- * gets the small summary back.
+ * Reports are inflated and parsed in a child process (report-worker.ts), not in the operator. The
+ * operator's event loop also answers the admission webhook, whose deadline is two seconds; a
+ * 50 MiB report spends seconds of CPU in gunzip, JSON.parse and schema validation and grows a
+ * heap of hundreds of MiB. A worker thread kept that off the event loop but not off the process:
+ * its GC and zlib ran on the process's shared threads at normal priority, competing with the
+ * event loop for the CPU, and its memory stayed with the operator after it ended (ADR 0016).
  *
- * One long-lived worker, started on first use (schema compilation, about a second, is paid once)
- * and started again after a crash. It does not keep the process alive while idle.
+ * Here the operator hands over the gzip as it arrived (a few MiB) and gets the small summary back.
+ * The child runs at nice 19 on every thread, sees none of the operator's environment (no
+ * credentials), starts on first use (schema compilation, about a second, is paid once per
+ * start), is started again after a crash, and ends when idle.
  */
+import { fork, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
-import { ReportError, type ParseOptions, type ReportErrorReason, type ScanSummary } from './report';
+import { DEFAULT_MAX_DECOMPRESSED_BYTES, ReportError, TooLargeError, type ParseOptions, type ReportErrorReason, type ScanSummary } from './report';
 
-type Request = { kind: 'check'; specVersion?: string } | { kind: 'parse'; json: Uint8Array[]; options: ParseOptions };
+type Request =
+  | { kind: 'check'; specVersion?: string }
+  | { kind: 'parse'; gzip: Uint8Array; maxDecompressedBytes: number; recompressOver: number; options: ParseOptions };
 export type WorkerRequest = Request & { id: number };
 
 export type WorkerReply =
-  | { id: number; ok: true; summary?: ScanSummary; sha256?: string }
+  | { id: number; ok: true; summary?: ScanSummary; sha256?: string; bytes?: number; gzip?: Uint8Array }
   | { id: number; ok: false; reason: ReportErrorReason; detail: string }
   | { id: number; ok: false; message: string };
 
-/** What the main thread needs of a report: its summary and the sha256 of its bytes. */
+/** What the operator needs of a report. */
 export interface ReportFacts {
   summary: ScanSummary;
+  /** sha256 of the decompressed JSON, hex. */
   sha256: string;
+  /** Size of the decompressed JSON. */
+  bytes: number;
+  /** The report compressed again, only when the upload's gzip was over `recompressOver`. */
+  gzip?: Buffer;
+}
+
+export interface ParseLimits {
+  /** Refuse (TooLargeError) a report that inflates past this (default 200 MiB). */
+  maxDecompressedBytes?: number;
+  /** Compress again, at level 9, when the uploaded gzip is larger than this (default: never). */
+  recompressOver?: number;
 }
 
 interface Pending {
@@ -32,98 +50,121 @@ interface Pending {
 
 const workerFile = path.join(__dirname, 'report-worker.js');
 
-/** Buffers above the pool's size have an ArrayBuffer of their own (or one the caller handed over). */
-function isOwnMemory(buffer: Buffer): boolean {
-  return buffer.buffer instanceof ArrayBuffer && buffer.buffer.byteLength > Buffer.poolSize;
-}
-
 export class ReportParser {
-  private worker: Worker | undefined;
+  private child: ChildProcess | undefined;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private idleTimer: NodeJS.Timeout | undefined;
 
   /**
-   * @param idleMs an idle worker ends after this long: its isolate (the CycloneDX library and
-   *   compiled schemas) costs tens of MiB that a cluster scanning now and then need not keep; the
-   *   next report starts a new one.
+   * @param idleMs an idle child ends after this long: it costs tens of MiB (the CycloneDX library
+   *   and compiled schemas) that a cluster scanning now and then need not keep; the next report
+   *   starts a new one.
    */
   constructor(private readonly idleMs = 60_000) {}
 
-  /** Whether a worker is running now (it ends when idle). */
+  /** Whether a child is running now (it ends when idle). */
   get running(): boolean {
-    return this.worker !== undefined;
+    return this.child !== undefined;
+  }
+
+  /** The running child's process id, if one is running. */
+  get pid(): number | undefined {
+    return this.child?.pid;
   }
 
   /**
-   * Parses, validates and summarizes a report (one Buffer, or segments to be joined) in the
-   * worker; rejects with ReportError for a bad report, as parseReport does. The buffers are
-   * handed over: memory that is not Node's shared small-buffer pool moves to the worker (the
-   * buffers are empty afterwards) instead of being copied on the event loop.
+   * Inflates, parses, validates and summarizes an uploaded report (gzip-compressed CycloneDX
+   * JSON) in the child; rejects with ReportError for a bad report (TooLargeError past the
+   * decompressed limit), as parseReport does.
    */
-  async parse(json: Buffer | readonly Buffer[], options: ParseOptions = {}): Promise<ReportFacts> {
-    const views = (Buffer.isBuffer(json) ? [json] : json).map((b) => (isOwnMemory(b) ? b : new Uint8Array(b)));
-    const transfer = [...new Set(views.map((v) => v.buffer as ArrayBuffer))];
-    const reply = await this.call({ kind: 'parse', json: views, options: { ...options } }, transfer);
-    if (!reply.summary || !reply.sha256) throw new Error('the report worker answered without a summary');
-    return { summary: reply.summary, sha256: reply.sha256 };
+  async parse(gzip: Buffer, options: ParseOptions = {}, limits: ParseLimits = {}): Promise<ReportFacts> {
+    const request: Request = {
+      kind: 'parse',
+      gzip,
+      maxDecompressedBytes: limits.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES,
+      recompressOver: limits.recompressOver ?? Number.MAX_SAFE_INTEGER,
+      options: { ...options },
+    };
+    const reply = await this.call(request, limits.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES);
+    if (!reply.summary || !reply.sha256 || reply.bytes === undefined) throw new Error('the report parser answered without a summary');
+    return { summary: reply.summary, sha256: reply.sha256, bytes: reply.bytes, ...(reply.gzip ? { gzip: asBuffer(reply.gzip) } : {}) };
   }
 
-  /** checkValidator (report.ts), in the worker: fails when no report could be validated. */
+  /** checkValidator (report.ts), in the child: fails when no report could be validated. */
   async checkValidator(specVersion?: string): Promise<void> {
-    await this.call({ kind: 'check', specVersion }, []);
+    await this.call({ kind: 'check', ...(specVersion ? { specVersion } : {}) }, DEFAULT_MAX_DECOMPRESSED_BYTES);
   }
 
   async close(): Promise<void> {
     if (this.idleTimer) clearTimeout(this.idleTimer);
-    const worker = this.worker;
-    this.worker = undefined;
-    if (worker) await worker.terminate();
+    const child = this.child;
+    this.child = undefined;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGKILL');
+    await exited;
   }
 
-  private async call(request: Request, transfer: ArrayBuffer[]): Promise<Extract<WorkerReply, { ok: true }>> {
+  private async call(request: Request, maxDecompressedBytes: number): Promise<Extract<WorkerReply, { ok: true }>> {
     const id = this.nextId++;
     if (this.idleTimer) clearTimeout(this.idleTimer);
-    const worker = this.started();
+    const child = this.started();
     const reply = await new Promise<WorkerReply>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      worker.ref();
+      child.ref();
+      child.channel?.ref();
       const message: WorkerRequest = { ...request, id };
-      worker.postMessage(message, transfer);
+      child.send(message, (err) => {
+        if (err) this.lost(child, err);
+      });
     });
     if (reply.ok) return reply;
-    if ('reason' in reply) throw new ReportError(reply.reason, reply.detail);
-    throw new Error(`the report worker failed: ${reply.message}`);
+    if ('reason' in reply) throw reply.reason === 'TooLarge' ? new TooLargeError('decompressed', maxDecompressedBytes) : new ReportError(reply.reason, reply.detail);
+    throw new Error(`the report parser failed: ${reply.message}`);
   }
 
-  private started(): Worker {
-    if (this.worker) return this.worker;
-    const worker = new Worker(workerFile);
-    worker.on('message', (reply: WorkerReply) => this.settle(reply));
-    worker.on('error', (err) => this.lost(worker, err));
-    worker.on('exit', (code) => this.lost(worker, new Error(`the report worker exited with code ${code}`)));
-    worker.unref();
-    this.worker = worker;
-    return worker;
+  private started(): ChildProcess {
+    if (this.child) return this.child;
+    const child = fork(workerFile, [], {
+      // Buffers cross as bytes, not as JSON arrays of numbers.
+      serialization: 'advanced',
+      // None of the operator's environment (a Redis URL may hold a password) nor its Node flags.
+      env: {},
+      execArgv: [],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    child.on('message', (reply: WorkerReply) => this.settle(reply));
+    child.on('error', (err) => this.lost(child, err));
+    child.on('exit', (code, signal) => this.lost(child, new Error(`the report parser exited (${signal ?? `code ${code}`})`)));
+    this.child = child;
+    return child;
   }
 
   private settle(reply: WorkerReply): void {
     const waiting = this.pending.get(reply.id);
     this.pending.delete(reply.id);
-    // Idle again: an idle worker must not keep the process from exiting, and ends after idleMs.
-    if (this.pending.size === 0) {
-      this.worker?.unref();
+    // Idle again: an idle child must not keep the operator from exiting, and ends after idleMs.
+    if (this.pending.size === 0 && this.child) {
+      this.child.unref();
+      this.child.channel?.unref();
       this.idleTimer = setTimeout(() => void this.close(), this.idleMs);
       this.idleTimer.unref();
     }
     waiting?.resolve(reply);
   }
 
-  /** A crashed worker fails what it held; the next call starts a new one. */
-  private lost(worker: Worker, err: Error): void {
-    if (this.worker !== worker) return;
-    this.worker = undefined;
+  /** A crashed child fails what it held; the next call starts a new one. */
+  private lost(child: ChildProcess, err: Error): void {
+    if (this.child !== child) return;
+    this.child = undefined;
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     for (const waiting of this.pending.values()) waiting.reject(err);
     this.pending.clear();
   }
+}
+
+/** What crosses the channel as a Buffer may arrive as a plain Uint8Array: a Buffer over the same memory. */
+export function asBuffer(view: Uint8Array): Buffer {
+  return Buffer.isBuffer(view) ? view : Buffer.from(view.buffer, view.byteOffset, view.byteLength);
 }

@@ -1,18 +1,19 @@
 /**
- * The worker thread behind ReportParser (report-parser.ts): parses, validates and summarizes
- * reports off the main thread. JSON.parse of a 50 MiB report and its schema validation take
- * seconds of CPU, which on the main thread would stall the admission webhook for as long.
+ * The child process behind ReportParser (report-parser.ts): inflates, parses, validates and
+ * summarizes reports outside the operator's process. Inflating and parsing a 50 MiB report take
+ * seconds of CPU and hundreds of MiB; in the operator they would compete with the event loop that
+ * answers the admission webhook and leave its memory grown.
  *
  * One report at a time, in arrival order, so memory holds one parsed document, not eight.
  */
-import { readlinkSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { setPriority } from 'node:os';
-import { parentPort } from 'node:worker_threads';
-import { ReportError, checkValidator, parseReport, type ParseOptions } from './report';
-import type { WorkerReply, WorkerRequest } from './report-parser';
+import { gzipSync } from 'node:zlib';
+import { ReportError, checkValidator, inflateReport, parseReport } from './report';
+import { asBuffer, type WorkerReply, type WorkerRequest } from './report-parser';
 
 function reply(message: WorkerReply): void {
-  parentPort?.postMessage(message);
+  process.send?.(message);
 }
 
 async function handle(request: WorkerRequest): Promise<void> {
@@ -22,12 +23,13 @@ async function handle(request: WorkerRequest): Promise<void> {
       reply({ id: request.id, ok: true });
       return;
     }
-    const options: ParseOptions = request.options;
-    const segments = request.json.map((v) => Buffer.from(v.buffer, v.byteOffset, v.byteLength));
-    const parsed = await parseReport(segments.length === 1 && segments[0] ? segments[0] : Buffer.concat(segments), options);
-    // Only the small summary goes back: cloning the parsed document would cost the main thread
-    // what this worker saves it.
-    reply({ id: request.id, ok: true, summary: parsed.summary, sha256: parsed.sha256 });
+    const json = inflateReport(asBuffer(request.gzip), request.maxDecompressedBytes);
+    const parsed = await parseReport(json, request.options);
+    // The uploader's gzip is stored as it arrived unless it is too loose to fit the result
+    // objects; then it is compressed again here, once, at the highest level.
+    const recompressed = request.gzip.byteLength > request.recompressOver ? gzipSync(json, { level: 9 }) : undefined;
+    // Only the summary (and that gzip, if any) goes back, never the parsed document.
+    reply({ id: request.id, ok: true, summary: parsed.summary, sha256: parsed.sha256, bytes: json.length, ...(recompressed ? { gzip: recompressed } : {}) });
   } catch (err) {
     if (err instanceof ReportError) reply({ id: request.id, ok: false, reason: err.reason, detail: err.detail });
     else reply({ id: request.id, ok: false, message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
@@ -35,22 +37,24 @@ async function handle(request: WorkerRequest): Promise<void> {
 }
 
 /**
- * Runs this thread at the lowest CPU priority (nice 19), so that on a busy node the event loop
- * that answers admission always gets the CPU first; a report may take longer, the webhook's
- * deadline may not. Linux lets a thread lower its own priority without privileges, by its thread
- * id (/proc/thread-self); elsewhere, or if refused, the thread keeps the process's priority.
+ * Runs every thread of this process at the lowest CPU priority (nice 19): the main thread, V8's
+ * GC helpers and libuv's pool. On a busy node the operator's event loop then always gets a core
+ * first; a report may take longer, the webhook's deadline may not. Linux nice values are per
+ * thread, and a process may lower its own threads' priority without privileges; threads started
+ * later inherit it. Elsewhere, or if refused, the process keeps its priority.
  */
-function yieldCpuToEventLoop(): void {
+function yieldCpuToOperator(): void {
   try {
-    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    if (Number.isInteger(tid) && tid > 0) setPriority(tid, 19);
+    for (const tid of readdirSync('/proc/self/task')) setPriority(Number(tid), 19);
   } catch {
-    // not Linux, or not allowed: the same priority as the event loop, as before
+    // not Linux, or not allowed: the operator's priority, as a worker thread had
   }
 }
 
-yieldCpuToEventLoop();
+yieldCpuToOperator();
+// The operator ends this process when idle; if the operator itself is gone, so is the channel.
+process.on('disconnect', () => process.exit(0));
 let queue: Promise<void> = Promise.resolve();
-parentPort?.on('message', (request: WorkerRequest) => {
+process.on('message', (request: WorkerRequest) => {
   queue = queue.then(() => handle(request));
 });

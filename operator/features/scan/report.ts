@@ -3,8 +3,9 @@
  * (what `trivy image --format cyclonedx --scanners vuln` emits) comes in; a small ScanSummary
  * for ImageScan status comes out.
  *
- * - readGzipBody: gunzips a request body with hard limits on compressed and decompressed size,
- *   so neither an oversize upload nor a zip bomb can exhaust memory.
+ * - readCompressedBody and inflateReport: read an upload and gunzip it, with hard limits on the
+ *   compressed and the decompressed size, so neither an oversize upload nor a zip bomb can
+ *   exhaust memory.
  * - parseReport: JSON, then @cyclonedx/cyclonedx-library's own JSON-schema validator for the
  *   document's spec version, then reference checks the schema cannot express, then the summary.
  *
@@ -37,7 +38,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import { gunzipSync } from 'node:zlib';
 import { Spec, Validation } from '@cyclonedx/cyclonedx-library';
 import type { VulnerabilityFinding, VulnerabilitySummary } from '../../api/types.generated';
 import { rfc3339 as formatRfc3339 } from '../../platform/runtime/conditions';
@@ -84,13 +85,6 @@ export const isTooLarge = (err: unknown): err is TooLargeError => err instanceof
 export const MAX_COMPRESSED_BYTES = 50 * 1024 * 1024;
 export const DEFAULT_MAX_DECOMPRESSED_BYTES = 200 * 1024 * 1024;
 
-export interface GunzipLimits {
-  /** Hard limit on bytes read from the stream (default 50 MiB). */
-  maxCompressedBytes?: number;
-  /** Hard limit on bytes after decompression (default 200 MiB). */
-  maxDecompressedBytes?: number;
-}
-
 /** Throws TooLarge at once when a Content-Length header already announces too many bytes. */
 export function checkContentLength(header: string | undefined, maxCompressedBytes = MAX_COMPRESSED_BYTES): void {
   if (header === undefined) return;
@@ -99,129 +93,61 @@ export function checkContentLength(header: string | undefined, maxCompressedByte
 }
 
 /**
- * Reads a gzip-compressed body and returns the decompressed bytes. Stops reading as soon as
- * either limit is passed and rejects with TooLargeError; a body that is not gzip rejects with
- * ReportError InvalidReport. Memory stays bounded by the limits: zlib inflates in 16 KiB
- * chunks, and counting happens per chunk.
+ * Reads a gzip-compressed upload as it arrived, without inflating it: that happens in the report
+ * parser's process (inflateReport), so the event loop that answers admission never inflates or
+ * parses a report. Stops reading as soon as the compressed limit is passed and rejects with
+ * TooLargeError; a failing stream rejects with ReportError InvalidReport.
  *
- * On failure the source is unpiped and paused, not destroyed, so an HTTP server can still
- * answer (413 or 400, with `Connection: close`) before it closes the socket.
+ * On failure the source is paused, not destroyed, so an HTTP server can still answer (413 or
+ * 400, with `Connection: close`) before it closes the socket.
  */
-export async function readGzipBody(source: Readable, limits: GunzipLimits = {}): Promise<Buffer> {
-  const { json } = await inflateBody(source, limits, false);
-  return json.length === 1 && json[0] ? json[0] : Buffer.concat(json);
-}
-
-/**
- * A report upload: the decompressed JSON in segments (so that no step on the event loop copies
- * 200 MiB at once; the parser worker joins them), its length, and the gzip exactly as it arrived
- * (kept for storage).
- */
-export interface UploadedReport {
-  json: Buffer[];
-  bytes: number;
-  gzip: Buffer;
-}
-
-/**
- * readGzipBody that also keeps the compressed bytes as they arrived, so the SBOM can be stored
- * without compressing it again. The compressed copy is bounded by maxCompressedBytes.
- */
-export async function readGzipUpload(source: Readable, limits: GunzipLimits = {}): Promise<UploadedReport> {
-  const { json, gzip } = await inflateBody(source, limits, true);
-  return { json, bytes: json.reduce((sum, segment) => sum + segment.length, 0), gzip: gzip ?? Buffer.alloc(0) };
-}
-
-/**
- * Collects inflated chunks into segments that double from 64 KiB to 4 MiB: each zlib chunk is
- * copied once, as it arrives, and no final concatenation copies everything in one go (50 MiB took
- * 35-60 ms of the event loop). Segments own their memory, so they can move to a worker thread.
- */
-class Segments {
-  private readonly list: Buffer[] = [];
-  private current: Buffer | undefined;
-  private used = 0;
-
-  push(chunk: Buffer): void {
-    for (let offset = 0; offset < chunk.length; ) {
-      if (!this.current || this.used === this.current.length) {
-        this.current = Buffer.allocUnsafeSlow(Math.min(4 * 1024 * 1024, 64 * 1024 * 2 ** this.list.length));
-        this.list.push(this.current);
-        this.used = 0;
-      }
-      const copied = chunk.copy(this.current, this.used, offset);
-      this.used += copied;
-      offset += copied;
-    }
-  }
-
-  done(): Buffer[] {
-    if (this.current) this.list[this.list.length - 1] = this.current.subarray(0, this.used);
-    return this.list;
-  }
-
-  clear(): void {
-    this.list.length = 0;
-    this.current = undefined;
-  }
-}
-
-function inflateBody(source: Readable, limits: GunzipLimits, keepCompressed: boolean): Promise<{ json: Buffer[]; gzip?: Buffer }> {
-  const maxIn = limits.maxCompressedBytes ?? MAX_COMPRESSED_BYTES;
-  const maxOut = limits.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES;
+export function readCompressedBody(source: Readable, maxCompressedBytes = MAX_COMPRESSED_BYTES): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const gunzip = createGunzip();
-    const chunks = new Segments();
-    const compressed: Buffer[] = [];
+    const chunks: Buffer[] = [];
     let bytesIn = 0;
-    let bytesOut = 0;
-    let settled = false;
     const cleanup = (): void => {
-      source.off('data', onInput);
-      source.off('error', onSourceError);
-      source.off('end', onSourceEnd);
-      source.unpipe(gunzip);
-      source.pause();
-      gunzip.removeAllListeners('data');
-      gunzip.on('error', () => undefined);
-      gunzip.destroy();
+      source.off('data', onData);
+      source.off('error', onError);
+      source.off('end', onEnd);
     };
-    const fail = (err: Error): void => {
-      if (settled) return;
-      settled = true;
-      cleanup();
-      chunks.clear();
-      compressed.length = 0;
-      reject(err);
-    };
-    const onInput = (chunk: Buffer | string): void => {
+    const onData = (chunk: Buffer | string): void => {
       bytesIn += chunk.length;
-      if (bytesIn > maxIn) fail(new TooLargeError('compressed', maxIn));
-      else if (keepCompressed) compressed.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-    };
-    const onSourceError = (err: Error): void => fail(new ReportError('InvalidReport', `reading the upload failed: ${err.message}`));
-    // A source that ends without gzip's trailer leaves gunzip to report "unexpected end of file".
-    const onSourceEnd = (): void => undefined;
-    source.on('data', onInput);
-    source.on('error', onSourceError);
-    source.on('end', onSourceEnd);
-    gunzip.on('data', (chunk: Buffer) => {
-      bytesOut += chunk.length;
-      if (bytesOut > maxOut) {
-        fail(new TooLargeError('decompressed', maxOut));
+      if (bytesIn > maxCompressedBytes) {
+        cleanup();
+        source.pause();
+        chunks.length = 0;
+        reject(new TooLargeError('compressed', maxCompressedBytes));
         return;
       }
-      chunks.push(chunk);
-    });
-    gunzip.on('error', (err) => fail(new ReportError('InvalidReport', `not a gzip stream: ${err.message}`)));
-    gunzip.on('end', () => {
-      if (settled) return;
-      settled = true;
+      chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+    };
+    const onError = (err: Error): void => {
       cleanup();
-      resolve({ json: chunks.done(), gzip: keepCompressed ? Buffer.concat(compressed) : undefined });
-    });
-    source.pipe(gunzip);
+      reject(new ReportError('InvalidReport', `reading the upload failed: ${err.message}`));
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks, bytesIn));
+    };
+    source.on('data', onData);
+    source.on('error', onError);
+    source.on('end', onEnd);
   });
+}
+
+/**
+ * Inflates an uploaded report with a hard limit on its decompressed size: zlib stops at the limit
+ * (a gzip bomb is not inflated beyond it) and this throws TooLargeError; anything that is not a
+ * complete gzip stream throws ReportError InvalidReport. Synchronous: it runs in the report
+ * parser's own low-priority process, never on the operator's event loop.
+ */
+export function inflateReport(gzip: Uint8Array, maxDecompressedBytes = DEFAULT_MAX_DECOMPRESSED_BYTES): Buffer {
+  try {
+    return gunzipSync(gzip, { maxOutputLength: maxDecompressedBytes });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new TooLargeError('decompressed', maxDecompressedBytes);
+    throw new ReportError('InvalidReport', `not a gzip stream: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 // ---- the summary ---------------------------------------------------------------------------

@@ -18,14 +18,14 @@ import type { KubeClient } from '../../platform/kube/client';
 import type { Logger } from '../../platform/log';
 import { listenWithRotatingCertificate, type ServingCertificates } from '../../platform/tls/serving';
 import type { ScanMetrics } from './metrics';
-import { MAX_COMPRESSED_BYTES, ReportError, checkContentLength, isTooLarge, readGzipUpload, type UploadedReport } from './report';
+import { MAX_COMPRESSED_BYTES, ReportError, checkContentLength, isTooLarge, readCompressedBody } from './report';
 
 const podNameExtra = 'authentication.kubernetes.io/pod-name';
 const routePattern = /^\/v1\/reports\/([a-z0-9][-a-z0-9]{0,62})\/([a-z0-9][-a-z0-9.]{0,252})$/;
 /** Uploads handled at once; more wait for a 429 retry rather than pile up in memory. */
 const maxConcurrentUploads = 8;
 
-export type UploadVerdict = { status: 201 } | { status: 422; reason: string };
+export type UploadVerdict = { status: 201 } | { status: 413 | 422; reason: string };
 
 export interface UploadServerOptions {
   port: number;
@@ -36,12 +36,11 @@ export interface UploadServerOptions {
   log: Logger;
   metrics: ScanMetrics;
   maxCompressedBytes?: number;
-  maxDecompressedBytes?: number;
   /**
-   * Stores an authenticated report for the ImageScan (the JSON and the gzip as it arrived, so it
-   * is stored without compressing it again); answers 422 when the report is invalid.
+   * Inflates, checks and stores an authenticated report for the ImageScan (the gzip as it
+   * arrived); answers 422 when the report is invalid and 413 when it inflates past the limit.
    */
-  onReport: (scan: ImageScan, report: UploadedReport) => Promise<UploadVerdict>;
+  onReport: (scan: ImageScan, gzip: Buffer) => Promise<UploadVerdict>;
 }
 
 class HttpRefusal extends Error {
@@ -93,22 +92,21 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Upload
   }
   const scan = await authenticate(req, namespace, name, options);
   if ((req.headers['content-encoding'] ?? '') !== 'gzip') throw new HttpRefusal(415, 'invalid', 'the report must be gzip-compressed');
-  const report = await readBody(req, options);
-  const bytes = report.bytes;
-  const verdict = await options.onReport(scan, report);
-  if (verdict.status === 422) {
-    options.metrics.reportUploads.inc({ result: 'invalid' });
-    answer(res, 422, verdict.reason);
+  const gzip = await readBody(req, options);
+  const verdict = await options.onReport(scan, gzip);
+  if (verdict.status !== 201) {
+    options.metrics.reportUploads.inc({ result: verdict.status === 413 ? 'too_large' : 'invalid' });
+    answer(res, verdict.status, verdict.reason);
     return;
   }
   options.metrics.reportUploads.inc({ result: 'accepted' });
-  options.log.info({ namespace, name, bytes }, 'report accepted');
+  options.log.info({ namespace, name, compressedBytes: gzip.length }, 'report accepted');
   answer(res, 201, 'accepted');
 }
 
-async function readBody(req: IncomingMessage, options: UploadServerOptions): Promise<UploadedReport> {
+async function readBody(req: IncomingMessage, options: UploadServerOptions): Promise<Buffer> {
   try {
-    return await readGzipUpload(req, { maxCompressedBytes: options.maxCompressedBytes, maxDecompressedBytes: options.maxDecompressedBytes });
+    return await readCompressedBody(req, options.maxCompressedBytes);
   } catch (err) {
     if (isTooLarge(err)) throw new HttpRefusal(413, 'too_large', 'report too large');
     if (err instanceof ReportError) throw new HttpRefusal(400, 'invalid', err.message);
