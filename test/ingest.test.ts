@@ -44,14 +44,14 @@ function countingClient(kube: KubeClient): SbomClient & { writes: number } {
   const spy = {
     writes: 0,
     getConfigMap: (namespace: string, name: string) => kube.getConfigMap(namespace, name),
-    listConfigMaps: (namespace: string, labelSelector: string) => kube.listConfigMaps(namespace, labelSelector),
-    createConfigMap: (namespace: string, configMap: Parameters<KubeClient['createConfigMap']>[1]) => {
+    listConfigMapMetadata: (namespace: string, labelSelector: string) => kube.listConfigMapMetadata(namespace, labelSelector),
+    createConfigMap: (namespace: string, configMap: Parameters<KubeClient['createConfigMap']>[1], serialized?: string) => {
       spy.writes++;
-      return kube.createConfigMap(namespace, configMap);
+      return kube.createConfigMap(namespace, configMap, serialized);
     },
-    replaceConfigMap: (namespace: string, configMap: Parameters<KubeClient['replaceConfigMap']>[1]) => {
+    replaceConfigMap: (namespace: string, configMap: Parameters<KubeClient['replaceConfigMap']>[1], serialized?: string) => {
       spy.writes++;
-      return kube.replaceConfigMap(namespace, configMap);
+      return kube.replaceConfigMap(namespace, configMap, serialized);
     },
     deleteConfigMap: (namespace: string, name: string) => kube.deleteConfigMap(namespace, name),
   };

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { KubeClient } from '../operator/platform/kube/client';
 import { parseReport } from '../operator/features/scan/report';
-import { MAX_OBJECT_BYTES, SBOM_LABEL_IMAGESCAN, readSbom, sbomBaseName, sbomPartName, storeSbom, type StoredSbom } from '../operator/features/scan/sbom-store';
+import { MAX_OBJECT_BYTES, SBOM_LABEL_IMAGESCAN, imageScanLabelValue, readSbom, sbomBaseName, sbomPartName, storeSbom, type StoredSbom } from '../operator/features/scan/sbom-store';
 import { createTestNamespace, deleteNamespace, kubeconfigPath, kubectl, requireCluster, waitFor } from './support/cluster';
 import { ensureCrds } from './support/crds';
 import { generateTrivyReport } from './support/cyclonedx';
@@ -86,6 +86,11 @@ describe('SBOM store (real control plane)', () => {
     assert.ok(second.parts < first.parts);
     sizes = await sbomConfigMaps(namespace, 'app-scan');
     assert.deepEqual([...sizes.keys()].sort(), [...second.partNames].sort(), 'parts of the larger SBOM are deleted');
+    // The stale parts were found by a metadata-only list: names, labels and annotations, no data.
+    const metadataOnly = await client.listConfigMapMetadata(namespace, `${SBOM_LABEL_IMAGESCAN}=${imageScanLabelValue('app-scan')}`);
+    assert.deepEqual(metadataOnly.map((item) => item.metadata?.name).sort(), [...second.partNames].sort());
+    assert.ok(metadataOnly.every((item) => !('binaryData' in item) && !('data' in item)), 'no part data in a metadata-only list');
+    assert.ok(metadataOnly.every((item) => item.metadata?.annotations?.['securestack.io/imagescan'] === 'app-scan'), 'annotations are there');
     assertWithinLimit(sizes, '5,000/2,000');
     const bigBack = await readSbom(client, namespace, second);
     assert.ok(bigBack.equals(Buffer.from(big.json)), 'reassembled SBOM is byte-identical');

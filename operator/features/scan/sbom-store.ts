@@ -25,7 +25,7 @@ import type { SBOMRef } from '../../api/types.generated';
 import { isAlreadyExists, type KubeClient, type ConfigMap } from '../../platform/kube/client';
 
 /** What storing and reading SBOMs needs of the Kubernetes client (tests wrap the real one to count writes). */
-export type SbomClient = Pick<KubeClient, 'getConfigMap' | 'listConfigMaps' | 'createConfigMap' | 'replaceConfigMap' | 'deleteConfigMap'>;
+export type SbomClient = Pick<KubeClient, 'getConfigMap' | 'listConfigMapMetadata' | 'createConfigMap' | 'replaceConfigMap' | 'deleteConfigMap'>;
 
 /**
  * gzip and bounded gunzip, off the event loop. Injected so tests can count the calls: a fresh
@@ -171,7 +171,7 @@ export async function storeSbom(client: SbomClient, owner: SbomOwner, sbom: Buff
     throw new SbomStoreError(`SBOM too large: ${compressed.length} bytes compressed need ${parts} parts, at most ${MAX_PARTS} are allowed`);
   }
   const base = sbomBaseName(owner.name);
-  const objects: ConfigMap[] = [];
+  const objects: Array<{ object: ConfigMap; json: string }> = [];
   for (let i = 0; i < parts; i++) {
     const annotations: Record<string, string> = {
       [SBOM_ANNOTATION_SHA256]: sha256,
@@ -200,23 +200,30 @@ export async function storeSbom(client: SbomClient, owner: SbomOwner, sbom: Buff
       binaryData: { [SBOM_DATA_KEY]: compressed.subarray(i * chunk, (i + 1) * chunk).toString('base64') },
     };
     // Defensive: the server adds uid, resourceVersion, timestamps and managedFields (well under
-    // the reserve), so what we send must stay below the limit by that margin.
-    const size = Buffer.byteLength(JSON.stringify(object));
+    // the reserve), so what we send must stay below the limit by that margin. The JSON measured
+    // is the JSON sent: serialized once.
+    const json = JSON.stringify(object);
+    const size = Buffer.byteLength(json);
     if (size > maxObjectBytes - METADATA_RESERVE_BYTES / 2) {
       throw new SbomStoreError(`internal error: SBOM part ${i} would be ${size} bytes, over the ${maxObjectBytes}-byte limit`);
     }
-    objects.push(object);
+    // The JSON holds the part's data; the object keeps only what names it, so memory holds each
+    // part's data once.
+    const { binaryData: _inJson, ...named } = object;
+    void _inJson;
+    objects.push({ object: named, json });
     // Each part is about 1 ms of base64 and JSON on the event loop; let admission in between.
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
   // Parts 1..n-1 first, part 0 (which says how many parts there are) last.
-  for (const object of [...objects.slice(1), ...objects.slice(0, 1)]) {
-    await upsert(client, owner.namespace, object);
+  for (const part of [...objects.slice(1), ...objects.slice(0, 1)]) {
+    await upsert(client, owner.namespace, part.object, part.json);
   }
 
-  const names = new Set(objects.map((o) => o.metadata?.name));
-  const existing = await client.listConfigMaps(owner.namespace, `${SBOM_LABEL_IMAGESCAN}=${imageScanLabelValue(owner.name)}`);
+  const names = new Set(objects.map((part) => part.object.metadata?.name));
+  // Metadata only: the parts' data (up to 64 x 900 KiB) is neither sent nor decoded again.
+  const existing = await client.listConfigMapMetadata(owner.namespace, `${SBOM_LABEL_IMAGESCAN}=${imageScanLabelValue(owner.name)}`);
   for (const old of existing) {
     const name = old.metadata?.name ?? '';
     const part = Number(old.metadata?.labels?.[SBOM_LABEL_PART]);
@@ -226,16 +233,16 @@ export async function storeSbom(client: SbomClient, owner: SbomOwner, sbom: Buff
     if (old.metadata?.annotations?.[SBOM_ANNOTATION_IMAGESCAN] !== owner.name) continue;
     await client.deleteConfigMap(owner.namespace, name);
   }
-  return { name: base, parts, sha256, bytes: blob.bytes, compressedBytes: compressed.length, partNames: objects.map((o) => o.metadata?.name ?? '') };
+  return { name: base, parts, sha256, bytes: blob.bytes, compressedBytes: compressed.length, partNames: objects.map((part) => part.object.metadata?.name ?? '') };
 }
 
-async function upsert(client: SbomClient, namespace: string, object: ConfigMap): Promise<void> {
+async function upsert(client: SbomClient, namespace: string, object: ConfigMap, json: string): Promise<void> {
   try {
-    await client.createConfigMap(namespace, object);
+    await client.createConfigMap(namespace, object, json);
   } catch (err) {
     if (!isAlreadyExists(err)) throw err;
     // ConfigMaps allow unconditional updates: the last writer wins, which is what a re-store wants.
-    await client.replaceConfigMap(namespace, object);
+    await client.replaceConfigMap(namespace, object, json);
   }
 }
 

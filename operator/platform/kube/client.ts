@@ -17,6 +17,7 @@ import type {
   V1ConfigMap,
   V1Job,
   V1Lease,
+  V1ObjectMeta,
   V1Pod,
   V1Secret,
   V1TokenReviewStatus,
@@ -24,6 +25,10 @@ import type {
 import { defaultAccess, fileAccess, kubeConfigAccess, type ClusterAccess, type TlsMaterial } from './access';
 
 export type ConfigMap = V1ConfigMap;
+/** An object's metadata alone, as a metadata-only list returns it. */
+export interface PartialObjectMetadata {
+  metadata?: V1ObjectMeta;
+}
 
 /**
  * A Lease as it travels as JSON: client-node types its times as Date subclasses, but the API
@@ -100,6 +105,13 @@ export interface TransportLimits {
 
 const defaultLimits: TransportLimits = { requestTimeoutMs: 30_000, watchIdleTimeoutMs: 5 * 60_000, maxResponseBytes: 256 * 1024 * 1024 };
 const listPageSize = 500;
+
+/**
+ * Asks for a list as PartialObjectMetadataList (metadata only), falling back to the full list
+ * from a server that cannot: the same negotiation `kubectl get -o name` and controller-runtime's
+ * metadata client use.
+ */
+const metadataListAccept = 'application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
 
@@ -195,14 +207,14 @@ export class KubeClient {
    * KubeApiError with the API server's own message and reason; so does a transport error
    * (code 0). Every failure is reported to the error hook.
    */
-  async request<T>(verb: string, method: Method, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
+  async request<T>(verb: string, method: Method, path: string, body?: unknown, contentType = 'application/json', accept = 'application/json'): Promise<T> {
     try {
       const { server, headers, agent } = await this.connection(verb);
       const payload = body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
       const { code, text } = await send(server, path, this.limits, {
         method,
         agent,
-        headers: { ...headers, accept: 'application/json', ...(payload ? { 'content-type': contentType, 'content-length': payload.length } : {}) },
+        headers: { ...headers, accept, ...(payload ? { 'content-type': contentType, 'content-length': payload.length } : {}) },
       }, payload);
       const parsed = parseJson(text);
       if (code >= 200 && code < 300 && parsed !== undefined) {
@@ -232,12 +244,12 @@ export class KubeClient {
    * Every item of a collection, page by page, and the list's resourceVersion (every page of one
    * list is the same snapshot; a watch starts from its version).
    */
-  async listCollection<T>(path: string, labelSelector?: string, verb = `list ${path}`): Promise<{ items: T[]; resourceVersion: string }> {
+  async listCollection<T>(path: string, labelSelector?: string, verb = `list ${path}`, accept = 'application/json'): Promise<{ items: T[]; resourceVersion: string }> {
     const items: T[] = [];
     let resourceVersion = '';
     let continueToken: string | undefined;
     do {
-      const page = await this.request<{ items?: T[]; metadata?: { resourceVersion?: string; continue?: string } }>(verb, 'GET', `${path}?${listQuery(listPageSize, labelSelector, continueToken)}`);
+      const page = await this.request<{ items?: T[]; metadata?: { resourceVersion?: string; continue?: string } }>(verb, 'GET', `${path}?${listQuery(listPageSize, labelSelector, continueToken)}`, undefined, undefined, accept);
       resourceVersion ||= page.metadata?.resourceVersion ?? '';
       items.push(...(page.items ?? []));
       continueToken = page.metadata?.continue || undefined;
@@ -421,13 +433,25 @@ export class KubeClient {
     return (await this.listCollection<ConfigMap>(objectPath(builtin.configmaps, namespace), labelSelector, 'list configmaps')).items;
   }
 
-  async createConfigMap(namespace: string, configMap: ConfigMap): Promise<ConfigMap> {
-    return this.request<ConfigMap>('create configmaps', 'POST', objectPath(builtin.configmaps, namespace), configMap);
+  /**
+   * The metadata of matching ConfigMaps, without their data: the API server answers a
+   * PartialObjectMetadataList, so SBOM parts of up to 900 KiB each are neither sent nor decoded.
+   */
+  async listConfigMapMetadata(namespace: string, labelSelector: string): Promise<PartialObjectMetadata[]> {
+    return (await this.listCollection<PartialObjectMetadata>(objectPath(builtin.configmaps, namespace), labelSelector, 'list configmaps', metadataListAccept)).items;
+  }
+
+  /**
+   * `serialized`, when given, is configMap as JSON already (a caller that measured its size sends
+   * those bytes instead of serializing a 900 KiB object a second time on the event loop).
+   */
+  async createConfigMap(namespace: string, configMap: ConfigMap, serialized?: string): Promise<ConfigMap> {
+    return this.request<ConfigMap>('create configmaps', 'POST', objectPath(builtin.configmaps, namespace), serialized ?? configMap);
   }
 
   /** Unconditional unless configMap carries a resourceVersion (then 409 on a stale write). */
-  async replaceConfigMap(namespace: string, configMap: ConfigMap): Promise<ConfigMap> {
-    return this.request<ConfigMap>('update configmaps', 'PUT', objectPath(builtin.configmaps, namespace, configMap.metadata?.name ?? ''), configMap);
+  async replaceConfigMap(namespace: string, configMap: ConfigMap, serialized?: string): Promise<ConfigMap> {
+    return this.request<ConfigMap>('update configmaps', 'PUT', objectPath(builtin.configmaps, namespace, configMap.metadata?.name ?? ''), serialized ?? configMap);
   }
 
   /** Returns false when it was already gone. */
