@@ -30,6 +30,7 @@ import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
+import { operatorNodeFlags } from '../operator/platform/node-flags';
 import type { ScanPolicy } from '../operator/api/types.generated';
 import type { CompiledPolicy } from '../operator/engine/compile';
 import { evaluateAll } from '../operator/engine/evaluate';
@@ -639,7 +640,8 @@ function runEngine(): EngineResult {
 /** Runs part 1 in a child pinned to one CPU (taskset), so "one core" holds for V8's helper threads too. */
 async function engineInChild(): Promise<{ result: EngineResult; pinned: string }> {
   const taskset = ['/usr/bin/taskset', '/bin/taskset'].find((candidate) => existsSync(candidate));
-  const args = [__filename, '--engine'];
+  // With the V8 flags the operator runs with: they change how the heap grows and how code is kept.
+  const args = [...operatorNodeFlags, __filename, '--engine'];
   const [command, argv] = taskset ? [taskset, ['-c', settings.cpu, process.execPath, ...args]] : [process.execPath, args];
   const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
   let stdout = '';

@@ -24,9 +24,13 @@
 // Knobs (environment): SECURESTACK_BENCH_RATE (reviews/s, 200), SECURESTACK_BENCH_ROUNDS (3),
 // SECURESTACK_BENCH_UPLOADS (uploads per ingest phase, 2), SECURESTACK_BENCH_REPORT_MIB (50),
 // SECURESTACK_BENCH_PARSE (process | inline: inflate and parse on the event loop, as before the
-// parser moved out of the operator's thread, for comparison).
+// parser moved out of the operator's thread, for comparison), SECURESTACK_BENCH_PIN (1: the plane
+// and the load generator on CPU 0, the operator on CPU 1).
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { cpus } from 'node:os';
+import * as path from 'node:path';
 import { Agent, request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -53,6 +57,7 @@ import { WebhookServer, validatePath } from '../operator/features/admission/serv
 import { Registry } from 'prom-client';
 import { ensureCrds } from '../test/support/crds';
 import { generateTrivyReport } from '../test/support/cyclonedx';
+import { runDir } from '../test/support/nodeplayer';
 import { benchHandler, mixReviews, percentile } from './admission';
 
 const settings = {
@@ -61,7 +66,33 @@ const settings = {
   uploads: Number(process.env.SECURESTACK_BENCH_UPLOADS ?? 2),
   reportMiB: Number(process.env.SECURESTACK_BENCH_REPORT_MIB ?? 50),
   parse: process.env.SECURESTACK_BENCH_PARSE === 'inline' ? 'inline' : 'process',
+  // 1: the plane and the load generator on CPU 0, the operator's threads (and the parser process
+  // it starts) on CPU 1, as in a cluster where the control plane does not share the operator's
+  // node. Default: everything shares both cores.
+  pin: process.env.SECURESTACK_BENCH_PIN === '1',
 };
+
+/** Sets the CPU affinity of a process (all its threads) or of one thread. */
+function pinTo(cpus: string, id: number, allThreads: boolean): void {
+  const result = spawnSync('taskset', [...(allThreads ? ['-a'] : []), '-p', '-c', cpus, String(id)], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`taskset -c ${cpus} ${id} failed (SECURESTACK_BENCH_PIN=1 needs taskset): ${result.stderr || result.error?.message}`);
+}
+
+/** The test plane's processes, from test/env/start.sh's pid files. */
+function planePids(): number[] {
+  const dir = path.join(runDir(), 'pids');
+  return readdirSync(dir).map((file) => Number(readFileSync(path.join(dir, file), 'utf8').trim())).filter((pid) => Number.isInteger(pid) && pid > 0);
+}
+
+function pinPlane(cpus: string): void {
+  for (const pid of planePids()) {
+    try {
+      pinTo(cpus, pid, true);
+    } catch {
+      // a plane component that is not running (its pid file left over) has nothing to pin
+    }
+  }
+}
 
 /** Made up once, in the main thread: the worker evaluates this module again and is told it (ClientSetup). */
 const namespace = `bench-ingest-${randomBytes(3).toString('hex')}`;
@@ -109,6 +140,8 @@ function send(agent: Agent, port: number, path: string, body: Buffer, headers: R
 function client(setup: ClientSetup): void {
   const port = parentPort;
   if (!port) return;
+  // The load generator plays the API server and the scan Job: with the plane, not the operator.
+  if (settings.pin) pinTo('0', Number(readlinkSync('/proc/thread-self').split('/').pop()), false);
   const shape = reportShape(setup.reportMiB);
   const report = generateTrivyReport({ ...shape, seed: 5 });
   const json = Buffer.from(report.json);
@@ -322,6 +355,10 @@ async function operator(): Promise<void> {
   // $KUBECONFIG is the test plane's (bench/plane.sh).
   const kube = KubeClient.fromDefault();
   await ensureCrds();
+  if (settings.pin) {
+    pinPlane('0');
+    pinTo('1', process.pid, true);
+  }
   try {
     const { token } = await scanCredentials(kube);
     const parser = settings.parse === 'process' ? new ReportParser() : undefined;
@@ -356,6 +393,7 @@ async function operator(): Promise<void> {
     webhook.server.close();
     uploads.close();
   } finally {
+    if (settings.pin) pinPlane(`0-${cpus().length - 1}`);
     // The ImageScan, its SBOM and result ConfigMaps, the Pod and the ServiceAccount go with it.
     await kube.request('delete namespaces', 'DELETE', `/api/v1/namespaces/${namespace}`).catch(() => undefined);
   }
@@ -372,7 +410,7 @@ function printTable(figures: PhaseFigures[]): void {
   const idle = median(pooled('idle'));
   const ingest = median(pooled('ingest'));
   out.write(`\nwebhook p99, median of ${settings.rounds} round(s): idle ${fmt(idle)} ms, during ingest ${fmt(ingest)} ms, difference ${ingest - idle >= 0 ? '+' : ''}${fmt(ingest - idle)} ms\n`);
-  const knobs = Object.entries({ RATE: settings.rate, ROUNDS: settings.rounds, UPLOADS: settings.uploads, REPORT_MIB: settings.reportMiB, PARSE: settings.parse }).map(([k, v]) => `SECURESTACK_BENCH_${k}=${v}`);
+  const knobs = Object.entries({ RATE: settings.rate, ROUNDS: settings.rounds, UPLOADS: settings.uploads, REPORT_MIB: settings.reportMiB, PARSE: settings.parse, PIN: settings.pin ? 1 : 0 }).map(([k, v]) => `SECURESTACK_BENCH_${k}=${v}`);
   out.write(`Command: \`${knobs.join(' ')} bash bench/ingest.sh\` (${new Date().toISOString().slice(0, 10)}, Node ${process.version})\n`);
 }
 
