@@ -25,7 +25,8 @@
 // SECURESTACK_BENCH_UPLOADS (uploads per ingest phase, 2), SECURESTACK_BENCH_REPORT_MIB (50),
 // SECURESTACK_BENCH_PARSE (process | inline: inflate and parse on the event loop, as before the
 // parser moved out of the operator's thread, for comparison), SECURESTACK_BENCH_PIN (1: the plane
-// and the load generator on CPU 0, the operator on CPU 1).
+// and the load generator on CPU 0, the operator on CPU 1), SECURESTACK_BENCH_PARSER_CPU (a CPU
+// list for the parser process, to see what it costs the operator's core).
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
@@ -363,6 +364,8 @@ async function operator(): Promise<void> {
     const { token } = await scanCredentials(kube);
     const parser = settings.parse === 'process' ? new ReportParser() : undefined;
     if (parser) await parser.checkValidator(); // as operator/main.ts does at start
+    // SECURESTACK_BENCH_PARSER_CPU=0 (with PIN=1) moves the parser process off the operator's core.
+    if (parser?.pid && process.env.SECURESTACK_BENCH_PARSER_CPU) pinTo(process.env.SECURESTACK_BENCH_PARSER_CPU, parser.pid, true);
     const cache = new ResultCache(new MemoryLru(1000, 256 * 1024 * 1024), 24 * 3_600_000);
     const intake = reportIntake(new ResultStore(kube), cache, log, 'trivy', { parser: parser ?? inlineParser });
     const uploads = await startUploadServer({ port: 0, host: '127.0.0.1', tls: fixedTls, client: kube, log, metrics: createScanMetrics(new Registry()), onReport: intake });
