@@ -3,7 +3,7 @@
 // admission reads, template verdicts and the kinds the background audit lists.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ScanPolicySpec, VulnerabilitySummary } from '../operator/api/types.generated';
+import type { ImageScan, ScanPolicySpec, VulnerabilitySummary } from '../operator/api/types.generated';
 import { auditKinds } from '../operator/features/audit/audit';
 import { compilePolicy, gateRuleId, type CompiledPolicy } from '../operator/engine/compile';
 import { evaluateAll, policyMatches, subjectOf, type CachedVerdict, type EvaluationInput, type ImageFacts, type PolicyVerdict } from '../operator/engine/evaluate';
@@ -12,7 +12,8 @@ import { ruleSets } from '../operator/engine/rules';
 import { TemplateVerdictCache, controlledObject, templateHash } from '../operator/engine/template-verdicts';
 import type { KubeObject, PodTemplateView } from '../operator/engine/types';
 import { podKinds, podTemplateOf } from '../operator/engine/workload';
-import { ImageFactsIndex, normalizeImage } from '../operator/features/admission/image-facts';
+import { ImageFactsIndex, normalizeImage, scanDigestIndex, scanDigestIndexFunction, scanReferenceIndexFunction } from '../operator/features/admission/image-facts';
+import type { RawObject } from '../operator/platform/kube/informer';
 import {
   clusterRoleBinding,
   compileErrors,
@@ -53,6 +54,17 @@ function matches(policy: CompiledPolicy, object: KubeObject, operation: Operatio
 
 const ids = (verdict: PolicyVerdict): string[] => verdict.violations.map((violation) => violation.ruleId);
 const fields = (verdict: PolicyVerdict): string[] => verdict.violations.map((violation) => violation.field);
+
+
+/**
+ * ImageFactsIndex over a fixed set of ImageScans, filed with the real index functions (the shared
+ * informer files them the same way; test/informer.test.ts covers refiling and deletion).
+ */
+function factsIndex(...scans: ImageScan[]): ImageFactsIndex {
+  const raw = scans as unknown as RawObject[];
+  const indexer = (name: string) => (name === scanDigestIndex ? scanDigestIndexFunction : scanReferenceIndexFunction);
+  return new ImageFactsIndex({ byIndex: (name, value) => raw.filter((scan) => indexer(name)(scan).includes(value)) });
+}
 
 describe('compilePolicy', () => {
   it('names the spec.rules entry of an unknown rule id', () => {
@@ -653,8 +665,7 @@ describe('evaluate: vulnerability gate', () => {
   });
 
   it('looks a digest-pinned image up by digest, through a tag-based ImageScan', () => {
-    const index = new ImageFactsIndex();
-    index.observe(imageScan('team-a', 'app-1-0', 'registry.example.com/app:1.0.0', { phase: 'Completed', digest: digestA, completedAt: iso(now - dayMs), summary: { critical: 3 } }), false);
+    const index = factsIndex(imageScan('team-a', 'app-1-0', 'registry.example.com/app:1.0.0', { phase: 'Completed', digest: digestA, completedAt: iso(now - dayMs), summary: { critical: 3 } }));
     const policy = compiled('pinned', { mode: 'Enforce', vulnerabilityGate: { maxCritical: 0, onMissingScan: 'Deny' } });
     const pinned = `registry.example.com/app@${digestA}`;
     const verdict = verdictOf(policy, pod('p', 'team-a', podSpec(plain(pinned))), { images: (image) => index.lookup(image) });
@@ -693,8 +704,7 @@ describe('ImageFactsIndex', () => {
     assert.deepEqual(normalizeImage('nginx'), { reference: 'docker.io/library/nginx:latest' });
     assert.deepEqual(normalizeImage('docker.io/library/nginx:latest'), { reference: 'docker.io/library/nginx:latest' });
     assert.equal(normalizeImage('not a reference'), undefined);
-    const index = new ImageFactsIndex();
-    index.observe(imageScan('a', 'nginx', 'nginx', completed({ critical: 1 }, now)), false);
+    const index = factsIndex(imageScan('a', 'nginx', 'nginx', completed({ critical: 1 }, now)));
     for (const image of ['nginx', 'nginx:latest', 'library/nginx', 'docker.io/library/nginx:latest', 'index.docker.io/library/nginx:latest']) {
       assert.equal(index.lookup(image)?.scan, 'a/nginx', image);
     }
@@ -704,8 +714,7 @@ describe('ImageFactsIndex', () => {
   });
 
   it('finds a tag-based ImageScan by the digest in its status', () => {
-    const index = new ImageFactsIndex();
-    index.observe(imageScan('a', 'app', 'registry.example.com/app:1.0.0', completed({ high: 2 }, now)), false);
+    const index = factsIndex(imageScan('a', 'app', 'registry.example.com/app:1.0.0', completed({ high: 2 }, now)));
     const facts = index.lookup(`registry.example.com/app@${digestA}`);
     assert.deepEqual(facts, { scan: 'a/app', completed: true, digest: digestA, summary: { high: 2 } });
     assert.equal(index.lookup(`registry.example.com/app:1.0.0@${digestA}`)?.scan, 'a/app');
@@ -718,41 +727,32 @@ describe('ImageFactsIndex', () => {
     const rescanning = imageScan('c', 'rescanning', 'registry.example.com/app:1.0.0', { phase: 'Scanning', digest: digestA });
     const failedLater = imageScan('d', 'failed', 'registry.example.com/app:1.0.0', { phase: 'Failed', digest: digestA, completedAt: iso(now + dayMs) });
     for (const order of [[older, newer, rescanning, failedLater], [failedLater, rescanning, newer, older], [newer, failedLater, rescanning, older]]) {
-      const index = new ImageFactsIndex();
-      for (const scan of order) index.observe(scan, false);
+      const index = factsIndex(...order);
       assert.equal(index.lookup('registry.example.com/app:1.0.0')?.scan, 'b/newer');
       assert.equal(index.lookup(`registry.example.com/app@${digestA}`)?.scan, 'b/newer');
     }
-    const onlyIncomplete = new ImageFactsIndex();
-    onlyIncomplete.observe(rescanning, false);
+    const onlyIncomplete = factsIndex(rescanning);
     assert.deepEqual(onlyIncomplete.lookup('registry.example.com/app:1.0.0'), { scan: 'c/rescanning', completed: false, digest: digestA });
   });
 
-  it('forgets deleted ImageScans and the old image of an edited one', () => {
-    const index = new ImageFactsIndex();
-    const older = imageScan('a', 'older', 'registry.example.com/app:1.0.0', completed({ critical: 5 }, now - dayMs));
-    const newer = imageScan('a', 'newer', 'registry.example.com/app:1.0.0', completed({ critical: 0 }, now));
-    index.observe(older, false);
-    index.observe(newer, false);
-    assert.equal(index.size, 2);
-    index.observe(newer, true);
-    assert.equal(index.size, 1);
-    assert.equal(index.lookup('registry.example.com/app:1.0.0')?.scan, 'a/older');
-    // The same ImageScan now names another image.
-    index.observe(imageScan('a', 'older', 'registry.example.com/app:2.0.0', completed({ critical: 0 }, now, digestB)), false);
-    assert.equal(index.size, 1);
+  it('files an ImageScan under the image it names now and the digest its status resolved', () => {
+    const tagged = imageScan('a', 'older', 'registry.example.com/app:2.0.0', completed({ critical: 0 }, now, digestB));
+    assert.deepEqual(scanReferenceIndexFunction(tagged as unknown as RawObject), ['registry.example.com/app:2.0.0']);
+    assert.deepEqual(scanDigestIndexFunction(tagged as unknown as RawObject), [digestB], 'the digest its tag resolved to');
+    const pinned = imageScan('a', 'pinned', `registry.example.com/app@${digestA}`, completed({}, now, digestB));
+    assert.deepEqual(scanDigestIndexFunction(pinned as unknown as RawObject), [digestA], 'a pinned digest wins over status');
+    const pending = imageScan('a', 'pending', 'registry.example.com/app:3.0.0', { phase: 'Pending' });
+    assert.deepEqual(scanDigestIndexFunction(pending as unknown as RawObject), [], 'no digest yet: not in the digest index');
+    assert.deepEqual(scanReferenceIndexFunction(imageScan('a', 'bad', 'Not A Reference!') as unknown as RawObject), []);
+    const index = factsIndex(tagged);
     assert.equal(index.lookup('registry.example.com/app:1.0.0'), undefined);
     assert.equal(index.lookup(`registry.example.com/app@${digestA}`), undefined);
     assert.equal(index.lookup('registry.example.com/app:2.0.0')?.scan, 'a/older');
-    index.observe(imageScan('a', 'older', 'registry.example.com/app:2.0.0'), true);
-    assert.equal(index.size, 0);
-    assert.equal(index.lookup('registry.example.com/app:2.0.0'), undefined);
+    assert.equal(index.lookup(`registry.example.com/app@${digestB}`)?.scan, 'a/older');
   });
 
   it('answers hasScanIn per namespace', () => {
-    const index = new ImageFactsIndex();
-    index.observe(imageScan('team-a', 'app', 'registry.example.com/app:1.0.0', { phase: 'Pending' }), false);
-    index.observe(imageScan('team-b', 'nginx', 'nginx', completed({}, now, digestB)), false);
+    const index = factsIndex(imageScan('team-a', 'app', 'registry.example.com/app:1.0.0', { phase: 'Pending' }), imageScan('team-b', 'nginx', 'nginx', completed({}, now, digestB)));
     assert.equal(index.hasScanIn('team-a', 'registry.example.com/app:1.0.0'), true, 'a pending ImageScan counts');
     assert.equal(index.hasScanIn('team-b', 'registry.example.com/app:1.0.0'), false);
     assert.equal(index.hasScanIn('team', 'registry.example.com/app:1.0.0'), false, 'a namespace prefix is not the namespace');

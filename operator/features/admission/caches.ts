@@ -3,7 +3,7 @@
  * ImageScan facts. Every replica keeps its own, fed by watches, so answering an AdmissionReview
  * never waits on the API server.
  */
-import type { ImageScan, ScanPolicy } from '../../api/types.generated';
+import type { ScanPolicy } from '../../api/types.generated';
 import { imageScanType, scanPolicyType } from '../../api/resources';
 import { collectionPath } from '../../platform/kube/client';
 import type { Informer, InformerFactory, RawObject } from '../../platform/kube/informer';
@@ -13,17 +13,20 @@ import { PolicyStore } from './policy-store';
 
 export class AdmissionCaches {
   readonly policies = new PolicyStore();
-  readonly images = new ImageFactsIndex();
+  readonly images: ImageFactsIndex;
   private readonly namespaces = new Map<string, Record<string, string>>();
   private readonly informers: Informer[] = [];
 
   /** Listens on the process's shared informers: no watch of its own. */
-  constructor(private readonly factory: InformerFactory, private readonly log: Logger) {}
+  constructor(private readonly factory: InformerFactory, private readonly log: Logger) {
+    // Whole ImageScans (their status says what was found), indexed before the informers start.
+    this.images = ImageFactsIndex.on(factory.informer(collectionPath(imageScanType), { keep: 'object' }));
+  }
 
   start(): void {
-    const listen = (path: string, what: string, observe: (object: RawObject, deleted: boolean) => void): void => {
+    const listen = (path: string, what: string, observe?: (object: RawObject, deleted: boolean) => void): void => {
       const informer = this.factory.informer(path);
-      informer.addListener((event) => observe(event.object, event.deleted));
+      if (observe) informer.addListener((event) => observe(event.object, event.deleted));
       void informer.waitForSync().then(() => this.log.info({ watch: what }, 'admission cache synced'));
       this.informers.push(informer);
     };
@@ -35,7 +38,8 @@ export class AdmissionCaches {
       if (deleted) this.namespaces.delete(name);
       else this.namespaces.set(name, (namespace.metadata?.labels as Record<string, string> | undefined) ?? {});
     });
-    listen(collectionPath(imageScanType), 'imagescans', (scan, deleted) => this.images.observe(scan as unknown as ImageScan, deleted));
+    // ImageScans: read through the indexes ImageFactsIndex added; waited for like the others.
+    listen(collectionPath(imageScanType), 'imagescans');
   }
 
   /** The informers are the factory's: stopping them is its owner's business. */

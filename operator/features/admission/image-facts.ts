@@ -1,11 +1,12 @@
 /**
  * What every ImageScan in the cluster says about its image, indexed for the vulnerability gate:
  * by digest (a pinned image, or the digest a tag resolved to) and by normalized reference
- * (`nginx` and `docker.io/library/nginx:latest` are the same key). Fed by a watch in every
- * replica, so admission never calls the API server.
+ * (`nginx` and `docker.io/library/nginx:latest` are the same key). Indexes of the shared
+ * ImageScan informer every replica keeps, so admission never calls the API server.
  */
 import type { ImageScan } from '../../api/types.generated';
 import type { ImageFacts } from '../../engine/evaluate';
+import type { Informer, RawObject } from '../../platform/kube/informer';
 import { formatReference, parseReference } from '../../platform/registry/reference';
 
 /** The normalized reference, or undefined when the text is not an image reference. */
@@ -18,45 +19,45 @@ export function normalizeImage(image: string): { reference: string; digest?: str
   }
 }
 
-interface Known {
-  key: string;
-  facts: ImageFacts;
-  reference: string;
-  digest?: string;
-  completedAt: number;
+/** The indexes ImageFactsIndex reads: ImageScans by the digest they cover and by normalized reference. */
+export const scanDigestIndex = 'imagescan-digest';
+export const scanReferenceIndex = 'imagescan-reference';
+
+function scanOf(object: RawObject): ImageScan {
+  // The ImageScan informer holds objects as the API server validated them against the CRD schema
+  // the type is generated from.
+  return object as unknown as ImageScan;
 }
 
+/** The digest an ImageScan covers: the one its reference pins, or the one its tag resolved to. */
+export function scanDigestIndexFunction(object: RawObject): readonly string[] {
+  const scan = scanOf(object);
+  const digest = normalizeImage(scan.spec?.image ?? '')?.digest ?? scan.status?.digest;
+  return digest ? [digest] : [];
+}
+
+export function scanReferenceIndexFunction(object: RawObject): readonly string[] {
+  const reference = normalizeImage(scanOf(object).spec?.image ?? '')?.reference;
+  return reference ? [reference] : [];
+}
+
+/** What ImageFactsIndex needs of a store of ImageScans: lookups by the two indexes above. */
+export interface IndexedImageScans {
+  byIndex(name: string, value: string): RawObject[];
+}
+
+/**
+ * What every ImageScan in the cluster says about its image, for the vulnerability gate: lookups
+ * on two indexes of the process's shared ImageScan informer, so admission keeps no copy of its own.
+ */
 export class ImageFactsIndex {
-  /** By ImageScan namespace/name. */
-  private readonly scans = new Map<string, Known>();
-  private readonly byReference = new Map<string, Set<Known>>();
-  private readonly byDigest = new Map<string, Set<Known>>();
+  constructor(private readonly scans: IndexedImageScans) {}
 
-  observe(scan: ImageScan, deleted: boolean): void {
-    const key = `${scan.metadata.namespace ?? ''}/${scan.metadata.name ?? ''}`;
-    const previous = this.scans.get(key);
-    if (previous) this.forget(previous);
-    if (deleted) return;
-    const normalized = normalizeImage(scan.spec.image);
-    if (!normalized) return;
-    const status = scan.status;
-    const digest = normalized.digest ?? status?.digest;
-    const known: Known = {
-      key,
-      reference: normalized.reference,
-      completedAt: Date.parse(status?.completedAt ?? '') || 0,
-      facts: { scan: key, completed: status?.phase === 'Completed', ...(digest ? { digest } : {}), ...(status?.summary ? { summary: status.summary } : {}) },
-      ...(digest ? { digest } : {}),
-    };
-    this.scans.set(key, known);
-    add(this.byReference, known.reference, known);
-    if (known.digest) add(this.byDigest, known.digest, known);
-  }
-
-  private forget(known: Known): void {
-    this.scans.delete(known.key);
-    remove(this.byReference, known.reference, known);
-    if (known.digest) remove(this.byDigest, known.digest, known);
+  /** Adds the indexes to the shared ImageScan informer (before it starts) and reads from them. */
+  static on(informer: Informer): ImageFactsIndex {
+    informer.addIndex(scanDigestIndex, scanDigestIndexFunction);
+    informer.addIndex(scanReferenceIndex, scanReferenceIndexFunction);
+    return new ImageFactsIndex(informer);
   }
 
   /**
@@ -65,41 +66,38 @@ export class ImageFactsIndex {
    * incomplete one is returned so the caller knows a scan exists.
    */
   lookup(image: string): ImageFacts | undefined {
-    const normalized = normalizeImage(image);
-    if (!normalized) return undefined;
-    const candidates = normalized.digest ? this.byDigest.get(normalized.digest) : this.byReference.get(normalized.reference);
-    let best: Known | undefined;
-    for (const known of candidates ?? []) {
-      if (!best || rank(known) > rank(best)) best = known;
+    let best: ImageScan | undefined;
+    for (const scan of this.candidates(image)) {
+      if (!best || rank(scan) > rank(best)) best = scan;
     }
-    return best?.facts;
+    return best ? factsOf(best) : undefined;
   }
 
   /** True when some ImageScan in the namespace is for this image (so no new one is needed). */
   hasScanIn(namespace: string, image: string): boolean {
+    if (!normalizeImage(image)) return true;
+    return this.candidates(image).some((scan) => scan.metadata?.namespace === namespace);
+  }
+
+  private candidates(image: string): ImageScan[] {
     const normalized = normalizeImage(image);
-    if (!normalized) return true;
-    const candidates = normalized.digest ? this.byDigest.get(normalized.digest) : this.byReference.get(normalized.reference);
-    return [...(candidates ?? [])].some((known) => known.key.startsWith(`${namespace}/`));
-  }
-
-  get size(): number {
-    return this.scans.size;
+    if (!normalized) return [];
+    const found = normalized.digest ? this.scans.byIndex(scanDigestIndex, normalized.digest) : this.scans.byIndex(scanReferenceIndex, normalized.reference);
+    return found.map(scanOf);
   }
 }
 
-function rank(known: Known): number {
-  return (known.facts.completed ? 1e15 : 0) + known.completedAt;
+function factsOf(scan: ImageScan): ImageFacts {
+  const status = scan.status;
+  const digest = normalizeImage(scan.spec.image)?.digest ?? status?.digest;
+  return {
+    scan: `${scan.metadata?.namespace ?? ''}/${scan.metadata?.name ?? ''}`,
+    completed: status?.phase === 'Completed',
+    ...(digest ? { digest } : {}),
+    ...(status?.summary ? { summary: status.summary } : {}),
+  };
 }
 
-function add(index: Map<string, Set<Known>>, key: string, known: Known): void {
-  let set = index.get(key);
-  if (!set) index.set(key, (set = new Set()));
-  set.add(known);
-}
-
-function remove(index: Map<string, Set<Known>>, key: string, known: Known): void {
-  const set = index.get(key);
-  set?.delete(known);
-  if (set && set.size === 0) index.delete(key);
+function rank(scan: ImageScan): number {
+  return (scan.status?.phase === 'Completed' ? 1e15 : 0) + (Date.parse(scan.status?.completedAt ?? '') || 0);
 }
