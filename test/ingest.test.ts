@@ -45,11 +45,11 @@ function countingClient(kube: KubeClient): SbomClient & { writes: number } {
     writes: 0,
     getConfigMap: (namespace: string, name: string) => kube.getConfigMap(namespace, name),
     listConfigMapMetadata: (namespace: string, labelSelector: string) => kube.listConfigMapMetadata(namespace, labelSelector),
-    createConfigMap: (namespace: string, configMap: Parameters<KubeClient['createConfigMap']>[1], serialized?: string) => {
+    createConfigMap: (namespace: string, configMap: Parameters<KubeClient['createConfigMap']>[1], serialized?: Buffer) => {
       spy.writes++;
       return kube.createConfigMap(namespace, configMap, serialized);
     },
-    replaceConfigMap: (namespace: string, configMap: Parameters<KubeClient['replaceConfigMap']>[1], serialized?: string) => {
+    replaceConfigMap: (namespace: string, configMap: Parameters<KubeClient['replaceConfigMap']>[1], serialized?: Buffer) => {
       spy.writes++;
       return kube.replaceConfigMap(namespace, configMap, serialized);
     },

@@ -29,6 +29,10 @@ describe('report parser process', () => {
     const inProcess = await parseReport(report.json, { specVersions });
     const facts = await parser.parse(gzipSync(report.json), { specVersions });
     assert.deepEqual(facts, { summary: inProcess.summary, sha256: inProcess.sha256, bytes: Buffer.byteLength(report.json) });
+    // Stored, not compressed: a gzip of several 256 KiB pieces, reassembled in order by the child.
+    const stored = gzipSync(report.json, { level: 0 });
+    assert.ok(stored.length > 2 * 256 * 1024, `${stored.length} bytes`);
+    assert.deepEqual(await parser.parse(stored, { specVersions }), facts);
     await assert.rejects(parser.parse(gzipSync('[1]')), (err: unknown) => err instanceof ReportError && err.reason === 'InvalidReport');
     await assert.rejects(parser.parse(Buffer.from('not gzip')), (err: unknown) => err instanceof ReportError && /not a gzip stream/.test(err.message));
   });

@@ -16,18 +16,23 @@ function reply(message: WorkerReply): void {
   process.send?.(message);
 }
 
-async function handle(request: WorkerRequest): Promise<void> {
+/** Pieces of each report's gzip, by request id, until its parse request arrives. */
+const received = new Map<number, Buffer[]>();
+
+async function handle(request: Exclude<WorkerRequest, { kind: 'chunk' }>): Promise<void> {
   try {
     if (request.kind === 'check') {
       await checkValidator(request.specVersion);
       reply({ id: request.id, ok: true });
       return;
     }
-    const json = inflateReport(asBuffer(request.gzip), request.maxDecompressedBytes);
+    const gzip = Buffer.concat(received.get(request.id) ?? []);
+    received.delete(request.id);
+    const json = inflateReport(gzip, request.maxDecompressedBytes);
     const parsed = await parseReport(json, request.options);
     // The uploader's gzip is stored as it arrived unless it is too loose to fit the result
     // objects; then it is compressed again here, once, at the highest level.
-    const recompressed = request.gzip.byteLength > request.recompressOver ? gzipSync(json, { level: 9 }) : undefined;
+    const recompressed = gzip.length > request.recompressOver ? gzipSync(json, { level: 9 }) : undefined;
     // Only the summary (and that gzip, if any) goes back, never the parsed document.
     reply({ id: request.id, ok: true, summary: parsed.summary, sha256: parsed.sha256, bytes: json.length, ...(recompressed ? { gzip: recompressed } : {}) });
   } catch (err) {
@@ -56,5 +61,12 @@ yieldCpuToOperator();
 process.on('disconnect', () => process.exit(0));
 let queue: Promise<void> = Promise.resolve();
 process.on('message', (request: WorkerRequest) => {
+  if (request.kind === 'chunk') {
+    // Kept at once, whatever is being parsed now; used when the parse request comes.
+    const pieces = received.get(request.id) ?? [];
+    pieces.push(asBuffer(request.data));
+    received.set(request.id, pieces);
+    return;
+  }
   queue = queue.then(() => handle(request));
 });

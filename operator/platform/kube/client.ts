@@ -210,7 +210,7 @@ export class KubeClient {
   async request<T>(verb: string, method: Method, path: string, body?: unknown, contentType = 'application/json', accept = 'application/json'): Promise<T> {
     try {
       const { server, headers, agent } = await this.connection(verb);
-      const payload = body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+      const payload = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
       const { code, text } = await send(server, path, this.limits, {
         method,
         agent,
@@ -442,15 +442,15 @@ export class KubeClient {
   }
 
   /**
-   * `serialized`, when given, is configMap as JSON already (a caller that measured its size sends
-   * those bytes instead of serializing a 900 KiB object a second time on the event loop).
+   * `serialized`, when given, is configMap as JSON bytes already (a caller that built and measured
+   * them sends those bytes instead of serializing a 900 KiB object again on the event loop).
    */
-  async createConfigMap(namespace: string, configMap: ConfigMap, serialized?: string): Promise<ConfigMap> {
+  async createConfigMap(namespace: string, configMap: ConfigMap, serialized?: Buffer): Promise<ConfigMap> {
     return this.request<ConfigMap>('create configmaps', 'POST', objectPath(builtin.configmaps, namespace), serialized ?? configMap);
   }
 
   /** Unconditional unless configMap carries a resourceVersion (then 409 on a stale write). */
-  async replaceConfigMap(namespace: string, configMap: ConfigMap, serialized?: string): Promise<ConfigMap> {
+  async replaceConfigMap(namespace: string, configMap: ConfigMap, serialized?: Buffer): Promise<ConfigMap> {
     return this.request<ConfigMap>('update configmaps', 'PUT', objectPath(builtin.configmaps, namespace, configMap.metadata?.name ?? ''), serialized ?? configMap);
   }
 
