@@ -6,9 +6,8 @@
  *
  * One report at a time, in arrival order, so memory holds one parsed document, not eight.
  */
-import { readdirSync } from 'node:fs';
-import { setPriority } from 'node:os';
 import { gzipSync } from 'node:zlib';
+import { setThreadPriorities } from '../../platform/runtime/priority';
 import { ReportError, checkValidator, inflateReport, parseReport } from './report';
 import { asBuffer, type WorkerReply, type WorkerRequest } from './report-parser';
 
@@ -42,18 +41,12 @@ async function handle(request: Exclude<WorkerRequest, { kind: 'chunk' }>): Promi
 }
 
 /**
- * Runs every thread of this process at the lowest CPU priority (nice 19): the main thread, V8's
- * GC helpers and libuv's pool. On a busy node the operator's event loop then always gets a core
- * first; a report may take longer, the webhook's deadline may not. Linux nice values are per
- * thread, and a process may lower its own threads' priority without privileges; threads started
- * later inherit it. Elsewhere, or if refused, the process keeps its priority.
+ * Every thread of this process at the lowest CPU priority (nice 19): the main thread, V8's GC
+ * helpers and libuv's pool (started later, it inherits the value). On a busy node the operator's
+ * event loop then always gets a core first; a report may take longer, the webhook's deadline may not.
  */
 function yieldCpuToOperator(): void {
-  try {
-    for (const tid of readdirSync('/proc/self/task')) setPriority(Number(tid), 19);
-  } catch {
-    // not Linux, or not allowed: the operator's priority, as a worker thread had
-  }
+  setThreadPriorities(19);
 }
 
 yieldCpuToOperator();
