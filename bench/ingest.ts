@@ -26,7 +26,8 @@
 // SECURESTACK_BENCH_PARSE (process | inline: inflate and parse on the event loop, as before the
 // parser moved out of the operator's thread, for comparison), SECURESTACK_BENCH_PIN (1: the plane
 // and the load generator on CPU 0, the operator on CPU 1), SECURESTACK_BENCH_PARSER_CPU (a CPU
-// list for the parser process, to see what it costs the operator's core).
+// list for the parser process, to see what it costs the operator's core), SECURESTACK_BENCH_HELPERS_NICE
+// (a nice value for the operator's threads other than its event loop).
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
