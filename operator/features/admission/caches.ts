@@ -11,16 +11,20 @@ import type { Logger } from '../../platform/log';
 import { ImageFactsIndex } from './image-facts';
 import { PolicyStore } from './policy-store';
 
+const namespacesPath = collectionPath({ group: '', version: 'v1', plural: 'namespaces' });
+
 export class AdmissionCaches {
   readonly policies = new PolicyStore();
   readonly images: ImageFactsIndex;
-  private readonly namespaces = new Map<string, Record<string, string>>();
+  /** Namespaces as the shared informer keeps them (metadata, labels included). */
+  private readonly namespaces: Informer;
   private readonly informers: Informer[] = [];
 
   /** Listens on the process's shared informers: no watch of its own. */
   constructor(private readonly factory: InformerFactory, private readonly log: Logger) {
     // Whole ImageScans (their status says what was found), indexed before the informers start.
     this.images = ImageFactsIndex.on(factory.informer(collectionPath(imageScanType), { keep: 'object' }));
+    this.namespaces = factory.informer(namespacesPath);
   }
 
   start(): void {
@@ -33,12 +37,8 @@ export class AdmissionCaches {
     // The custom objects arrive as the API server validated them against the CRD schema that the
     // types are generated from.
     listen(collectionPath(scanPolicyType), 'scanpolicies', (policy, deleted) => this.policies.observe(policy as unknown as ScanPolicy, deleted));
-    listen(collectionPath({ group: '', version: 'v1', plural: 'namespaces' }), 'namespaces', (namespace, deleted) => {
-      const name = namespace.metadata?.name ?? '';
-      if (deleted) this.namespaces.delete(name);
-      else this.namespaces.set(name, (namespace.metadata?.labels as Record<string, string> | undefined) ?? {});
-    });
-    // ImageScans: read through the indexes ImageFactsIndex added; waited for like the others.
+    // Namespaces and ImageScans: read from the shared store and its indexes; waited for like the others.
+    listen(namespacesPath, 'namespaces');
     listen(collectionPath(imageScanType), 'imagescans');
   }
 
@@ -52,6 +52,7 @@ export class AdmissionCaches {
   }
 
   namespaceLabels(namespace: string): Record<string, string> | undefined {
-    return this.namespaces.get(namespace);
+    const known = this.namespaces.get(undefined, namespace);
+    return known ? ((known.metadata?.labels as Record<string, string> | undefined) ?? {}) : undefined;
   }
 }
