@@ -51,6 +51,13 @@ export interface IndexedImageScans {
  * on two indexes of the process's shared ImageScan informer, so admission keeps no copy of its own.
  */
 export class ImageFactsIndex {
+  /**
+   * Facts and rank of each stored ImageScan, worked out on its first lookup. The informer replaces
+   * a stored object whenever it changes, so an entry never goes stale and goes with its object:
+   * a review parses no timestamps or references of the ImageScans it compares.
+   */
+  private readonly derived = new WeakMap<RawObject, { facts: ImageFacts; rank: number }>();
+
   constructor(private readonly scans: IndexedImageScans) {}
 
   /** Adds the indexes to the shared ImageScan informer (before it starts) and reads from them. */
@@ -66,38 +73,43 @@ export class ImageFactsIndex {
    * incomplete one is returned so the caller knows a scan exists.
    */
   lookup(image: string): ImageFacts | undefined {
-    let best: ImageScan | undefined;
-    for (const scan of this.candidates(image)) {
-      if (!best || rank(scan) > rank(best)) best = scan;
+    let best: { facts: ImageFacts; rank: number } | undefined;
+    for (const scan of this.candidates(normalizeImage(image))) {
+      const known = this.derivedOf(scan);
+      if (!best || known.rank > best.rank) best = known;
     }
-    return best ? factsOf(best) : undefined;
+    return best?.facts;
   }
 
   /** True when some ImageScan in the namespace is for this image (so no new one is needed). */
   hasScanIn(namespace: string, image: string): boolean {
-    if (!normalizeImage(image)) return true;
-    return this.candidates(image).some((scan) => scan.metadata?.namespace === namespace);
-  }
-
-  private candidates(image: string): ImageScan[] {
     const normalized = normalizeImage(image);
-    if (!normalized) return [];
-    const found = normalized.digest ? this.scans.byIndex(scanDigestIndex, normalized.digest) : this.scans.byIndex(scanReferenceIndex, normalized.reference);
-    return found.map(scanOf);
+    if (!normalized) return true;
+    return this.candidates(normalized).some((scan) => scan.metadata?.namespace === namespace);
   }
-}
 
-function factsOf(scan: ImageScan): ImageFacts {
-  const status = scan.status;
-  const digest = normalizeImage(scan.spec.image)?.digest ?? status?.digest;
-  return {
-    scan: `${scan.metadata?.namespace ?? ''}/${scan.metadata?.name ?? ''}`,
-    completed: status?.phase === 'Completed',
-    ...(digest ? { digest } : {}),
-    ...(status?.summary ? { summary: status.summary } : {}),
-  };
-}
+  private candidates(normalized: ReturnType<typeof normalizeImage>): RawObject[] {
+    if (!normalized) return [];
+    return normalized.digest ? this.scans.byIndex(scanDigestIndex, normalized.digest) : this.scans.byIndex(scanReferenceIndex, normalized.reference);
+  }
 
-function rank(scan: ImageScan): number {
-  return (scan.status?.phase === 'Completed' ? 1e15 : 0) + (Date.parse(scan.status?.completedAt ?? '') || 0);
+  private derivedOf(object: RawObject): { facts: ImageFacts; rank: number } {
+    let known = this.derived.get(object);
+    if (!known) {
+      const scan = scanOf(object);
+      const status = scan.status;
+      const digest = scanDigestIndexFunction(object)[0];
+      known = {
+        facts: {
+          scan: `${scan.metadata?.namespace ?? ''}/${scan.metadata?.name ?? ''}`,
+          completed: status?.phase === 'Completed',
+          ...(digest ? { digest } : {}),
+          ...(status?.summary ? { summary: status.summary } : {}),
+        },
+        rank: (status?.phase === 'Completed' ? 1e15 : 0) + (Date.parse(status?.completedAt ?? '') || 0),
+      };
+      this.derived.set(object, known);
+    }
+    return known;
+  }
 }
