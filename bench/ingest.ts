@@ -43,7 +43,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { ImageScan } from '../operator/api/types.generated';
 import { imageScanType } from '../operator/api/resources';
 import { imageScanUidLabel, reportTokenAudience } from '../operator/features/scan/scanjob';
-import { KubeClient } from '../operator/platform/kube/client';
+import { KubeClient, type ConfigMap } from '../operator/platform/kube/client';
 import { createLogger } from '../operator/platform/log';
 import { MemoryLru } from '../operator/features/scan/cache';
 import { acceptedSpecVersions, reportIntake } from '../operator/features/scan/intake';
@@ -393,7 +393,7 @@ async function operator(): Promise<void> {
       const uploadsText = ingest.uploads.map((u) => `${u.status} in ${(u.ms / 1000).toFixed(1)} s`).join(', ');
       process.stdout.write(`round ${round}: idle p99 ${fmt(idle.p99)} ms, ingest p99 ${fmt(ingest.p99)} ms (uploads ${uploadsText})\n`);
     }
-    const parts = await kube.listConfigMaps(namespace, `${SBOM_LABEL_IMAGESCAN}=${imageScanLabelValue(scanName)}`);
+    const parts = (await kube.listCollection<ConfigMap>(`/api/v1/namespaces/${namespace}/configmaps`, `${SBOM_LABEL_IMAGESCAN}=${imageScanLabelValue(scanName)}`)).items;
     process.stdout.write(`on the plane: the SBOM in ${parts.length} ConfigMap part(s) of ImageScan ${namespace}/${scanName}, ${parts.reduce((n, p) => n + Buffer.byteLength(JSON.stringify(p)), 0)} bytes as JSON\n`);
     printTable(figures);
     await client.worker.terminate();

@@ -294,11 +294,9 @@ describe('image scanning against the real plane, registry, Trivy and node player
 
   it('keeps one ImageScan per image and namespace whoever asked: takes over the gate\'s, and removes unused gate scans after the grace period', async () => {
     const ns = await namespace('own-scans');
-    const op = await operator(await namespace('own-scans-op'), 'own-scans', await freePort(), {
-      SECURESTACK_WORKLOAD_SCANNING: 'true',
-      SECURESTACK_WORKLOAD_NAMESPACES: ns,
-      SECURESTACK_ADMISSION_SCAN_GRACE: '20s',
-    });
+    // A namespace where the gate asked for a scan and no pod ever ran: no pod event names it, so
+    // only the label index of gate-requested ImageScans brings it to the reconciler.
+    const gateOnly = await namespace('gate-only');
     const running = `${env.registry}/fixtures/alpine-app:1`;
     const unused = `${env.registry}/fixtures/node-app:1`;
     // What the admission gate creates for an image it met unscanned (operator/features/admission/scan-requests.ts).
@@ -307,6 +305,12 @@ describe('image scanning against the real plane, registry, Trivy and node player
       kind: 'ImageScan',
       metadata: { name: ownScanName(image), labels: { 'securestack.io/source': 'admission', 'app.kubernetes.io/managed-by': 'securestack' } },
       spec: { image },
+    });
+    await kubectl(['apply', '-f', '-'], { namespace: gateOnly, input: gateScan(unused) });
+    const op = await operator(await namespace('own-scans-op'), 'own-scans', await freePort(), {
+      SECURESTACK_WORKLOAD_SCANNING: 'true',
+      SECURESTACK_WORKLOAD_NAMESPACES: `${ns},${gateOnly}`,
+      SECURESTACK_ADMISSION_SCAN_GRACE: '20s',
     });
     await kubectl(['apply', '-f', '-'], { namespace: ns, input: gateScan(running) });
     await kubectl(['apply', '-f', '-'], { namespace: ns, input: gateScan(unused) });
@@ -321,6 +325,8 @@ describe('image scanning against the real plane, registry, Trivy and node player
     assert.ok((await own()).some((scan) => scan.image === unused), 'kept within the grace period');
     // ... and goes after it.
     await waitFor('the unused gate ImageScan to be removed', async () => ((await own()).some((scan) => scan.image === unused) ? undefined : true), { timeoutMs: 90_000 });
+    const gateOnlyScans = async (): Promise<number> => (JSON.parse((await kubectl(['get', 'imagescans', '-o', 'json'], { namespace: gateOnly })).stdout) as { items: unknown[] }).items.length;
+    await waitFor('the gate ImageScan of the namespace without pods to be removed', async () => ((await gateOnlyScans()) === 0 ? true : undefined), { timeoutMs: 60_000 });
     // The taken-over one follows its pods now.
     await kubectl(['delete', 'pod', 'app', '--wait=true'], { namespace: ns });
     await waitFor('the running image\'s ImageScan to go with its pod', async () => ((await own()).length === 0 ? true : undefined), { timeoutMs: 60_000 });

@@ -429,10 +429,6 @@ export class KubeClient {
     return this.getOrUndefined<ConfigMap>('get configmaps', objectPath(builtin.configmaps, namespace, name));
   }
 
-  async listConfigMaps(namespace: string, labelSelector: string): Promise<ConfigMap[]> {
-    return (await this.listCollection<ConfigMap>(objectPath(builtin.configmaps, namespace), labelSelector, 'list configmaps')).items;
-  }
-
   /**
    * The metadata of matching ConfigMaps, without their data: the API server answers a
    * PartialObjectMetadataList, so SBOM parts of up to 900 KiB each are neither sent nor decoded.
