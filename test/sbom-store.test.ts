@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { KubeClient } from '../operator/platform/kube/client';
 import { parseReport } from '../operator/features/scan/report';
-import { MAX_OBJECT_BYTES, SBOM_LABEL_IMAGESCAN, imageScanLabelValue, readSbom, sbomBaseName, sbomPartName, storeSbom, type StoredSbom } from '../operator/features/scan/sbom-store';
+import { MAX_OBJECT_BYTES, SBOM_LABEL_IMAGESCAN, imageScanLabelValue, readSbom, sbomBaseName, sbomPartName, storeSbom, type SbomClient, type StoredSbom } from '../operator/features/scan/sbom-store';
 import { createTestNamespace, deleteNamespace, kubeconfigPath, kubectl, requireCluster, waitFor } from './support/cluster';
 import { ensureCrds } from './support/crds';
 import { generateTrivyReport } from './support/cyclonedx';
@@ -76,8 +76,24 @@ describe('SBOM store (real control plane)', () => {
     assert.ok(hugeBack.equals(Buffer.from(huge.json)), 'reassembled SBOM is byte-identical');
 
     // Idempotent: the same SBOM again changes nothing (create answers AlreadyExists; replaced).
-    const again = await storeSbom(client, owner, huge.json);
+    const answers: unknown[] = [];
+    const recording: SbomClient = {
+      getConfigMap: (ns, name) => client.getConfigMap(ns, name),
+      listConfigMapMetadata: (ns, selector) => client.listConfigMapMetadata(ns, selector),
+      createConfigMap: async (ns, object, json) => client.createConfigMap(ns, object, json).then((answer) => (answers.push(answer), answer)),
+      replaceConfigMap: async (ns, object, json) => client.replaceConfigMap(ns, object, json).then((answer) => (answers.push(answer), answer)),
+      deleteConfigMap: (ns, name) => client.deleteConfigMap(ns, name),
+    };
+    const again = await storeSbom(recording, owner, huge.json);
     assert.deepEqual(again, first);
+    // The API server answers each write with the part's metadata only: a 900 KiB part is sent
+    // once, not echoed back and decoded on the event loop.
+    assert.equal(answers.length, first.parts, 'one replace per part');
+    for (const answer of answers as { kind?: string; metadata?: { name?: string; resourceVersion?: string }; binaryData?: unknown }[]) {
+      assert.equal(answer.kind, 'PartialObjectMetadata');
+      assert.ok(answer.metadata?.name && answer.metadata.resourceVersion, 'name and resourceVersion are in the answer');
+      assert.equal(answer.binaryData, undefined, 'no part data in the answer');
+    }
 
     // 2. The 5,000-component, 2,000-vulnerability report replaces it; stale parts go.
     const big = generateTrivyReport({ components: 5000, vulnerabilities: 2000 });

@@ -113,6 +113,13 @@ const listPageSize = 500;
  */
 const metadataListAccept = 'application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json';
 
+/**
+ * The same for one object: the answer to a write is its metadata only. The API server echoes a
+ * created or replaced object whole, and decoding a 900 KiB SBOM part that was just sent costs
+ * the event loop 3-5 ms (a concat, a toString and a JSON.parse) for nothing a caller reads.
+ */
+const metadataAccept = 'application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io,application/json';
+
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
 
 /** The patch types the API server accepts, by their Content-Type. */
@@ -441,13 +448,13 @@ export class KubeClient {
    * `serialized`, when given, is configMap as JSON bytes already (a caller that built and measured
    * them sends those bytes instead of serializing a 900 KiB object again on the event loop).
    */
-  async createConfigMap(namespace: string, configMap: ConfigMap, serialized?: Buffer): Promise<ConfigMap> {
-    return this.request<ConfigMap>('create configmaps', 'POST', objectPath(builtin.configmaps, namespace), serialized ?? configMap);
+  async createConfigMap(namespace: string, configMap: ConfigMap, serialized?: Buffer): Promise<PartialObjectMetadata> {
+    return this.request<PartialObjectMetadata>('create configmaps', 'POST', objectPath(builtin.configmaps, namespace), serialized ?? configMap, undefined, metadataAccept);
   }
 
   /** Unconditional unless configMap carries a resourceVersion (then 409 on a stale write). */
-  async replaceConfigMap(namespace: string, configMap: ConfigMap, serialized?: Buffer): Promise<ConfigMap> {
-    return this.request<ConfigMap>('update configmaps', 'PUT', objectPath(builtin.configmaps, namespace, configMap.metadata?.name ?? ''), serialized ?? configMap);
+  async replaceConfigMap(namespace: string, configMap: ConfigMap, serialized?: Buffer): Promise<PartialObjectMetadata> {
+    return this.request<PartialObjectMetadata>('update configmaps', 'PUT', objectPath(builtin.configmaps, namespace, configMap.metadata?.name ?? ''), serialized ?? configMap, undefined, metadataAccept);
   }
 
   /** Returns false when it was already gone. */
