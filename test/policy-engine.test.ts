@@ -716,7 +716,7 @@ describe('ImageFactsIndex', () => {
   it('finds a tag-based ImageScan by the digest in its status', () => {
     const index = factsIndex(imageScan('a', 'app', 'registry.example.com/app:1.0.0', completed({ high: 2 }, now)));
     const facts = index.lookup(`registry.example.com/app@${digestA}`);
-    assert.deepEqual(facts, { scan: 'a/app', completed: true, digest: digestA, summary: { high: 2 } });
+    assert.deepEqual(facts, { scan: 'a/app', completed: true, digest: digestA, completedAt: iso(now), summary: { high: 2 } });
     assert.equal(index.lookup(`registry.example.com/app:1.0.0@${digestA}`)?.scan, 'a/app');
     assert.equal(index.lookup(`registry.example.com/app@${digestB}`), undefined);
   });

@@ -81,7 +81,11 @@ describe('CycloneDX report parsing', () => {
     assert.deepEqual(onlyCritical.summary.summary, {
       critical: report.counts.critical, high: 0, medium: 0, low: 0, unknown: 0, fixable: fixableCritical,
       fixableBySeverity: { critical: fixableCritical, high: 0, medium: 0, low: 0, unknown: 0 },
+      oldestFixablePublished: report.counts.oldestFixablePublished.critical ? { critical: report.counts.oldestFixablePublished.critical } : {},
     });
+    // Per severity, the oldest advisory among the fixable ones (the generator spreads them over two years).
+    assert.deepEqual(summary.summary.oldestFixablePublished, report.counts.oldestFixablePublished);
+    assert.ok(Object.keys(report.counts.oldestFixablePublished).length >= 3, 'several severities have a fixable vulnerability');
   });
 
   it('keeps status small: long titles are truncated, the byte budget holds', async () => {

@@ -84,22 +84,39 @@ export interface ComplianceReport {
 export interface ComplianceReportSpec {
   /**
    * Framework to evaluate: Pod Security Standards baseline or restricted, the CIS Kubernetes
-   * Benchmark workload controls, or the NSA/CISA Kubernetes Hardening Guide.
+   * Benchmark workload controls, the NSA/CISA Kubernetes Hardening Guidance, or custom (the
+   * controls listed in spec.controls).
    */
-  framework: 'pss-baseline' | 'pss-restricted' | 'cis-kubernetes-workloads' | 'nsa-cisa-hardening';
+  framework: 'pss-baseline' | 'pss-restricted' | 'cis-kubernetes-workloads' | 'nsa-cisa-hardening' | 'custom';
+  /** Title of a custom framework, shown in status and in OpenReports. */
+  title?: string;
   /**
-   * Scope is where the framework is evaluated: the whole cluster, a list of namespaces, or the
-   * namespaces a selector picks.
+   * Version of the Pod Security Standards the pod security rules follow: latest, or v1.N as in the
+   * namespace label pod-security.kubernetes.io/enforce-version. A version newer than the newest
+   * known behaves as latest.
+   */
+  podSecurityVersion?: string;
+  /**
+   * Scope is where the framework is evaluated: the whole cluster (cluster-scoped objects
+   * included), a list of namespaces, or the namespaces a selector picks; minus excludedNamespaces.
    */
   scope: ComplianceScope;
+  /**
+   * Controls of a custom framework (framework custom), each checked by built-in rules, a JSON
+   * Schema rule, a vulnerability condition, or marked manual.
+   */
+  controls?: ComplianceReportSpecControlsItem[];
 }
 
 /**
- * Scope is where the framework is evaluated: the whole cluster, a list of namespaces, or the
- * namespaces a selector picks.
+ * Scope is where the framework is evaluated: the whole cluster (cluster-scoped objects included),
+ * a list of namespaces, or the namespaces a selector picks; minus excludedNamespaces.
  */
 export interface ComplianceScope {
-  /** ClusterWide evaluates every namespace. */
+  /**
+   * ClusterWide evaluates every namespace and the cluster-scoped objects (ClusterRoles,
+   * ClusterRoleBindings, Namespaces).
+   */
   clusterWide?: boolean;
   /** Namespaces to evaluate. */
   namespaces?: string[];
@@ -108,6 +125,8 @@ export interface ComplianceScope {
    * metav1.LabelSelector. An empty selector selects everything.
    */
   namespaceSelector?: LabelSelector;
+  /** Namespaces left out of the scope, whichever way it was chosen. */
+  excludedNamespaces?: string[];
 }
 
 /**
@@ -131,6 +150,72 @@ export interface LabelSelectorRequirement {
   values?: string[];
 }
 
+/**
+ * ControlSpec is one control of a custom framework. It sets exactly one of rules, customRule,
+ * vulnerabilities or manual.
+ */
+export interface ComplianceReportSpecControlsItem {
+  /** Control identifier, unique within the framework, for example 5.2.2 or team-1. */
+  id: string;
+  /** What the control requires, in a line. */
+  title: string;
+  severity: 'CRITICAL' | 'HIGH' | 'MEDIUM' | 'LOW';
+  /** Why the control exists. */
+  description?: string;
+  /** How to fix an object that fails the control. */
+  remediation?: string;
+  /** Built-in rule ids (docs/rules.md); an object fails the control when any of them flags it. */
+  rules?: string[];
+  /**
+   * CustomControlRule is a JSON Schema check, as in ScanPolicy customRules; the control's id and
+   * title name it.
+   */
+  customRule?: ComplianceReportSpecControlsItemCustomRule;
+  /**
+   * VulnerabilityControl is a condition on the ImageScan results of every image the workloads in
+   * scope run; an image without a completed ImageScan fails it.
+   */
+  vulnerabilities?: ComplianceReportSpecControlsItemVulnerabilities;
+  /** Why the control cannot be checked from the API; it is reported Manual, never Pass. */
+  manual?: string;
+}
+
+/**
+ * CustomControlRule is a JSON Schema check, as in ScanPolicy customRules; the control's id and
+ * title name it.
+ */
+export interface ComplianceReportSpecControlsItemCustomRule {
+  /** Message shown when an object fails; the control's title when left out. */
+  message?: string;
+  /**
+   * What the schema is applied to: the whole Object (the kinds that carry a pod), or each
+   * Container (init and ephemeral containers included).
+   * @default "Object"
+   */
+  target?: 'Object' | 'Container';
+  /**
+   * JSON Schema (draft 2020-12 subset supported by ajv) the target must satisfy. Patterns use RE2
+   * syntax and run in linear time.
+   */
+  schema: Record<string, unknown>;
+}
+
+/**
+ * VulnerabilityControl is a condition on the ImageScan results of every image the workloads in
+ * scope run; an image without a completed ImageScan fails it.
+ */
+export interface ComplianceReportSpecControlsItemVulnerabilities {
+  /** No vulnerability with a fixed version at this severity or above. */
+  fixableAtOrAbove?: 'CRITICAL' | 'HIGH' | 'MEDIUM' | 'LOW';
+  /**
+   * With fixableAtOrAbove, only vulnerabilities whose advisory was published more than this many
+   * days ago fail (a patch window).
+   */
+  maxFixAgeDays?: number;
+  /** Every image has a completed ImageScan that finished within this many hours. */
+  maxScanAgeHours?: number;
+}
+
 /** ComplianceReportStatus is the result of the last evaluation. */
 export interface ComplianceReportStatus {
   /**
@@ -143,14 +228,28 @@ export interface ComplianceReportStatus {
   /** Phase is a one-word summary for printer columns; conditions carry the detail. */
   phase?: 'Pending' | 'Running' | 'Completed' | 'Failed';
   /**
-   * Time the report was generated.
+   * Time the last evaluation finished.
    * Format: date-time.
    */
   generatedAt?: string;
-  /** Summary counts controls by result. */
+  /**
+   * The value of the securestack.io/evaluate annotation the last evaluation answered; setting the
+   * annotation to a new value asks for another one.
+   */
+  evaluationRequest?: string;
+  /** FrameworkInfo names the framework evaluated. */
+  framework?: ComplianceReportStatusFramework;
+  /** Pod Security Standards version the pod security rules followed. */
+  podSecurityVersion?: string;
+  /** ComplianceSummary counts controls by result and scores the framework. */
   summary?: ComplianceSummary;
   /** Result of each control of the framework. */
   controls?: ControlResult[];
+  /**
+   * ResultsRef points at the owned ConfigMaps holding every object's result, gzipped JSON in parts
+   * of at most 900 KiB.
+   */
+  resultsRef?: ComplianceReportStatusResultsRef;
 }
 
 /**
@@ -178,13 +277,34 @@ export interface Condition {
   observedGeneration?: number;
 }
 
-/** Summary counts controls by result. */
+/** FrameworkInfo names the framework evaluated. */
+export interface ComplianceReportStatusFramework {
+  id?: string;
+  title?: string;
+  version?: string;
+}
+
+/** ComplianceSummary counts controls by result and scores the framework. */
 export interface ComplianceSummary {
-  passed?: number;
-  failed?: number;
-  skipped?: number;
-  /** Percentage of evaluated controls that passed, 0 to 100. */
+  /** Controls whose evaluated objects all passed. */
+  pass?: number;
+  /** Controls with at least one failed object. */
+  fail?: number;
+  /** Controls that cannot be checked from the API. */
+  manual?: number;
+  /** Controls with nothing in scope to evaluate. */
+  skip?: number;
+  /** Objects evaluated (Pods and Jobs their controllers made are judged through the controller). */
+  objects?: number;
+  /**
+   * Compliance score, 0 to 100, as Kubescape defines it - the mean over evaluated controls (Pass
+   * and Fail) of passed objects / evaluated objects x 100; two decimals.
+   */
   score?: number;
+  /** Score of the evaluation before this one. */
+  previousScore?: number;
+  /** score minus previousScore. */
+  scoreChange?: number;
 }
 
 /** ControlResult is the outcome of one control. */
@@ -193,9 +313,15 @@ export interface ControlResult {
   id: string;
   title?: string;
   severity?: 'CRITICAL' | 'HIGH' | 'MEDIUM' | 'LOW';
-  result: 'Pass' | 'Fail' | 'Skip';
+  /**
+   * Pass (every evaluated object passed), Fail (at least one failed), Manual (cannot be checked
+   * from the API), Skip (nothing in scope).
+   */
+  result: 'Pass' | 'Fail' | 'Manual' | 'Skip';
+  /** Number of objects that passed the control. */
+  passed?: number;
   /** Number of objects that failed the control. */
-  failedCount?: number;
+  failed?: number;
   /** A few of the objects that failed, at most 5. */
   examples?: ObjectRef[];
 }
@@ -207,6 +333,18 @@ export interface ObjectRef {
   name: string;
   /** Why the object failed. */
   message?: string;
+}
+
+/**
+ * ResultsRef points at the owned ConfigMaps holding every object's result, gzipped JSON in parts
+ * of at most 900 KiB.
+ */
+export interface ComplianceReportStatusResultsRef {
+  /** Name of the first part; further parts are suffixed -1, -2 and so on. */
+  name: string;
+  parts?: number;
+  /** Object results stored. */
+  objects?: number;
 }
 
 export interface ComplianceReportList {
@@ -353,6 +491,12 @@ export interface VulnerabilitySummary {
    * admission's vulnerability gate reads it when it ignores unfixed vulnerabilities.
    */
   fixableBySeverity?: VulnerabilitySummaryFixableBySeverity;
+  /**
+   * OldestFixablePublished is, per severity, when the oldest advisory among the vulnerabilities
+   * with a fixed version was published (the earliest its fix can have appeared); compliance
+   * patch-window controls read it.
+   */
+  oldestFixablePublished?: VulnerabilitySummaryOldestFixablePublished;
 }
 
 /**
@@ -365,6 +509,24 @@ export interface VulnerabilitySummaryFixableBySeverity {
   medium?: number;
   low?: number;
   unknown?: number;
+}
+
+/**
+ * OldestFixablePublished is, per severity, when the oldest advisory among the vulnerabilities with
+ * a fixed version was published (the earliest its fix can have appeared); compliance patch-window
+ * controls read it.
+ */
+export interface VulnerabilitySummaryOldestFixablePublished {
+  /** Format: date-time. */
+  critical?: string;
+  /** Format: date-time. */
+  high?: string;
+  /** Format: date-time. */
+  medium?: string;
+  /** Format: date-time. */
+  low?: string;
+  /** Format: date-time. */
+  unknown?: string;
 }
 
 /** Finding is one vulnerability in one package. */

@@ -15,6 +15,8 @@ export interface ImageFacts {
   /** `namespace/name` of the ImageScan the facts come from, for messages. */
   scan: string;
   completed: boolean;
+  /** When the scan completed (RFC 3339), for scan-age compliance controls. */
+  completedAt?: string;
   digest?: string;
   summary?: VulnerabilitySummary;
 }

@@ -41,7 +41,7 @@ export interface GeneratedReport {
   bom: Record<string, unknown>;
   json: string;
   digest: string;
-  counts: Record<Lowercase<GenSeverity>, number> & { fixable: number; fixableBySeverity: Record<Lowercase<GenSeverity>, number> };
+  counts: Record<Lowercase<GenSeverity>, number> & { fixable: number; fixableBySeverity: Record<Lowercase<GenSeverity>, number>; oldestFixablePublished: Partial<Record<Lowercase<GenSeverity>, string>> };
   /** One per (vulnerability id, affected component). */
   findings: ExpectedFinding[];
   componentCount: number;
@@ -158,7 +158,9 @@ export function generateTrivyReport(options: GenerateOptions): GeneratedReport {
   }
 
   const fixableBySeverity = { critical: 0, high: 0, medium: 0, low: 0, unknown: 0 };
-  const counts = { critical: 0, high: 0, medium: 0, low: 0, unknown: 0, fixable: 0, fixableBySeverity };
+  // When the oldest fixable advisory of each severity was published (absent when none is fixable).
+  const oldestFixablePublished: Partial<Record<Lowercase<GenSeverity>, string>> = {};
+  const counts = { critical: 0, high: 0, medium: 0, low: 0, unknown: 0, fixable: 0, fixableBySeverity, oldestFixablePublished };
   const findings: ExpectedFinding[] = [];
   const vulnerabilities: Record<string, unknown>[] = [];
   const lorem = 'A flaw was found in the parser that allows a remote attacker to cause a denial of service or possibly execute arbitrary code via a crafted input. ';
@@ -195,7 +197,8 @@ export function generateTrivyReport(options: GenerateOptions): GeneratedReport {
       cwes: [79, 787],
       description,
       advisories: [{ url: `https://avd.aquasec.com/nvd/${id.toLowerCase()}` }],
-      published: '2024-03-01T12:00:00+00:00',
+      // Spread over two years, so the oldest fixable advisory differs by severity.
+      published: publishedOf(v),
       updated: '2024-06-01T12:00:00+00:00',
       affects: affected.map((p) => ({ ref: p.ref, versions: [{ version: p.version, status: 'affected' }] })),
     };
@@ -213,6 +216,8 @@ export function generateTrivyReport(options: GenerateOptions): GeneratedReport {
       if (fixed) {
         counts.fixable++;
         fixableBySeverity[level]++;
+        const published = new Date(publishedOf(v)).toISOString();
+        if (!oldestFixablePublished[level] || published < (oldestFixablePublished[level] ?? '')) oldestFixablePublished[level] = published;
       }
       const finding: ExpectedFinding = { id, package: p.group ? `${p.group}:${p.name}` : p.name, installedVersion: p.version, severity };
       if (fixed) finding.fixedVersion = fixed;
@@ -266,4 +271,9 @@ export function expectedTop(findings: ExpectedFinding[], n = 20): ExpectedFindin
   return [...findings]
     .sort((a, b) => RANK[b.severity] - RANK[a.severity] || (b.score ?? -1) - (a.score ?? -1) || cmp(a.id, b.id) || cmp(a.package, b.package) || cmp(a.installedVersion, b.installedVersion))
     .slice(0, n);
+}
+
+/** Publication date of generated vulnerability v, in Trivy's format: one day apart, over 730 days from 2023-01-01. */
+function publishedOf(v: number): string {
+  return `${new Date(Date.UTC(2023, 0, 1) + ((v * 37) % 730) * 86_400_000).toISOString().slice(0, 10)}T12:00:00+00:00`;
 }

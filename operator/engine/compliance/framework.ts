@@ -29,7 +29,12 @@ export type ControlCheck =
   /** Fails an image (counted per workload that runs it) that breaks the condition. */
   | { type: 'vulnerabilities'; vulnerabilities: VulnerabilityCheck }
   /** Nothing the API shows decides it: always reported Manual, never Pass. */
-  | { type: 'manual'; reason: string };
+  | { type: 'manual'; reason: string }
+  /**
+   * A team's own JSON Schema check (a custom framework's control), with the shape of a ScanPolicy
+   * custom rule: over the whole object of each kind that carries a pod, or over each container.
+   */
+  | { type: 'custom'; message: string; target: 'Object' | 'Container'; schema: Record<string, unknown> };
 
 export interface Control {
   /** Unique within the framework, as the framework's own document numbers it (5.2.2, pss-baseline-privileged). */

@@ -104,6 +104,7 @@ export class ImageFactsIndex {
           scan: `${scan.metadata?.namespace ?? ''}/${scan.metadata?.name ?? ''}`,
           completed: status?.phase === 'Completed',
           ...(digest ? { digest } : {}),
+          ...(status?.completedAt ? { completedAt: status.completedAt } : {}),
           ...(status?.summary ? { summary: status.summary } : {}),
         },
         rank: (status?.phase === 'Completed' ? 1e15 : 0) + (Date.parse(status?.completedAt ?? '') || 0),

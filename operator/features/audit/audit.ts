@@ -7,20 +7,8 @@
 import type { CompiledPolicy } from '../../engine/compile';
 import { evaluatePolicy, subjectOf, type ImageLookup } from '../../engine/evaluate';
 import type { KubeObject, Severity } from '../../engine/types';
-import { podKinds } from '../../engine/workload';
+import { judgedThroughController, policyKinds } from '../../engine/inventory';
 import type { KubeClient } from '../../platform/kube/client';
-
-/** apiVersion per API group for the kinds the audit can list (all built-in, all v1). */
-const groupVersions: Readonly<Record<string, string>> = {
-  '': 'v1',
-  apps: 'apps/v1',
-  batch: 'batch/v1',
-  'rbac.authorization.k8s.io': 'rbac.authorization.k8s.io/v1',
-};
-
-const rbacKinds = ['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding'].map((kind) => ({ group: 'rbac.authorization.k8s.io', kind }));
-/** What a wildcard kind audits: the kinds built-in rules read. */
-const auditableKinds = [...podKinds, ...rbacKinds];
 
 export interface AuditSources {
   client: KubeClient;
@@ -44,29 +32,8 @@ export interface AuditResult {
   skippedKinds: string[];
 }
 
-/** The kinds to list for a policy, with apiVersions; wildcards expand to the auditable kinds. */
-export function auditKinds(policy: CompiledPolicy): { kinds: { apiVersion: string; group: string; kind: string }[]; skipped: string[] } {
-  const kinds = new Map<string, { apiVersion: string; group: string; kind: string }>();
-  const skipped: string[] = [];
-  for (const entry of policy.match.kinds) {
-    const group = entry.group ?? '';
-    const candidates = auditableKinds.filter((known) => (group === '*' || group === known.group) && (entry.kind === '*' || entry.kind === known.kind));
-    if (candidates.length === 0) skipped.push(group ? `${entry.kind}.${group}` : entry.kind);
-    for (const candidate of candidates) {
-      const apiVersion = groupVersions[candidate.group];
-      if (apiVersion) kinds.set(`${candidate.group}/${candidate.kind}`, { apiVersion, ...candidate });
-    }
-  }
-  return { kinds: [...kinds.values()], skipped };
-}
-
-/** True when a controller that the policy also matches owns the object. */
-function judgedThroughController(object: KubeObject, policy: CompiledPolicy): boolean {
-  const owner = object.metadata?.ownerReferences?.find((reference) => reference.controller === true);
-  if (!owner?.kind) return false;
-  const group = (owner.apiVersion ?? '').includes('/') ? (owner.apiVersion ?? '').split('/')[0] ?? '' : '';
-  return policy.match.kinds.some((kind) => ((kind.group ?? '') === '*' || (kind.group ?? '') === group) && (kind.kind === '*' || kind.kind === owner.kind));
-}
+/** The kinds to list for a policy (engine/inventory), under the name the audit's callers know. */
+export const auditKinds = policyKinds;
 
 export async function auditPolicy(policy: CompiledPolicy, sources: AuditSources, signal?: AbortSignal): Promise<AuditResult> {
   const result: AuditResult = { objects: 0, byRule: new Map(), series: new Map(), skippedKinds: [] };

@@ -159,7 +159,11 @@ export interface ScanSummary {
   digest?: string;
   scanner: { name?: string; version?: string; dbUpdatedAt?: string };
   /** Counts per severity and the fixable count: one per (vulnerability id, affected component). */
-  summary: Required<Omit<VulnerabilitySummary, 'fixableBySeverity'>> & { fixableBySeverity: Required<NonNullable<VulnerabilitySummary['fixableBySeverity']>> };
+  summary: Required<Omit<VulnerabilitySummary, 'fixableBySeverity' | 'oldestFixablePublished'>> & {
+    fixableBySeverity: Required<NonNullable<VulnerabilitySummary['fixableBySeverity']>>;
+    /** Per severity, the oldest publication date among fixable vulnerabilities (absent when none is fixable or dated). */
+    oldestFixablePublished: NonNullable<VulnerabilitySummary['oldestFixablePublished']>;
+  };
   /** All findings counted in summary. */
   findingCount: number;
   /** The most severe findings, at most `topN`, within the byte budget. */
@@ -457,7 +461,8 @@ export function summarize(doc: Record<string, unknown>, specVersion: string, opt
   visit(doc.components, true);
 
   const fixableBySeverity = { critical: 0, high: 0, medium: 0, low: 0, unknown: 0 };
-  const counts = { critical: 0, high: 0, medium: 0, low: 0, unknown: 0, fixable: 0, fixableBySeverity };
+  const oldestFixablePublished: ScanSummary['summary']['oldestFixablePublished'] = {};
+  const counts = { critical: 0, high: 0, medium: 0, low: 0, unknown: 0, fixable: 0, fixableBySeverity, oldestFixablePublished };
   const findings: Finding[] = [];
   const seen = new Set<string>();
   const vulnerabilities = Array.isArray(doc.vulnerabilities) ? doc.vulnerabilities : [];
@@ -471,6 +476,7 @@ export function summarize(doc: Record<string, unknown>, specVersion: string, opt
     const title = titleOf(v, titleMax);
     const recommendations = parseRecommendation(str(v.recommendation));
     const fixedProperty = propertyValue(v.properties, 'aquasecurity:trivy:FixedVersion');
+    const published = publishedDate(v.published);
     const affects = Array.isArray(v.affects) ? v.affects.filter(isRecord) : [];
     for (const affect of affects) {
       const ref = str(affect.ref);
@@ -493,6 +499,8 @@ export function summarize(doc: Record<string, unknown>, specVersion: string, opt
       if (fixed) {
         counts.fixable++;
         fixableBySeverity[level]++;
+        const oldest = oldestFixablePublished[level];
+        if (published && (!oldest || published < oldest)) oldestFixablePublished[level] = published;
       }
       const finding: Finding = {
         id: truncate(id, LIMITS.id),
@@ -732,4 +740,11 @@ export function truncate(text: string, max: number): string {
   const code = text.charCodeAt(end - 1);
   if (code >= 0xd800 && code <= 0xdbff) end--;
   return `${text.slice(0, end)}…`;
+}
+
+/** An advisory's publication date as RFC 3339 in UTC (comparable as text), or undefined when absent or not a date. */
+function publishedDate(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value.length > 64) return undefined;
+  const time = Date.parse(value);
+  return Number.isNaN(time) ? undefined : new Date(time).toISOString();
 }
