@@ -322,12 +322,19 @@ export class KubeClient {
   }
 
   /** One page of any kind of object, by apiVersion and kind. For background work such as the policy audit. */
-  async listPage(apiVersion: string, kind: string, limit: number, continueToken?: string): Promise<{ items: KubernetesObject[]; continueToken?: string }> {
+  /** One page of a kind, cluster-wide or (for a namespaced kind) in one namespace. */
+  async listPage(apiVersion: string, kind: string, limit: number, continueToken?: string, namespace?: string): Promise<{ items: KubernetesObject[]; continueToken?: string }> {
     const type = await this.resourceOf(apiVersion, kind);
-    const body = await this.request<{ items?: KubernetesObject[]; metadata?: { continue?: string } }>(`list ${kind}`, 'GET', `${collectionPath(type)}?${listQuery(limit, undefined, continueToken)}`);
+    const path = namespace !== undefined && type.namespaced ? objectPath(type, namespace) : collectionPath(type);
+    const body = await this.request<{ items?: KubernetesObject[]; metadata?: { continue?: string } }>(`list ${kind}`, 'GET', `${path}?${listQuery(limit, undefined, continueToken)}`);
     const next = body.metadata?.continue || undefined;
     const items = (body.items ?? []).map((item) => ({ apiVersion, kind, ...item }));
     return next ? { items, continueToken: next } : { items };
+  }
+
+  /** Whether a kind's objects live in namespaces, from discovery (cached). */
+  async namespaced(apiVersion: string, kind: string): Promise<boolean> {
+    return (await this.resourceOf(apiVersion, kind)).namespaced;
   }
 
   /** The resource serving a kind, from the discovery document of its group version (cached). */

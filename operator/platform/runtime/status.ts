@@ -26,14 +26,17 @@ export interface StatusUpdate<S extends ConventionalStatus> {
   normalize?: (next: S) => void;
 }
 
-/** Writes the status; returns whether anything was sent. */
+/**
+ * Writes the status; returns the object as the API server stored it (its new resourceVersion for
+ * a later write in the same reconcile), or undefined when nothing changed and nothing was sent.
+ */
 export async function writeStatus<S extends ConventionalStatus, T extends ApiObject & { status?: S }>(
   deps: { client: KubeClient; events: EventRecorder },
   type: ResourceType,
   object: T,
   context: ReconcileContext,
   update: StatusUpdate<S>,
-): Promise<boolean> {
+): Promise<T | undefined> {
   // A status not written yet is empty: every field of S is optional by the CRD's schema.
   const previous = object.status ?? ({} as S);
   const generation = object.metadata?.generation;
@@ -41,11 +44,11 @@ export async function writeStatus<S extends ConventionalStatus, T extends ApiObj
   const next = { ...previous, ...update.fields, observedGeneration: generation } as S;
   update.normalize?.(next);
   next.conditions = setCondition(update.fields.conditions ?? previous.conditions, update.condition, generation);
-  if (JSON.stringify(next) === JSON.stringify(previous)) return false;
+  if (JSON.stringify(next) === JSON.stringify(previous)) return undefined;
   ensureLeading(context);
-  await deps.client.replaceCustomStatus(type, { ...object, status: next });
+  const stored = await deps.client.replaceCustomStatus(type, { ...object, status: next });
   if (update.event && (previous.phase !== next.phase || previous.observedGeneration !== generation)) {
     await deps.events.record(object, update.event.type, update.event.reason, update.condition.message, context.log);
   }
-  return true;
+  return stored;
 }
