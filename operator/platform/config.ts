@@ -100,6 +100,11 @@ export interface OperatorConfig {
   webhookExcludeNamespaces: string[];
   /** How often the background audit re-evaluates existing objects against every Ready policy. */
   auditIntervalMs: number;
+  /**
+   * OpenReports (openreports.io/v1alpha1 Report and ClusterReport) for ComplianceReports: `auto`
+   * writes them when the API server serves that API, `off` never.
+   */
+  openReports: 'auto' | 'off';
 }
 
 export class ConfigError extends Error {}
@@ -393,6 +398,10 @@ const settings: { [K in keyof OperatorConfig]: Setting<K> } = {
   auditIntervalMs: {
     key: 'auditIntervalMs', env: 'SECURESTACK_AUDIT_INTERVAL', flag: 'audit-interval',
     parse: duration(1_000, 7 * 24 * 3_600_000), fallback: () => 3_600_000, expects: 'a duration between 1s and 168h, e.g. 1h',
+  },
+  openReports: {
+    key: 'openReports', env: 'SECURESTACK_OPENREPORTS', flag: 'openreports',
+    parse: oneOf(['auto', 'off'] as const), fallback: () => 'auto' as const, expects: 'auto or off',
   },
   reportCertSecret: {
     key: 'reportCertSecret', env: 'SECURESTACK_REPORT_CERT_SECRET', flag: 'report-cert-secret',

@@ -14,12 +14,13 @@ import { fitControls } from '../../engine/compliance/status';
 import type { ImageLookup } from '../../engine/evaluate';
 import { policyKinds } from '../../engine/inventory';
 import type { KubeClient, ObjectKey, ResourceType } from '../../platform/kube/client';
-import { rfc3339, type ConditionUpdate } from '../../platform/runtime/conditions';
+import { rfc3339, setCondition, type ConditionUpdate } from '../../platform/runtime/conditions';
 import type { EventRecorder } from '../../platform/runtime/events';
 import { cachedObject, ensureLeading, type ReconcileContext, type ReconcileResult, type Reconciler } from '../../platform/runtime/reconciler';
 import { writeStatus } from '../../platform/runtime/status';
 import type { ComplianceMetrics } from './metrics';
-import { resultsDocument, storeResults } from './results-store';
+import type { OpenReportsWriter } from './openreports';
+import { resultsDocument, storeResults, type ComplianceResultsDocument } from './results-store';
 import { objectsInScope, resolveScope, type NamespaceInfo } from './scope';
 
 /** Setting this annotation to a new value asks for another evaluation. */
@@ -36,6 +37,8 @@ export interface ComplianceDeps {
   images: ImageLookup;
   /** Evaluations wait for the shared caches (Namespaces, ImageScans) to be complete. */
   cachesSynced(): boolean;
+  /** Writes OpenReports; absent when they are turned off. */
+  openReports?: OpenReportsWriter;
   now?: () => number;
   pageSize?: number;
 }
@@ -60,6 +63,10 @@ export class ComplianceReportReconciler implements Reconciler {
     const seriesKey = `${key.namespace ?? ''}/${key.name}`;
     if (!report?.metadata.uid || report.metadata.deletionTimestamp) {
       this.forgetSeries(seriesKey);
+      this.failedAt.delete(seriesKey);
+      // Reports in other namespaces cannot be owned by it: delete them by their labels.
+      const removed = await this.deps.openReports?.forget({ namespace: key.namespace ?? '', name: key.name });
+      if (removed) context.log.info({ removed }, 'OpenReports of a deleted ComplianceReport removed');
       return {};
     }
     if (!evaluationDue(report)) return {};
@@ -140,7 +147,9 @@ export class ComplianceReportReconciler implements Reconciler {
     const owner = { namespace: report.metadata.namespace ?? '', name: report.metadata.name ?? '', uid: report.metadata.uid ?? '' };
     const header = { report: { namespace: owner.namespace, name: owner.name }, framework: { id: framework.id, title: framework.title, version: framework.version }, podSecurityVersion: compiled.podSecurityVersion, generatedAt: evaluation.generatedAt };
     ensureLeading(context);
-    const stored = await storeResults(this.deps.client, owner, resultsDocument(header, framework.controls, evaluation.verdicts));
+    const document = resultsDocument(header, framework.controls, evaluation.verdicts);
+    const stored = await storeResults(this.deps.client, owner, document);
+    const published = await this.publish(report, document, context);
 
     const previous = report.status;
     // A trend only means something within one framework: a report switched to another starts afresh.
@@ -155,7 +164,9 @@ export class ComplianceReportReconciler implements Reconciler {
     const { controls, examplesCut } = fitControls(evaluation.outcomes, rest);
     const counts = `${summary.pass} pass, ${summary.fail} fail, ${summary.manual} manual, ${summary.skip} skip`;
     const message = `${evaluation.objects} object(s) evaluated: ${counts}${summary.score !== undefined ? `; score ${summary.score}` : ''}${examplesCut ? ' (examples shortened to keep status small; every result is in the results ConfigMaps)' : ''}`;
+    const conditions = published ? setCondition(previous?.conditions, published, report.metadata.generation) : previous?.conditions;
     await this.write(report, context, {
+      ...(conditions ? { conditions } : {}),
       phase: 'Completed',
       generatedAt: evaluation.generatedAt,
       evaluationRequest: request,
@@ -166,6 +177,27 @@ export class ComplianceReportReconciler implements Reconciler {
       resultsRef: { name: stored.name, parts: stored.parts, objects: evaluation.verdicts.length },
     }, { type: 'Ready', status: 'True', reason: 'Evaluated', message }, { type: 'Normal', reason: 'Evaluated' });
     await this.recordChanges(report, evaluation, context);
+  }
+
+  /**
+   * OpenReports for the evaluation, when turned on: the OpenReports condition says whether they
+   * were written (undefined: turned off, nothing to say). A failure here does not fail the
+   * evaluation, whose results are stored; it shows as the condition, an Event and a metric.
+   */
+  private async publish(report: ComplianceReport, document: ComplianceResultsDocument, context: ReconcileContext): Promise<ConditionUpdate | undefined> {
+    if (!this.deps.openReports) return undefined;
+    try {
+      const { served, written, deleted } = await this.deps.openReports.write(document);
+      if (!served) return { type: 'OpenReports', status: 'False', reason: 'APINotServed', message: 'openreports.io/v1alpha1 is not served by this cluster: install the OpenReports CRDs to get Reports' };
+      return { type: 'OpenReports', status: 'True', reason: 'Written', message: `${written} report(s) written${deleted > 0 ? `, ${deleted} stale one(s) deleted` : ''}` };
+    } catch (err) {
+      if (context.signal.aborted) throw err;
+      this.deps.metrics.evaluations.inc({ result: 'openreports-error' });
+      const message = `OpenReports could not be written: ${err instanceof Error ? err.message : String(err)}`;
+      context.log.warn({ err: message }, 'OpenReports write failed');
+      await this.deps.events.record(report, 'Warning', 'OpenReportsFailed', message.slice(0, 1024), context.log);
+      return { type: 'OpenReports', status: 'False', reason: 'WriteFailed', message };
+    }
   }
 
   /** Events for what an auditor follows: the score moving, and controls that newly fail. */

@@ -35,7 +35,7 @@ export function createComplianceMetrics(registry: Registry): ComplianceMetrics {
     }),
     evaluations: new Counter({
       name: 'securestack_compliance_evaluations_total',
-      help: 'ComplianceReport evaluations, by result (success, invalid: the spec does not compile, error: listing or storing failed).',
+      help: 'ComplianceReport evaluations, by result (success; invalid: the spec does not compile; error: listing or storing failed; openreports-error: evaluated, but its OpenReports could not be written).',
       labelNames: ['result'],
       registers,
     }),

@@ -362,6 +362,15 @@ export class KubeClient {
     return this.request<T>(`create ${type.plural}`, 'POST', objectPath(type, type.namespaced ? object.metadata?.namespace : undefined), object);
   }
 
+  /**
+   * Server-side apply: creates the object or makes the fields this manager owns what `object`
+   * says, in one request and without a resourceVersion (force: the operator owns what it writes).
+   */
+  async applyCustom<T extends ApiObject>(type: ResourceType, object: T, fieldManager: string): Promise<T> {
+    const path = objectPath(type, type.namespaced ? object.metadata?.namespace : undefined, object.metadata?.name ?? '');
+    return this.request<T>(`apply ${type.plural}`, 'PATCH', `${path}?fieldManager=${encodeURIComponent(fieldManager)}&force=true`, object, 'application/apply-patch+yaml');
+  }
+
   async deleteCustom(type: ResourceType, key: ObjectKey): Promise<void> {
     await this.deleteIfPresent(`delete ${type.plural}`, objectPath(type, type.namespaced ? namespaceOf(key) : undefined, key.name));
   }
