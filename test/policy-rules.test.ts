@@ -953,6 +953,11 @@ describe('hardening rules', () => {
     assert.equal(run('require-network-policy', namespace('kube-public'), { exemptNamespaces: [] }, facts).length, 1);
     assert.deepEqual(run('require-network-policy', namespace('team-x'), { exemptNamespaces: ['team-*'] }, facts), []);
     assert.deepEqual(run('require-network-policy', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'empty', namespace: 'empty' } }, {}, facts), []);
+    parametersFor(rule('require-network-policy'), { exemptNamespaces: Array.from({ length: 64 }, (_, index) => `n${index}`) });
+    assert.throws(() => parametersFor(rule('require-network-policy'), { exemptNamespaces: Array.from({ length: 65 }, (_, index) => `n${index}`) }));
+    parametersFor(rule('require-network-policy'), { exemptNamespaces: ['a'.repeat(63)] });
+    assert.throws(() => parametersFor(rule('require-network-policy'), { exemptNamespaces: ['a'.repeat(64)] }));
+    assert.throws(() => parametersFor(rule('require-network-policy'), { exemptNamespaces: [''] }));
     assert.equal(rule('require-network-policy').backgroundOnly, true);
     assert.ok(catalog.filter((entry) => entry.backgroundOnly).every((entry) => entry.id === 'require-network-policy'), 'only rules that read facts are background-only');
   });

@@ -1,8 +1,8 @@
 /**
  * Evaluates compiled policies against one object: match and exclude, built-in rules over the pod
  * (or the object, for RBAC kinds), custom JSON Schema rules, exceptions still in force, and the
- * vulnerability gate over what the watched ImageScans know. Pure: the clock and the ImageScan
- * facts come in as arguments.
+ * vulnerability gate over what the watched ImageScans know. Pure: the clock, the ImageScan facts
+ * and the cluster facts some background-only rules need come in as arguments.
  */
 import type { VulnerabilitySummary } from '../api/types.generated';
 import { gateRuleId, pointerToPath, type CompiledCustomRule, type CompiledException, type CompiledPolicy } from './compile';
