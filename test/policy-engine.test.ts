@@ -460,6 +460,20 @@ describe('evaluate: pod controllers judged by their pod template', () => {
     assert.deepEqual(verdictOf(both, clusterRoleBinding('viewers', 'view', [{ kind: 'Group', name: 'ops' }])).violations, []);
     assert.deepEqual(ids(verdictOf(both, pod('p', 'a', podSpec(privileged())))), ['disallow-privileged']);
   });
+
+  it('runs background-only rules only when the input has cluster facts; other rules either way', () => {
+    const policy = compiled('isolation', { mode: 'Enforce', rules: [{ id: 'require-network-policy' }, { id: 'disallow-default-namespace' }] });
+    assert.ok(policy.match.kinds.some((kind) => kind.kind === 'Namespace'), 'the rule\'s kind joins the default kinds, so the audit can list it');
+    const shop = namespaceObject('shop', {});
+    assert.deepEqual(verdictOf(policy, shop).violations, [], 'admission has no facts: a new Namespace is not denied');
+    const facts = { networkPolicyCount: (namespace: string): number | undefined => (namespace === 'shop' ? 0 : namespace === 'payments' ? 1 : undefined) };
+    assert.deepEqual(ids(verdictOf(policy, shop, { facts })), ['require-network-policy']);
+    assert.deepEqual(verdictOf(policy, namespaceObject('payments', {}), { facts }).violations, []);
+    assert.deepEqual(verdictOf(policy, namespaceObject('unlisted', {}), { facts }).violations, [], 'a namespace the facts do not cover');
+    const web = deployment('web', 'default', podSpec(plain()));
+    assert.deepEqual(ids(verdictOf(policy, web)), ['disallow-default-namespace']);
+    assert.deepEqual(ids(verdictOf(policy, web, { facts })), ['disallow-default-namespace']);
+  });
 });
 
 describe('evaluate: custom rules', () => {

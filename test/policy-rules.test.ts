@@ -5,10 +5,10 @@ import { describe, it } from 'node:test';
 import Ajv from 'ajv';
 import yaml from 'js-yaml';
 import { packageRoot } from '../operator/api/schema';
-import { catalog, exampleParameters, ruleById, ruleSetNames, ruleSets } from '../operator/engine/rules';
+import { catalog, exampleFacts, exampleParameters, ruleById, ruleSetNames, ruleSets } from '../operator/engine/rules';
 import { renderRulesDoc, reportedFields, rulesDocPath } from '../tools/rules-doc';
 import { globMatch, joinPath, pathToward, splitPath } from '../operator/engine/rules/util';
-import type { Finding, KubeObject, Rule } from '../operator/engine/types';
+import type { ClusterFacts, Finding, KubeObject, Rule } from '../operator/engine/types';
 import { podTemplateOf } from '../operator/engine/workload';
 
 // The engine's settings: schema defaults are filled in before a rule sees its parameters.
@@ -28,16 +28,16 @@ function parametersFor(target: Rule, given: Record<string, unknown> = {}): Recor
   return parameters;
 }
 
-function evaluate(target: Rule, object: KubeObject, given: Record<string, unknown> = {}): Finding[] {
+function evaluate(target: Rule, object: KubeObject, given: Record<string, unknown> = {}, facts: ClusterFacts | undefined = exampleFacts): Finding[] {
   const parameters = parametersFor(target, given);
-  if (target.target === 'object') return target.check(object, parameters);
+  if (target.target === 'object') return target.check(object, parameters, facts);
   const pod = podTemplateOf(object);
   assert.ok(pod, `${target.id}: ${object.kind ?? '?'} carries no pod`);
   return target.check(pod, parameters);
 }
 
-function run(id: string, object: KubeObject, given: Record<string, unknown> = {}): Finding[] {
-  const findings = evaluate(rule(id), object, given);
+function run(id: string, object: KubeObject, given: Record<string, unknown> = {}, facts?: ClusterFacts): Finding[] {
+  const findings = evaluate(rule(id), object, given, facts ?? exampleFacts);
   for (const finding of findings) assertPointsInto(object, finding.field);
   return findings;
 }
@@ -785,7 +785,180 @@ describe('rbac rules', () => {
     assert.deepEqual(run('disallow-rbac-escalation', clusterRole('admin', [cases[2]?.[0] ?? {}])), []);
   });
 
+  it('sensitive grants: RBAC wildcards as the authorizer reads them ("*", "*/sub"; not "pods/*")', () => {
+    // [rule, policy rule, findings]: each grant both ways, in verbs, apiGroups and resources.
+    const cases: [string, Record<string, unknown>, number][] = [
+      ['disallow-secret-access', { apiGroups: [''], resources: ['secrets'], verbs: ['list'] }, 1],
+      ['disallow-secret-access', { apiGroups: [''], resources: ['secrets'], verbs: ['watch'] }, 1],
+      ['disallow-secret-access', { apiGroups: ['*'], resources: ['*'], verbs: ['*'] }, 1],
+      ['disallow-secret-access', { apiGroups: [''], resources: ['secrets'], verbs: ['create', 'delete'] }, 0],
+      ['disallow-secret-access', { apiGroups: ['apps'], resources: ['secrets'], verbs: ['get'] }, 0],
+      ['disallow-secret-access', { apiGroups: [''], resources: ['secrets'], resourceNames: ['web-tls'], verbs: ['get', 'list'] }, 0],
+      ['disallow-secret-access', { apiGroups: [''], resources: ['configmaps', 'secrets', '*'], verbs: ['get'] }, 2],
+      ['disallow-pod-create', { apiGroups: [''], resources: ['pods'], verbs: ['*'] }, 1],
+      ['disallow-pod-create', { apiGroups: [''], resources: ['pods'], verbs: ['get', 'update'] }, 0],
+      ['disallow-pod-create', { apiGroups: [''], resources: ['pods/*', '*/exec', 'pods/exec'], verbs: ['create'] }, 0],
+      ['disallow-pod-create', { apiGroups: ['apps'], resources: ['deployments'], verbs: ['create'] }, 0],
+      ['disallow-service-account-token-create', { apiGroups: [''], resources: ['*/token'], verbs: ['create'] }, 1],
+      ['disallow-service-account-token-create', { apiGroups: [''], resources: ['serviceaccounts/*'], verbs: ['create'] }, 0],
+      ['disallow-service-account-token-create', { apiGroups: [''], resources: ['serviceaccounts'], verbs: ['create'] }, 0],
+      ['disallow-service-account-token-create', { apiGroups: [''], resources: ['serviceaccounts/token'], verbs: ['get'] }, 0],
+    ];
+    for (const [id, policyRule, count] of cases) assert.equal(run(id, role('r', [policyRule])).length, count, `${id} ${JSON.stringify(policyRule)}`);
+    const all = run('disallow-secret-access', role('r', [cases[6]?.[1] ?? {}]));
+    assert.deepEqual(fieldsOf(all), ['rules[0].resources[1]', 'rules[0].resources[2]']);
+    assert.equal(all[1]?.message, 'Role "team-a/r" rule 0 grants get on * (includes secrets)');
+    assert.equal(run('disallow-pod-create', role('r', [cases[7]?.[1] ?? {}]))[0]?.message, 'Role "team-a/r" rule 0 grants * on pods');
+  });
+
+  it('sensitive grants on cluster-scoped resources: ClusterRoles only, every listed verb', () => {
+    const cases: [string, Record<string, unknown>, number][] = [
+      ['disallow-persistent-volume-create', { apiGroups: [''], resources: ['persistentvolumes'], verbs: ['create'] }, 1],
+      ['disallow-persistent-volume-create', { apiGroups: [''], resources: ['persistentvolumeclaims'], verbs: ['create'] }, 0],
+      ['disallow-node-proxy', { apiGroups: [''], resources: ['nodes/proxy'], verbs: ['get'] }, 1],
+      ['disallow-node-proxy', { apiGroups: [''], resources: ['*/proxy'], verbs: ['create'] }, 1],
+      ['disallow-node-proxy', { apiGroups: [''], resources: ['nodes/proxy'], verbs: ['list', 'watch'] }, 0],
+      ['disallow-node-proxy', { apiGroups: [''], resources: ['nodes', 'services/proxy'], verbs: ['get'] }, 0],
+      ['disallow-csr-approval', { apiGroups: ['certificates.k8s.io'], resources: ['certificatesigningrequests/approval'], verbs: ['patch'] }, 1],
+      ['disallow-csr-approval', { apiGroups: ['*'], resources: ['*/approval'], verbs: ['*'] }, 1],
+      ['disallow-csr-approval', { apiGroups: ['certificates.k8s.io'], resources: ['certificatesigningrequests'], verbs: ['update'] }, 0],
+      ['disallow-csr-approval', { apiGroups: [''], resources: ['certificatesigningrequests/approval'], verbs: ['update'] }, 0],
+      ['disallow-webhook-configuration-write', { apiGroups: ['admissionregistration.k8s.io'], resources: ['validatingwebhookconfigurations', 'mutatingwebhookconfigurations'], verbs: ['delete'] }, 2],
+      ['disallow-webhook-configuration-write', { apiGroups: ['admissionregistration.k8s.io'], resources: ['validatingwebhookconfigurations'], verbs: ['deletecollection'] }, 1],
+      ['disallow-webhook-configuration-write', { apiGroups: ['admissionregistration.k8s.io'], resources: ['validatingwebhookconfigurations'], verbs: ['get', 'list', 'watch'] }, 0],
+      ['disallow-webhook-configuration-write', { apiGroups: ['admissionregistration.k8s.io'], resources: ['validatingadmissionpolicies'], verbs: ['create'] }, 0],
+    ];
+    for (const [id, policyRule, count] of cases) {
+      assert.equal(run(id, clusterRole('c', [policyRule])).length, count, `${id} ${JSON.stringify(policyRule)}`);
+      assert.deepEqual(run(id, role('r', [policyRule])), [], `${id}: a namespaced Role cannot grant cluster-scoped resources`);
+    }
+    for (const id of ['disallow-persistent-volume-create', 'disallow-node-proxy', 'disallow-csr-approval', 'disallow-webhook-configuration-write']) {
+      const target = rule(id);
+      assert.ok(target.target === 'object' && target.kinds.every((kind) => kind.kind === 'ClusterRole'), id);
+    }
+  });
+
+  it('sensitive grants: Kubernetes\' own ClusterRoles are exempt by default, namespaced Roles never by name', () => {
+    const grant = { apiGroups: [''], resources: ['pods'], verbs: ['create'] };
+    assert.deepEqual(run('disallow-pod-create', clusterRole('edit', [grant])), []);
+    assert.deepEqual(run('disallow-pod-create', clusterRole('system:controller:job-controller', [grant])), []);
+    assert.equal(run('disallow-pod-create', clusterRole('edit', [grant]), { exemptClusterRoles: [] }).length, 1);
+    assert.equal(run('disallow-pod-create', role('edit', [grant])).length, 1);
+    assert.equal(run('disallow-pod-create', clusterRole('ci-runner', [grant]), { exemptClusterRoles: ['ci-*'] }).length, 0);
+  });
+
   it('ignore objects of other kinds', () => {
     for (const id of ruleSets.rbac) assert.deepEqual(run(id, pod({ containers: [c('a')] })), [], id);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Hardening
+
+describe('hardening rules', () => {
+  it('are in no rule set', () => {
+    const hardening = catalog.filter((entry) => entry.family === 'hardening').map((entry) => entry.id);
+    assert.equal(hardening.length, 5);
+    for (const id of hardening) assert.ok(!Object.values(ruleSets).some((ids) => ids.includes(id)), id);
+  });
+
+  it('disallow-net-raw: drop NET_RAW or ALL in every container list, never add it; Windows is exempt', () => {
+    const drop = (...names: string[]): Record<string, unknown> => ({ securityContext: { capabilities: { drop: names } } });
+    const spec = {
+      initContainers: [c('init', drop('cap_net_raw'))],
+      containers: [c('all', drop('ALL')), c('none'), c('lower', drop('all')), c('other', drop('SYS_ADMIN')), c('net', drop('net_raw'))],
+      ephemeralContainers: [c('debug', { securityContext: { capabilities: { drop: ['ALL'], add: ['CHOWN', 'CAP_NET_RAW'] } } })],
+    };
+    const findings = run('disallow-net-raw', pod(spec));
+    assert.deepEqual(fieldsOf(findings), [
+      'spec.containers[1].securityContext',
+      'spec.containers[2].securityContext.capabilities.drop',
+      'spec.containers[3].securityContext.capabilities.drop',
+      'spec.ephemeralContainers[0].securityContext.capabilities.add[1]',
+    ]);
+    assert.equal(findings[0]?.message, 'container "none" does not drop NET_RAW (or ALL)');
+    assert.equal(findings[3]?.message, 'ephemeral container "debug" adds capability "CAP_NET_RAW"');
+    assert.equal(findings[3]?.image, 'registry.example.com/debug:1.0.0');
+    assert.deepEqual(run('disallow-net-raw', pod({ ...spec, os: { name: 'windows' } })), []);
+  });
+
+  it('disallow-env-from-secrets: secretKeyRef and envFrom secretRef in every container list; literals and ConfigMaps pass', () => {
+    const env = [
+      { name: 'A', value: 'x' },
+      { name: 'B', valueFrom: { configMapKeyRef: { name: 'cm', key: 'b' } } },
+      { name: 'C', valueFrom: { secretKeyRef: { name: 's', key: 'c' } } },
+    ];
+    const envFrom = [{ configMapRef: { name: 'cm' } }, { secretRef: { name: 's' } }];
+    const findings = run('disallow-env-from-secrets', pod({ initContainers: [c('init', { env })], containers: [c('app', { envFrom })], ephemeralContainers: [c('debug', { env, envFrom })] }));
+    assert.deepEqual(fieldsOf(findings), [
+      'spec.initContainers[0].env[2].valueFrom.secretKeyRef',
+      'spec.containers[0].envFrom[1].secretRef',
+      'spec.ephemeralContainers[0].env[2].valueFrom.secretKeyRef',
+      'spec.ephemeralContainers[0].envFrom[1].secretRef',
+    ]);
+    assert.equal(findings[0]?.message, 'init container "init" takes env "C" from Secret "s"');
+    assert.equal(findings[1]?.message, 'container "app" takes every key of Secret "s" as env');
+    assert.deepEqual(run('disallow-env-from-secrets', pod({ containers: [c('app', { env: env.slice(0, 2), envFrom: envFrom.slice(0, 1) })] })), []);
+  });
+
+  it('disallow-default-service-account: default (named or implied) with a token fails; another account or no token passes', () => {
+    const app = [c('app')];
+    const unset = run('disallow-default-service-account', deployment({ containers: app }));
+    assert.deepEqual(fieldsOf(unset), ['spec.template.spec.serviceAccountName']);
+    assert.equal(unset[0]?.message, 'pod names no ServiceAccount, so runs as the default one, and does not set automountServiceAccountToken=false');
+    const named = run('disallow-default-service-account', pod({ serviceAccountName: 'default', automountServiceAccountToken: true, containers: app }));
+    assert.equal(named[0]?.message, 'pod runs as the default ServiceAccount and sets automountServiceAccountToken=true');
+    assert.deepEqual(fieldsOf(run('disallow-default-service-account', pod({ serviceAccount: 'default', containers: app }))), ['spec.serviceAccount']);
+    assert.deepEqual(run('disallow-default-service-account', pod({ serviceAccountName: 'api', containers: app })), []);
+    assert.deepEqual(run('disallow-default-service-account', pod({ serviceAccount: 'api', containers: app })), [], 'the deprecated field names it too');
+    assert.deepEqual(run('disallow-default-service-account', pod({ serviceAccountName: '', serviceAccount: 'api', containers: app })), []);
+    assert.deepEqual(run('disallow-default-service-account', pod({ automountServiceAccountToken: false, containers: app })), [], 'no token: not used');
+    const projected = {
+      automountServiceAccountToken: false,
+      containers: app,
+      volumes: [{ name: 'cfg', projected: { sources: [{ configMap: { name: 'cfg' } }] } }, { name: 'token', projected: { sources: [{ configMap: { name: 'ca' } }, { serviceAccountToken: { path: 'token' } }] } }],
+    };
+    const explicit = run('disallow-default-service-account', pod(projected));
+    assert.deepEqual(fieldsOf(explicit), ['spec.volumes[1].projected.sources[1].serviceAccountToken']);
+    assert.equal(explicit[0]?.message, 'volume "token" projects a token of the default ServiceAccount');
+    assert.deepEqual(run('disallow-default-service-account', pod({ ...projected, serviceAccountName: 'api' })), []);
+  });
+
+  it('disallow-default-namespace: workloads and Services in default, except the kubernetes Service', () => {
+    const service = (name: string, namespace: string): KubeObject => ({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace }, spec: { ports: [{ port: 443 }] } });
+    for (const { kind, object } of controllers({ containers: [c('a')] })) {
+      const inDefault = { ...object, metadata: { ...object.metadata, namespace: 'default' } };
+      const findings = run('disallow-default-namespace', inDefault);
+      assert.deepEqual(fieldsOf(findings), ['metadata.namespace'], kind);
+      assert.match(findings[0]?.message ?? '', new RegExp(`^${kind} ".+" is in the default namespace$`));
+      assert.deepEqual(run('disallow-default-namespace', { ...object, metadata: { ...object.metadata, namespace: 'shop' } }), [], kind);
+    }
+    assert.deepEqual(run('disallow-default-namespace', service('kubernetes', 'default')), []);
+    assert.equal(run('disallow-default-namespace', service('web', 'default'))[0]?.message, 'Service "web" is in the default namespace');
+    assert.deepEqual(run('disallow-default-namespace', service('kubernetes', 'shop')), []);
+    assert.deepEqual(run('disallow-default-namespace', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'default' } }), [], 'not a kind it reads');
+  });
+
+  it('require-network-policy: zero policies fail; some, unknown or no facts pass; exemptions by glob', () => {
+    const namespace = (name: string): KubeObject => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+    const counts: Record<string, number> = { empty: 0, guarded: 1, 'kube-public': 0, 'team-x': 0 };
+    const facts: ClusterFacts = { networkPolicyCount: (name) => counts[name] };
+    const findings = run('require-network-policy', namespace('empty'), {}, facts);
+    assert.deepEqual(fieldsOf(findings), ['metadata.name']);
+    assert.equal(findings[0]?.message, 'Namespace "empty" has no NetworkPolicy');
+    assert.deepEqual(run('require-network-policy', namespace('guarded'), {}, facts), []);
+    assert.deepEqual(run('require-network-policy', namespace('unlisted'), {}, facts), [], 'a namespace the facts do not cover');
+    assert.deepEqual(evaluate(rule('require-network-policy'), namespace('empty'), {}, undefined), [], 'no facts at all');
+    assert.deepEqual(run('require-network-policy', namespace('kube-public'), {}, facts), [], 'exempt by default');
+    assert.equal(run('require-network-policy', namespace('kube-public'), { exemptNamespaces: [] }, facts).length, 1);
+    assert.deepEqual(run('require-network-policy', namespace('team-x'), { exemptNamespaces: ['team-*'] }, facts), []);
+    assert.deepEqual(run('require-network-policy', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'empty', namespace: 'empty' } }, {}, facts), []);
+    parametersFor(rule('require-network-policy'), { exemptNamespaces: Array.from({ length: 64 }, (_, index) => `n${index}`) });
+    assert.throws(() => parametersFor(rule('require-network-policy'), { exemptNamespaces: Array.from({ length: 65 }, (_, index) => `n${index}`) }));
+    parametersFor(rule('require-network-policy'), { exemptNamespaces: ['a'.repeat(63)] });
+    assert.throws(() => parametersFor(rule('require-network-policy'), { exemptNamespaces: ['a'.repeat(64)] }));
+    assert.throws(() => parametersFor(rule('require-network-policy'), { exemptNamespaces: [''] }));
+    assert.equal(rule('require-network-policy').backgroundOnly, true);
+    assert.ok(catalog.filter((entry) => entry.backgroundOnly).every((entry) => entry.id === 'require-network-policy'), 'only rules that read facts are background-only');
   });
 });

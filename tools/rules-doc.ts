@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import yaml from 'js-yaml';
 import { packageRoot } from '../operator/api/schema';
-import { catalog, exampleParameters, ruleSetNames, ruleSets } from '../operator/engine/rules';
+import { catalog, exampleFacts, exampleParameters, ruleSetNames, ruleSets } from '../operator/engine/rules';
 import { isRecord } from '../operator/engine/rules/util';
 import type { KubeObject, Rule, RuleFamily } from '../operator/engine/types';
 import { podTemplateOf } from '../operator/engine/workload';
@@ -15,6 +15,7 @@ const familyTitles: Record<RuleFamily, string> = {
   'pod-security-restricted': 'Pod Security Standards: Restricted',
   'best-practices': 'Best practices',
   rbac: 'RBAC',
+  hardening: 'Hardening',
 };
 
 const containerLists = ['containers', 'initContainers', 'ephemeralContainers'] as const;
@@ -78,6 +79,18 @@ export const reportedFields: Readonly<Record<string, readonly string[]>> = {
   'disallow-wildcard-rbac': ['rules[*].verbs[*]', 'rules[*].apiGroups[*]', 'rules[*].resources[*]'],
   'disallow-pod-exec-attach': ['rules[*].resources[*]'],
   'disallow-rbac-escalation': ['rules[*].verbs[*]'],
+  'disallow-secret-access': ['rules[*].resources[*]'],
+  'disallow-pod-create': ['rules[*].resources[*]'],
+  'disallow-persistent-volume-create': ['rules[*].resources[*]'],
+  'disallow-node-proxy': ['rules[*].resources[*]'],
+  'disallow-csr-approval': ['rules[*].resources[*]'],
+  'disallow-webhook-configuration-write': ['rules[*].resources[*]'],
+  'disallow-service-account-token-create': ['rules[*].resources[*]'],
+  'disallow-net-raw': inEveryContainer('securityContext.capabilities.drop', 'securityContext.capabilities.add[*]'),
+  'disallow-env-from-secrets': inEveryContainer('env[*].valueFrom.secretKeyRef', 'envFrom[*].secretRef'),
+  'disallow-default-service-account': ['spec.serviceAccountName', 'spec.serviceAccount', 'spec.volumes[*].projected.sources[*].serviceAccountToken'],
+  'disallow-default-namespace': ['metadata.namespace'],
+  'require-network-policy': ['metadata.name'],
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -157,7 +170,7 @@ function exampleFindings(rule: Rule): string[] {
     const pod = podTemplateOf(object);
     findings = pod ? rule.check(pod, parameters) : [];
   } else {
-    findings = rule.check(object, parameters);
+    findings = rule.check(object, parameters, exampleFacts);
   }
   return findings.map((finding) => `- \`${finding.field}\`: ${finding.message}`);
 }
@@ -180,8 +193,9 @@ function ruleSection(rule: Rule): string {
     `- Family: ${familyTitles[rule.family]}`,
     `- Default severity: ${rule.severity}`,
     `- Rule sets: ${sets.length > 0 ? sets.map((set) => `\`${set}\``).join(', ') : 'none (enable it in `spec.rules`)'}`,
-    `- Applies to: ${rule.target === 'pod' ? 'Pods and the pod templates of ReplicationControllers, PodTemplates, Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs and CronJobs' : rule.kinds.map((kind) => `${kind.kind} (${kind.group})`).join(', ')}`,
+    `- Applies to: ${rule.target === 'pod' ? 'Pods and the pod templates of ReplicationControllers, PodTemplates, Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs and CronJobs' : rule.kinds.map((kind) => (kind.group ? `${kind.kind} (${kind.group})` : kind.kind)).join(', ')}`,
     `- Reports: ${(reportedFields[rule.id] ?? []).map((field) => `\`${field}\``).join(', ')}`,
+    ...(rule.backgroundOnly ? ['- Background only: needs the cluster\'s state beside the object; admission skips it (see [Background-only rules](#background-only-rules))'] : []),
     '',
     rule.description,
     '',
@@ -198,6 +212,7 @@ function ruleSection(rule: Rule): string {
   }
   const parameters = exampleParameters(rule.id);
   if (parameters) lines.push('The examples are judged with these parameters:', '', manifest(parameters), '');
+  if (rule.backgroundOnly) lines.push('The examples are judged in a cluster with these NetworkPolicies per namespace:', '', manifest(Object.fromEntries(exampleFacts.networkPolicies)), '');
   lines.push('**Fails:**', '', manifest(rule.examples.fail), '', 'Findings:', '', ...exampleFindings(rule), '');
   lines.push('**Passes:**', '', manifest(rule.examples.pass), '');
   return lines.join('\n');
@@ -255,6 +270,15 @@ A violation carries the rule id, the field path in the object (for example
 value and, for container findings, the container's image, which exceptions by image match.
 When a field that must be set is missing, the path names the field if its parent exists, else
 the nearest missing ancestor (\`spec.containers[0].securityContext\`).
+
+## Background-only rules
+
+A few rules judge an object by what else the cluster holds: \`require-network-policy\` reports a
+Namespace without NetworkPolicies. They run only in evaluations given cluster facts (what the caller
+listed beside the object) and are skipped in the others: admission never runs them, because a
+Namespace is always created before its NetworkPolicies and would otherwise be denied every time.
+The ScanPolicy background audit gives no facts yet, so it skips them too. A namespace the facts do
+not cover is not reported. Their sections say "Background only".
 
 ## Rule sets
 

@@ -1,13 +1,13 @@
 /**
  * Evaluates compiled policies against one object: match and exclude, built-in rules over the pod
  * (or the object, for RBAC kinds), custom JSON Schema rules, exceptions still in force, and the
- * vulnerability gate over what the watched ImageScans know. Pure: the clock and the ImageScan
- * facts come in as arguments.
+ * vulnerability gate over what the watched ImageScans know. Pure: the clock, the ImageScan facts
+ * and the cluster facts some background-only rules need come in as arguments.
  */
 import type { VulnerabilitySummary } from '../api/types.generated';
 import { gateRuleId, pointerToPath, type CompiledCustomRule, type CompiledException, type CompiledPolicy } from './compile';
 import type { MatchSubject, Operation } from './match';
-import type { Finding, KubeObject, PodTemplateView, Severity, Violation } from './types';
+import type { ClusterFacts, Finding, KubeObject, PodTemplateView, Severity, Violation } from './types';
 import { containersOf, groupOf, podTemplateOf } from './workload';
 
 /** What the watched ImageScans say about one image reference. */
@@ -37,6 +37,8 @@ export interface EvaluationInput {
    * otherwise wait for a scan of the scanner (a deadlock under onMissingScan Deny).
    */
   gateExempt?: (image: string) => boolean;
+  /** Cluster state beside the object; without it, rules marked backgroundOnly are skipped. */
+  facts?: ClusterFacts;
 }
 
 export interface PolicyVerdict {
@@ -107,14 +109,16 @@ export function policyMatches(policy: CompiledPolicy, subject: Subject, input: E
 }
 
 /** Findings of the built-in and custom rules, before exceptions: the part a template verdict caches. */
-export function ruleViolations(policy: CompiledPolicy, subject: Subject): Violation[] {
+export function ruleViolations(policy: CompiledPolicy, subject: Subject, facts?: ClusterFacts): Violation[] {
   const violations: Violation[] = [];
   for (const { rule, severity, parameters } of policy.rules) {
+    // Judging without the facts would deny every new Namespace: skipped, not failed.
+    if (rule.backgroundOnly && !facts) continue;
     let findings: Finding[] = [];
     if (rule.target === 'pod') {
       if (subject.pod) findings = rule.check(subject.pod, parameters);
     } else if (rule.kinds.some((kind) => kind.group === subject.group && kind.kind === subject.kind)) {
-      findings = rule.check(subject.object, parameters);
+      findings = rule.check(subject.object, parameters, facts);
     }
     for (const finding of findings) violations.push({ ...finding, ruleId: rule.id, title: rule.title, severity, remediation: rule.remediation });
   }
@@ -239,7 +243,7 @@ export function evaluatePolicy(policy: CompiledPolicy, subject: Subject, input: 
   if (!policyMatches(policy, subject, input)) return undefined;
   if (cached) return { policy, ...cached };
   const gate = gateVerdict(policy, subject, input.images, input.gateExempt);
-  const { violations, excepted, validUntil } = applyExceptions(policy, [...ruleViolations(policy, subject), ...gate.violations], subject, input.now);
+  const { violations, excepted, validUntil } = applyExceptions(policy, [...ruleViolations(policy, subject, input.facts), ...gate.violations], subject, input.now);
   return { policy, violations, warnings: gate.warnings, excepted, unscannedImages: gate.unscannedImages, validUntil };
 }
 

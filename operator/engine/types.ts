@@ -8,8 +8,8 @@ import type { V1Container, V1PodSpec } from '@kubernetes/client-node';
 export type Severity = 'CRITICAL' | 'HIGH' | 'MEDIUM' | 'LOW';
 export const severities: readonly Severity[] = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW'];
 
-export type RuleFamily = 'pod-security-baseline' | 'pod-security-restricted' | 'best-practices' | 'rbac';
-export const ruleFamilies: readonly RuleFamily[] = ['pod-security-baseline', 'pod-security-restricted', 'best-practices', 'rbac'];
+export type RuleFamily = 'pod-security-baseline' | 'pod-security-restricted' | 'best-practices' | 'rbac' | 'hardening';
+export const ruleFamilies: readonly RuleFamily[] = ['pod-security-baseline', 'pod-security-restricted', 'best-practices', 'rbac', 'hardening'];
 
 /**
  * A Kubernetes object as the API server sends it in an AdmissionReview or a list: plain JSON whose
@@ -61,6 +61,16 @@ export interface Finding {
   image?: string;
 }
 
+/**
+ * What the cluster holds beside the object under review, for the few rules that judge an object
+ * by its surroundings (a Namespace by its NetworkPolicies). Background evaluations that list the
+ * cluster provide it; admission has none, and rules that need it are skipped there.
+ */
+export interface ClusterFacts {
+  /** NetworkPolicies in the namespace, or undefined when the caller does not know (not listed). */
+  networkPolicyCount(namespace: string): number | undefined;
+}
+
 /** A JSON Schema for a rule's parameters; `default`s are filled in when a policy is compiled. */
 export type ParameterSchema = Record<string, unknown>;
 
@@ -78,6 +88,11 @@ interface RuleMetadata {
   parameters?: ParameterSchema;
   /** Manifests for docs/rules.md and the catalog tests: one that passes, one that fails. */
   examples: { pass: KubeObject; fail: KubeObject };
+  /**
+   * The rule reads ClusterFacts. An evaluation without facts (admission) skips it rather than
+   * judge on nothing: a Namespace is always created before its NetworkPolicies.
+   */
+  backgroundOnly?: boolean;
 }
 
 /** A rule over the pod of a Pod or of a pod controller's template. */
@@ -91,7 +106,8 @@ export interface ObjectRule extends RuleMetadata {
   target: 'object';
   /** Kinds (with their API groups) the rule reads. */
   kinds: readonly { group: string; kind: string }[];
-  check(object: KubeObject, parameters: Record<string, unknown>): Finding[];
+  /** `facts` is set whenever the evaluation has them; rules marked backgroundOnly only run then. */
+  check(object: KubeObject, parameters: Record<string, unknown>, facts?: ClusterFacts): Finding[];
 }
 
 export type Rule = PodRule | ObjectRule;

@@ -24,8 +24,12 @@ export interface VulnerabilityCheck {
 }
 
 export type ControlCheck =
-  /** Fails an object when any of these catalog rules flags it. */
-  | { type: 'rules'; rules: readonly string[] }
+  /**
+   * Fails an object when any of these catalog rules flags it. With `fields`, only findings at a
+   * field of one of these names count: for a control that covers part of what a rule reports
+   * (CIS 5.2.3 is hostPID alone, disallow-host-namespaces reports hostNetwork and hostIPC too).
+   */
+  | { type: 'rules'; rules: readonly string[]; fields?: readonly string[] }
   /** Fails an image (counted per workload that runs it) that breaks the condition. */
   | { type: 'vulnerabilities'; vulnerabilities: VulnerabilityCheck }
   /** Nothing the API shows decides it: always reported Manual, never Pass. */
@@ -59,4 +63,15 @@ export interface Framework {
   source: string;
   description: string;
   controls: readonly Control[];
+}
+
+/** A framework SecureStack ships (./frameworks). */
+export interface BuiltinFramework extends Framework {
+  id: BuiltinFrameworkId;
+}
+
+/** Whether a finding of one of the control's rules, at `field`, counts against the control. */
+export function findingCounts(check: Extract<ControlCheck, { type: 'rules' }>, field: string): boolean {
+  if (!check.fields) return true;
+  return check.fields.some((name) => field === name || field.endsWith(`.${name}`));
 }

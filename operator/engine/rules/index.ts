@@ -2,13 +2,14 @@
  * The built-in rule catalog: every rule a ScanPolicy can name in spec.rules, and the rule sets
  * spec.ruleSets turns on as a whole.
  */
-import type { Rule, RuleFamily } from '../types';
+import type { ClusterFacts, Rule, RuleFamily } from '../types';
 import { bestPracticeRules } from './best-practices';
+import { hardeningRules } from './hardening';
 import { baselineRules } from './pod-security-baseline';
 import { restrictedRules } from './pod-security-restricted';
 import { rbacRules } from './rbac';
 
-export const catalog: readonly Rule[] = [...baselineRules, ...restrictedRules, ...bestPracticeRules, ...rbacRules];
+export const catalog: readonly Rule[] = [...baselineRules, ...restrictedRules, ...bestPracticeRules, ...rbacRules, ...hardeningRules];
 
 const byId = new Map(catalog.map((rule) => [rule.id, rule]));
 
@@ -31,7 +32,9 @@ function idsOf(...families: RuleFamily[]): readonly string[] {
 
 /**
  * Rule ids per rule set. Like the Pod Security Standards, pss-restricted contains every
- * pss-baseline rule. Rules needing parameters (allowed-registries) are in no set.
+ * pss-baseline rule. Rules needing parameters (allowed-registries) are in no set. The hardening
+ * family is in none yet: a set is a value of the ScanPolicy CRD's enum, and joining an existing
+ * set would start denying pods of the default ServiceAccount under policies already enforced.
  */
 export const ruleSets: Readonly<Record<RuleSetName, readonly string[]>> = {
   'pss-baseline': idsOf('pod-security-baseline'),
@@ -52,3 +55,17 @@ export function exampleParameters(id: string): Record<string, unknown> | undefin
   const values = exampleParameterValues[id];
   return values ? structuredClone(values) : undefined;
 }
+
+const exampleNetworkPolicies = new Map([
+  ['shop', 0],
+  ['payments', 2],
+]);
+
+/**
+ * The cluster the examples of backgroundOnly rules are judged in: NetworkPolicies per namespace.
+ * docs/rules.md shows them next to the examples.
+ */
+export const exampleFacts: ClusterFacts & { networkPolicies: ReadonlyMap<string, number> } = {
+  networkPolicies: exampleNetworkPolicies,
+  networkPolicyCount: (namespace) => exampleNetworkPolicies.get(namespace),
+};

@@ -56,6 +56,7 @@ interface PolicyRuleView {
   verbs: string[];
   apiGroups: string[];
   resources: string[];
+  resourceNames: string[];
 }
 
 /** The policy rules of a Role or ClusterRole, unless it is an exempt ClusterRole. */
@@ -68,7 +69,7 @@ function policyRules(object: KubeObject, parameters: Record<string, unknown>): P
   const views: PolicyRuleView[] = [];
   arrayOf(object.rules).forEach((rule, index) => {
     if (!isRecord(rule)) return;
-    views.push({ index, verbs: stringsOf(rule.verbs), apiGroups: stringsOf(rule.apiGroups), resources: stringsOf(rule.resources) });
+    views.push({ index, verbs: stringsOf(rule.verbs), apiGroups: stringsOf(rule.apiGroups), resources: stringsOf(rule.resources), resourceNames: stringsOf(rule.resourceNames) });
   });
   return views;
 }
@@ -343,4 +344,225 @@ const disallowClusterAdminBinding: ObjectRule = {
   },
 };
 
-export const rbacRules: readonly ObjectRule[] = [disallowClusterAdminBinding, disallowWildcardRbac, disallowPodExecAttach, disallowRbacEscalation];
+// ---------------------------------------------------------------------------------------------
+// Sensitive permissions, however a rule spells them
+
+/** One permission the rules below look for: some verbs on resources of one API group. */
+interface Grant {
+  group: string;
+  /** Resources; subresources as `resource/subresource`. */
+  resources: readonly string[];
+  /** Verbs that count; "*" always counts. */
+  verbs: readonly string[];
+  /**
+   * The resources are cluster-scoped: a namespaced Role cannot grant them (the API server ignores
+   * such rules), so only ClusterRoles are read.
+   */
+  clusterScoped?: boolean;
+  /** A rule limited by resourceNames is the narrow grant the control asks for, and passes. */
+  namedResourcesPass?: boolean;
+}
+
+/**
+ * Whether an entry of a rule's resources covers `resource`, as the RBAC authorizer matches: "*"
+ * covers every resource and subresource, "*\/status" one subresource of every resource; there is
+ * no other wildcard (`pods/*` names nothing).
+ */
+export function coversResource(entry: string, resource: string): boolean {
+  if (entry === '*' || entry === resource) return true;
+  const slash = resource.indexOf('/');
+  return slash >= 0 && entry === `*/${resource.slice(slash + 1)}`;
+}
+
+function grantFindings(object: KubeObject, parameters: Record<string, unknown>, grant: Grant): Finding[] {
+  if (grant.clusterScoped && object.kind === 'Role') return [];
+  const findings: Finding[] = [];
+  for (const rule of policyRules(object, parameters)) {
+    if (!hasAny(rule.apiGroups, [grant.group, '*'])) continue;
+    if (grant.namedResourcesPass && rule.resourceNames.length > 0) continue;
+    const verbs = rule.verbs.filter((verb) => verb === '*' || grant.verbs.includes(verb));
+    if (verbs.length === 0) continue;
+    rule.resources.forEach((entry, position) => {
+      const covered = grant.resources.filter((resource) => coversResource(entry, resource));
+      if (covered.length === 0) return;
+      const what = covered.length === 1 && covered[0] === entry ? entry : `${entry} (includes ${covered.join(', ')})`;
+      findings.push({
+        field: joinPath('', 'rules', rule.index, 'resources', position),
+        message: `${describeObject(object)} rule ${rule.index} grants ${verbs.join(', ')} on ${what}`,
+      });
+    });
+  }
+  return findings;
+}
+
+type GrantRuleSpec = Omit<ObjectRule, 'family' | 'target' | 'kinds' | 'parameters' | 'check'> & { grant: Grant };
+
+/** A rule that reports Roles and ClusterRoles granting `grant`; Kubernetes' own ClusterRoles are exempt by default. */
+function grantRule({ grant, ...metadata }: GrantRuleSpec): ObjectRule {
+  return {
+    ...metadata,
+    family,
+    target: 'object',
+    kinds: grant.clusterScoped ? roleKinds.filter((kind) => kind.kind === 'ClusterRole') : roleKinds,
+    parameters: exemptClusterRolesParameter,
+    check: (object, parameters) => grantFindings(object, parameters, grant),
+  };
+}
+
+function exampleRole(kind: 'Role' | 'ClusterRole', name: string, rules: Record<string, unknown>[]): KubeObject {
+  const metadata = kind === 'Role' ? { name, namespace: 'team-a' } : { name };
+  return { apiVersion: `${rbacGroup}/v1`, kind, metadata, rules };
+}
+
+const builtInExemption = 'Kubernetes\' own ClusterRoles are exempt by default.';
+
+const disallowSecretAccess = grantRule({
+  id: 'disallow-secret-access',
+  title: 'No reading of Secrets',
+  severity: 'HIGH',
+  grant: { group: '', resources: ['secrets'], verbs: ['get', 'list', 'watch'], namedResourcesPass: true },
+  description:
+    'Whoever can read Secrets holds every credential they contain: database passwords, TLS keys, registry credentials ' +
+    'and the tokens of legacy ServiceAccount token Secrets. list and watch return the contents too, not only the names. ' +
+    'A grant counts when a rule covers the core API group ("" or "*"), secrets (or "*") and get, list, watch or "*". ' +
+    `A rule limited by resourceNames (one workload reading its own Secret) passes. ${builtInExemption}`,
+  remediation: 'Remove get, list and watch on secrets, or limit the rule to the Secrets the subject needs with resourceNames.',
+  examples: {
+    fail: exampleRole('Role', 'config-reader', [{ apiGroups: [''], resources: ['configmaps', 'secrets'], verbs: ['get', 'list', 'watch'] }]),
+    pass: exampleRole('Role', 'config-reader', [
+      { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [''], resources: ['secrets'], resourceNames: ['web-tls'], verbs: ['get'] },
+    ]),
+  },
+});
+
+const disallowPodCreate = grantRule({
+  id: 'disallow-pod-create',
+  title: 'No creating Pods directly',
+  severity: 'HIGH',
+  grant: { group: '', resources: ['pods'], verbs: ['create'] },
+  description:
+    'Creating a Pod lets a subject run any image as any ServiceAccount of the namespace and mount every Secret and ' +
+    'ConfigMap in it; only admission policy stands between that and the node. A grant counts when a rule covers the ' +
+    'core API group ("" or "*"), pods (or "*") and create (or "*"). Rights to create Deployments, Jobs and other ' +
+    'controllers are not reported: their Pods come from the controller and are judged by admission policy like any ' +
+    `other. ${builtInExemption}`,
+  remediation: 'Remove create on pods; let people and pipelines create Deployments or Jobs, whose pods admission policy judges.',
+  examples: {
+    fail: exampleRole('Role', 'runner', [{ apiGroups: [''], resources: ['pods', 'pods/log'], verbs: ['get', 'list', 'create', 'delete'] }]),
+    pass: exampleRole('Role', 'runner', [
+      { apiGroups: [''], resources: ['pods', 'pods/log'], verbs: ['get', 'list', 'delete'] },
+      { apiGroups: ['batch'], resources: ['jobs'], verbs: ['create'] },
+    ]),
+  },
+});
+
+const disallowPersistentVolumeCreate = grantRule({
+  id: 'disallow-persistent-volume-create',
+  title: 'No creating PersistentVolumes',
+  severity: 'HIGH',
+  grant: { group: '', resources: ['persistentvolumes'], verbs: ['create'], clusterScoped: true },
+  description:
+    'A PersistentVolume can point at a hostPath or any storage the nodes reach, and pod security rules do not see ' +
+    'PersistentVolumes: a subject who creates one and claims it mounts the node\'s file system despite a policy that ' +
+    'forbids hostPath volumes. PersistentVolumes are cluster-scoped, so only ClusterRoles are read. A grant counts ' +
+    `when a rule covers the core API group, persistentvolumes (or "*") and create (or "*"). ${builtInExemption}`,
+  remediation: 'Remove create on persistentvolumes; provision storage through StorageClasses and PersistentVolumeClaims.',
+  examples: {
+    fail: exampleRole('ClusterRole', 'storage-admin', [{ apiGroups: [''], resources: ['persistentvolumes'], verbs: ['get', 'list', 'create'] }]),
+    pass: exampleRole('ClusterRole', 'storage-viewer', [{ apiGroups: [''], resources: ['persistentvolumes'], verbs: ['get', 'list', 'watch'] }]),
+  },
+});
+
+const disallowNodeProxy = grantRule({
+  id: 'disallow-node-proxy',
+  title: 'No access to nodes/proxy',
+  severity: 'HIGH',
+  grant: { group: '', resources: ['nodes/proxy'], verbs: ['get', 'create', 'update', 'patch', 'delete'], clusterScoped: true },
+  description:
+    'nodes/proxy forwards requests to the kubelet API of any node, which runs commands in every pod on it and skips ' +
+    'the API server\'s audit log and admission control for them. Each HTTP method maps to a verb (GET to get, POST to ' +
+    'create...), and exec over WebSockets starts with a GET, so any of get, create, update, patch, delete or "*" counts ' +
+    'on nodes/proxy, "*/proxy" or "*" in the core API group. Nodes are cluster-scoped, so only ClusterRoles are read. ' +
+    builtInExemption,
+  remediation: 'Remove nodes/proxy from the ClusterRole; read node metrics through the metrics API or a scraper with its own narrow role.',
+  examples: {
+    fail: exampleRole('ClusterRole', 'monitoring', [{ apiGroups: [''], resources: ['nodes', 'nodes/proxy', 'nodes/metrics'], verbs: ['get', 'list', 'watch'] }]),
+    pass: exampleRole('ClusterRole', 'monitoring', [{ apiGroups: [''], resources: ['nodes', 'nodes/metrics'], verbs: ['get', 'list', 'watch'] }]),
+  },
+});
+
+const disallowCsrApproval = grantRule({
+  id: 'disallow-csr-approval',
+  title: 'No approving CertificateSigningRequests',
+  severity: 'HIGH',
+  grant: { group: 'certificates.k8s.io', resources: ['certificatesigningrequests/approval'], verbs: ['update', 'patch'], clusterScoped: true },
+  description:
+    'Approving a CertificateSigningRequest lets a client certificate be issued for any user or group the request names ' +
+    'that the signer accepts, which can be an administrator. A grant counts when a rule covers certificates.k8s.io ' +
+    '(or "*"), certificatesigningrequests/approval (or "*/approval", "*") and update, patch or "*". ' +
+    `CertificateSigningRequests are cluster-scoped, so only ClusterRoles are read. ${builtInExemption}`,
+  remediation: 'Remove update and patch on certificatesigningrequests/approval; leave approval to the controllers that need it.',
+  examples: {
+    fail: exampleRole('ClusterRole', 'csr-approver', [
+      { apiGroups: ['certificates.k8s.io'], resources: ['certificatesigningrequests'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: ['certificates.k8s.io'], resources: ['certificatesigningrequests/approval'], verbs: ['update'] },
+    ]),
+    pass: exampleRole('ClusterRole', 'csr-viewer', [{ apiGroups: ['certificates.k8s.io'], resources: ['certificatesigningrequests'], verbs: ['get', 'list', 'watch'] }]),
+  },
+});
+
+const disallowWebhookConfigurationWrite = grantRule({
+  id: 'disallow-webhook-configuration-write',
+  title: 'No changing admission webhook configurations',
+  severity: 'HIGH',
+  grant: {
+    group: 'admissionregistration.k8s.io',
+    resources: ['validatingwebhookconfigurations', 'mutatingwebhookconfigurations'],
+    verbs: ['create', 'update', 'patch', 'delete', 'deletecollection'],
+    clusterScoped: true,
+  },
+  description:
+    'Admission webhooks see and may change every object they are registered for. Whoever can write their ' +
+    'configurations can send Secrets to a server of their choosing, rewrite Pods as they are created, or delete the ' +
+    'configuration of a policy webhook (SecureStack\'s included) to turn enforcement off. A grant counts when a rule ' +
+    'covers admissionregistration.k8s.io (or "*"), validatingwebhookconfigurations or mutatingwebhookconfigurations ' +
+    `(or "*") and create, update, patch, delete, deletecollection or "*". Only ClusterRoles are read. ${builtInExemption}`,
+  remediation: 'Remove write verbs on validatingwebhookconfigurations and mutatingwebhookconfigurations; keep get, list and watch if needed.',
+  examples: {
+    fail: exampleRole('ClusterRole', 'platform-operator', [{ apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], verbs: ['get', 'list', 'patch'] }]),
+    pass: exampleRole('ClusterRole', 'platform-viewer', [
+      { apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations'], verbs: ['get', 'list', 'watch'] },
+    ]),
+  },
+});
+
+const disallowServiceAccountTokenCreate = grantRule({
+  id: 'disallow-service-account-token-create',
+  title: 'No minting ServiceAccount tokens',
+  severity: 'HIGH',
+  grant: { group: '', resources: ['serviceaccounts/token'], verbs: ['create'] },
+  description:
+    'create on serviceaccounts/token issues a token for a ServiceAccount through the TokenRequest API: the subject ' +
+    'acts with everything that ServiceAccount may do, for as long as the token lives. A grant counts when a rule ' +
+    `covers the core API group, serviceaccounts/token (or "*/token", "*") and create (or "*"). ${builtInExemption}`,
+  remediation: 'Remove create on serviceaccounts/token; let the kubelet mount projected tokens into the pods that need them.',
+  examples: {
+    fail: exampleRole('Role', 'ci', [{ apiGroups: [''], resources: ['serviceaccounts', 'serviceaccounts/token'], verbs: ['get', 'create'] }]),
+    pass: exampleRole('Role', 'ci', [{ apiGroups: [''], resources: ['serviceaccounts'], verbs: ['get', 'list'] }]),
+  },
+});
+
+export const rbacRules: readonly ObjectRule[] = [
+  disallowClusterAdminBinding,
+  disallowWildcardRbac,
+  disallowPodExecAttach,
+  disallowRbacEscalation,
+  disallowSecretAccess,
+  disallowPodCreate,
+  disallowPersistentVolumeCreate,
+  disallowNodeProxy,
+  disallowCsrApproval,
+  disallowWebhookConfigurationWrite,
+  disallowServiceAccountTokenCreate,
+];
