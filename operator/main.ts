@@ -34,6 +34,11 @@ import { reportCertificates } from './features/scan/report-tls';
 import { startUploadServer } from './features/scan/upload-server';
 import { CertificateRotationReconciler } from './platform/tls/rotation';
 import { ScanPolicyReconciler } from './features/audit/scanpolicy';
+import { ComplianceReportReconciler } from './features/compliance/compliancereport';
+import { createComplianceMetrics } from './features/compliance/metrics';
+import { openReportsWriter } from './features/compliance/openreports';
+import type { NamespaceInfo } from './features/compliance/scope';
+import { frameworkById } from './engine/compliance/frameworks';
 import { createPolicyMetrics } from './features/audit/metrics';
 import { ownImages, startAdmission } from './features/admission';
 import { alwaysExcludedNamespaces } from './features/admission/configuration';
@@ -118,8 +123,18 @@ async function main(): Promise<void> {
     auditIntervalMs: config.auditIntervalMs,
     cachesSynced: () => admission.caches.synced(),
   });
+  const compliance = new ComplianceReportReconciler({
+    client,
+    events,
+    metrics: createComplianceMetrics(metrics.registry),
+    frameworks: frameworkById,
+    namespaces: () => namespacesOf(informers),
+    images: (image) => admission.caches.images.lookup(image),
+    cachesSynced: () => admission.caches.synced(),
+    ...(config.openReports === 'auto' ? { openReports: openReportsWriter(client) } : {}),
+  });
   const reportRotation = new CertificateRotationReconciler(reportTls, 'ReportCertificate');
-  const reconcilers = [imageScans, policies, admission.reconciler, reportRotation];
+  const reconcilers = [imageScans, policies, compliance, admission.reconciler, reportRotation];
   if (config.workloadScanning) reconcilers.push(new WorkloadReconciler({ client, index: workloads, imageScansIn: (namespace) => cachedImageScans(informers, namespace), events, skipped: scanMetrics.workloadImagesSkipped, admissionGraceMs: config.admissionScanGraceMs }));
   const manager = new Manager({
     config,
@@ -157,6 +172,14 @@ async function main(): Promise<void> {
  */
 function cachedImageScans(informers: InformerFactory, namespace: string): ImageScan[] {
   return informers.informer(collectionPath(imageScanType), { keep: 'object' }).inNamespace(namespace) as unknown as ImageScan[];
+}
+
+/** Namespaces and their labels from the shared informer (compliance scopes select by them). */
+function namespacesOf(informers: InformerFactory): NamespaceInfo[] {
+  return [...informers.informer(collectionPath({ group: '', version: 'v1', plural: 'namespaces' })).values()].map((namespace) => ({
+    name: namespace.metadata?.name ?? '',
+    labels: (namespace.metadata?.labels as Record<string, string> | undefined) ?? {},
+  }));
 }
 
 const sourceIndex = labelIndexFunction(sourceLabel);

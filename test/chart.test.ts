@@ -17,6 +17,7 @@ import * as path from 'node:path';
 import * as yaml from 'js-yaml';
 import { ConfigError, loadConfig } from '../operator/platform/config';
 import { webhookHosts } from '../operator/features/admission';
+import { listableKindList } from '../operator/engine/inventory';
 
 // Compiled to dist/test/, two levels below the repo root.
 const root = path.resolve(__dirname, '..', '..');
@@ -185,6 +186,9 @@ const auditGrants = [
   ...cross(['deployments', 'statefulsets', 'daemonsets', 'replicasets'], ['get', 'list'], 'apps'),
   ...cross(['cronjobs'], ['get', 'list'], 'batch'),
   ...cross(['roles', 'clusterroles', 'rolebindings', 'clusterrolebindings'], ['get', 'list'], 'rbac.authorization.k8s.io'),
+  // ComplianceReports: Services (disallow-default-namespace) and NetworkPolicies (counted per namespace).
+  ...cross(['services'], ['get', 'list'], 'core'),
+  ...cross(['networkpolicies'], ['get', 'list'], 'networking.k8s.io'),
 ];
 
 void test('ClusterRole grants exactly the least-privilege set', () => {
@@ -202,6 +206,8 @@ void test('ClusterRole grants exactly the least-privilege set', () => {
     ...cross(['events'], ['create', 'patch'], 'events.k8s.io'),
     ...cross(['tokenreviews'], ['create'], 'authentication.k8s.io'),
     ...auditGrants,
+    // OpenReports of ComplianceReports, by server-side apply.
+    ...cross(['reports', 'clusterreports'], ['get', 'list', 'create', 'patch', 'delete'], 'openreports.io'),
     // The one ValidatingWebhookConfiguration the leader keeps (only when webhook.enabled).
     'admissionregistration.k8s.io/validatingwebhookconfigurations:create',
     'admissionregistration.k8s.io/validatingwebhookconfigurations:get[TEMPLATED]',
@@ -214,6 +220,11 @@ void test('ClusterRole grants exactly the least-privilege set', () => {
   assert.deepEqual(got, want);
   assert.ok(!got.some((g) => g.includes('*')), 'no wildcards');
   assert.ok(!got.some((g) => g.includes('secrets')), 'no cluster-wide secrets access');
+  // Every kind the audit and compliance reports can list (any catalog rule's kind) is listable.
+  for (const { group, kind } of listableKindList()) {
+    const plural = `${kind.toLowerCase().replace(/y$/, 'ie')}s`;
+    assert.ok(got.includes(`${group || 'core'}/${plural}:list`), `the ClusterRole lets the operator list ${kind}`);
+  }
 });
 
 void test('namespaced Role covers only its Lease and the webhook and report certificate Secrets', () => {
@@ -697,6 +708,8 @@ void test('ClusterRole: the webhook configuration by name and get/list on the au
   assert.deepEqual(clusterRoleGrants(render('webhook.enabled=false')), [
     ...scanning,
     ...auditGrants,
+    // OpenReports of ComplianceReports, by server-side apply.
+    ...cross(['reports', 'clusterreports'], ['get', 'list', 'create', 'patch', 'delete'], 'openreports.io'),
     // Only to remove the configuration an earlier install made.
     'admissionregistration.k8s.io/validatingwebhookconfigurations:delete[rel-securestack]',
     'admissionregistration.k8s.io/validatingwebhookconfigurations:get[rel-securestack]',

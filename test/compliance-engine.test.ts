@@ -10,7 +10,7 @@ import type { Control, ControlCheck, Framework } from '../operator/engine/compli
 import { STATUS_BUDGET_BYTES, fitControls } from '../operator/engine/compliance/status';
 import { compilePolicy } from '../operator/engine/compile';
 import { evaluateAll, type ImageFacts } from '../operator/engine/evaluate';
-import { catalog } from '../operator/engine/rules';
+import { catalog, exampleFacts } from '../operator/engine/rules';
 import type { KubeObject } from '../operator/engine/types';
 
 const now = Date.parse('2026-12-01T00:00:00Z');
@@ -225,9 +225,11 @@ describe('the same verdict in admission, audit and compliance', () => {
       const admission = compilePolicy(policy);
       assert.ok(admission.ok);
       const framework = compiled(control('c', { type: 'rules', rules: [rule.id] }));
+      // A background-only rule runs where the facts are (audit and compliance), with the same facts.
+      const facts = rule.backgroundOnly ? { facts: exampleFacts } : {};
       for (const [kind, object] of Object.entries(rule.examples)) {
-        const admitted: string[] = evaluateAll([admission.policy], { object, operation: 'CREATE', now }).flatMap((found) => found.violations.map((violation) => violation.ruleId));
-        const verdict = evaluateObject(framework, object, { now });
+        const admitted: string[] = evaluateAll([admission.policy], { object, operation: 'CREATE', now, ...facts }).flatMap((found) => found.violations.map((violation) => violation.ruleId));
+        const verdict = evaluateObject(framework, object, { now, ...facts });
         assert.equal(admitted.includes(rule.id), (verdict?.failed.length ?? 0) > 0, `${kind} example`);
         assert.equal(admitted.includes(rule.id), kind === 'fail', `${kind} example as the catalog says`);
       }

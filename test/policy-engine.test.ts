@@ -975,7 +975,7 @@ describe('template verdicts', () => {
 });
 
 describe('auditKinds', () => {
-  it('expands a wildcard kind to the pod kinds and the RBAC kinds', () => {
+  it('expands a wildcard kind to every kind a catalog rule reads: pod kinds, RBAC kinds, Namespaces and Services', () => {
     const policy = compiled('everything', { mode: 'Audit', ruleSets: ['rbac'], match: { kinds: [{ group: '*', kind: '*' }] } });
     const { kinds, skipped } = auditKinds(policy);
     assert.deepEqual(skipped, []);
@@ -992,9 +992,11 @@ describe('auditKinds', () => {
         'rbac.authorization.k8s.io/v1 ClusterRoleBinding',
         'rbac.authorization.k8s.io/v1 Role',
         'rbac.authorization.k8s.io/v1 RoleBinding',
+        'v1 Namespace',
         'v1 Pod',
         'v1 PodTemplate',
         'v1 ReplicationController',
+        'v1 Service',
       ],
     );
     const rbacOnly = auditKinds(compiled('rbac', { mode: 'Audit', ruleSets: ['rbac'], match: { kinds: [{ group: rbac, kind: '*' }] } }));

@@ -38,11 +38,13 @@ export function describeCheck(check: ControlCheck): string {
       return describeVulnerabilityCheck(check.vulnerabilities);
     case 'manual':
       return `Manual: ${check.reason}`;
+    case 'custom':
+      return `Custom JSON Schema over each ${check.target === 'Container' ? 'container' : 'object'}: ${check.message}`;
   }
 }
 
 function counts(framework: Framework): Record<ControlCheck['type'], number> {
-  const result: Record<ControlCheck['type'], number> = { rules: 0, vulnerabilities: 0, manual: 0 };
+  const result: Record<ControlCheck['type'], number> = { rules: 0, vulnerabilities: 0, manual: 0, custom: 0 };
   for (const control of framework.controls) result[control.check.type]++;
   return result;
 }

@@ -38,6 +38,11 @@ function listableKinds(): ListableKind[] {
 
 const listable = listableKinds();
 
+/** Every kind the audit and compliance reports may list (the chart's ClusterRole must allow each). */
+export function listableKindList(): readonly ListableKind[] {
+  return listable;
+}
+
 /** The kinds to list for a policy, with apiVersions; wildcards expand to the listable kinds. */
 export function policyKinds(policy: CompiledPolicy): { kinds: ListableKind[]; skipped: string[] } {
   const kinds = new Map<string, ListableKind>();

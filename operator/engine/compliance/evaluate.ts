@@ -9,9 +9,9 @@ import { compilePolicy, type CompiledPolicy } from '../compile';
 import { ruleViolations, subjectOf, type ImageLookup, type Subject } from '../evaluate';
 import { judgedThroughController } from '../inventory';
 import { ruleById } from '../rules';
-import type { KubeObject, Severity, Violation } from '../types';
+import type { ClusterFacts, KubeObject, Severity, Violation } from '../types';
 import { containersOf } from '../workload';
-import type { Control, Framework, VulnerabilityCheck } from './framework';
+import { findingCounts, type Control, type ControlCheck, type Framework, type VulnerabilityCheck } from './framework';
 
 export type ControlResultKind = 'Pass' | 'Fail' | 'Manual' | 'Skip';
 
@@ -144,6 +144,8 @@ export interface ComplianceInput {
   now: number;
   /** What the ImageScans know, for vulnerability controls. */
   images?: ImageLookup;
+  /** What rules over more than one object read (NetworkPolicies per namespace). */
+  facts?: ClusterFacts;
 }
 
 /**
@@ -153,13 +155,13 @@ export interface ComplianceInput {
 export function evaluateObject(compiled: CompiledFramework, object: KubeObject, input: ComplianceInput): ObjectVerdict | undefined {
   if (judgedThroughController(object, compiled.policy)) return undefined;
   const subject = subjectOf(object);
-  const firstByRule = firstViolationByRule(ruleViolations(compiled.policy, subject));
+  const byRule = violationsByRule(ruleViolations(compiled.policy, subject, input.facts));
   const verdict: ObjectVerdict = { object: refOf(object, subject), passed: [], failed: [] };
   compiled.controls.forEach(({ control, ruleIds }, index) => {
     let outcome: { applies: boolean; message?: string };
     if (control.check.type === 'vulnerabilities') outcome = vulnerabilityOutcome(control.check.vulnerabilities, subject, input);
     else if (control.check.type === 'manual') outcome = { applies: false };
-    else outcome = rulesOutcome(compiled, ruleIds, subject, firstByRule);
+    else outcome = rulesOutcome(compiled, control.check, ruleIds, subject, byRule, input.facts !== undefined);
     if (!outcome.applies) return;
     if (outcome.message === undefined) verdict.passed.push(index);
     else verdict.failed.push({ control: index, message: outcome.message });
@@ -177,25 +179,32 @@ function refOf(object: KubeObject, subject: Subject): ObjectRef {
   };
 }
 
-function firstViolationByRule(violations: readonly Violation[]): Map<string, Violation> {
-  const first = new Map<string, Violation>();
-  for (const violation of violations) if (!first.has(violation.ruleId)) first.set(violation.ruleId, violation);
-  return first;
+function violationsByRule(violations: readonly Violation[]): Map<string, Violation[]> {
+  const byRule = new Map<string, Violation[]>();
+  for (const violation of violations) byRule.set(violation.ruleId, [...(byRule.get(violation.ruleId) ?? []), violation]);
+  return byRule;
 }
 
-/** Whether a rule reads this object at all: a pod rule an object with a pod, an object rule its kinds. */
-function ruleApplies(compiled: CompiledFramework, ruleId: string, subject: Subject): boolean {
+/**
+ * Whether a rule reads this object at all: a pod rule an object with a pod, an object rule its
+ * kinds; a background-only rule only when the evaluation has the facts it needs.
+ */
+function ruleApplies(compiled: CompiledFramework, ruleId: string, subject: Subject, hasFacts: boolean): boolean {
   const rule = compiled.policy.rules.find((entry) => entry.rule.id === ruleId)?.rule;
-  if (rule) return rule.target === 'pod' ? subject.pod !== undefined : rule.kinds.some((kind) => kind.group === subject.group && kind.kind === subject.kind);
+  if (rule) {
+    if (rule.backgroundOnly && !hasFacts) return false;
+    return rule.target === 'pod' ? subject.pod !== undefined : rule.kinds.some((kind) => kind.group === subject.group && kind.kind === subject.kind);
+  }
   // A custom control's rule reads the kinds that carry a pod (whole object or each container).
   return subject.pod !== undefined;
 }
 
-function rulesOutcome(compiled: CompiledFramework, ruleIds: readonly string[], subject: Subject, firstByRule: Map<string, Violation>): { applies: boolean; message?: string } {
-  const applicable = ruleIds.filter((id) => ruleApplies(compiled, id, subject));
+function rulesOutcome(compiled: CompiledFramework, check: ControlCheck, ruleIds: readonly string[], subject: Subject, byRule: Map<string, Violation[]>, hasFacts: boolean): { applies: boolean; message?: string } {
+  const applicable = ruleIds.filter((id) => ruleApplies(compiled, id, subject, hasFacts));
   if (applicable.length === 0) return { applies: false };
   for (const id of applicable) {
-    const violation = firstByRule.get(id);
+    // A control that covers part of a rule (CIS 5.2.3: hostPID of disallow-host-namespaces) counts only findings at its fields.
+    const violation = (byRule.get(id) ?? []).find((found) => check.type !== 'rules' || findingCounts(check, found.field));
     if (violation) return { applies: true, message: `${violation.field}: ${violation.message}` };
   }
   return { applies: true };

@@ -32,6 +32,9 @@ function checkProblems(check: ControlCheck, ruleExists: (id: string) => boolean)
     }
     case 'manual':
       return check.reason.trim() === '' ? ['manual control gives no reason'] : [];
+    case 'custom':
+      // The schema itself is compiled (RE2 patterns) by compileFramework, which names the field.
+      return check.message.trim() === '' ? ['custom check gives no message'] : [];
   }
 }
 

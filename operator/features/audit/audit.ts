@@ -6,7 +6,7 @@
  */
 import type { CompiledPolicy } from '../../engine/compile';
 import { evaluatePolicy, subjectOf, type ImageLookup } from '../../engine/evaluate';
-import type { KubeObject, Severity } from '../../engine/types';
+import type { ClusterFacts, KubeObject, Severity } from '../../engine/types';
 import { judgedThroughController, policyKinds } from '../../engine/inventory';
 import type { KubeClient } from '../../platform/kube/client';
 
@@ -40,6 +40,12 @@ export async function auditPolicy(policy: CompiledPolicy, sources: AuditSources,
   const { kinds, skipped } = auditKinds(policy);
   result.skippedKinds = skipped;
   const now = (sources.now ?? Date.now)();
+  // Background-only rules (require-network-policy) read NetworkPolicies per namespace: counted once per audit.
+  let facts: ClusterFacts | undefined;
+  if (policy.rules.some(({ rule }) => rule.backgroundOnly)) {
+    const counts = await sources.client.countPerNamespace('networking.k8s.io/v1', 'NetworkPolicy');
+    facts = { networkPolicyCount: (namespace) => counts.get(namespace) ?? 0 };
+  }
   for (const { apiVersion, kind } of kinds) {
     let continueToken: string | undefined;
     do {
@@ -49,10 +55,11 @@ export async function auditPolicy(policy: CompiledPolicy, sources: AuditSources,
         // Lists leave apiVersion and kind off their items.
         const object = { ...(item as KubeObject), apiVersion, kind };
         if (judgedThroughController(object, policy)) continue;
-        const namespace = object.metadata?.namespace;
+        // A Namespace belongs to itself: excluding a namespace leaves its Namespace object out too.
+        const namespace = kind === 'Namespace' && apiVersion === 'v1' ? object.metadata?.name : object.metadata?.namespace;
         if (namespace && sources.excludedNamespaces?.includes(namespace)) continue;
         result.objects++;
-        countViolations(policy, object, sources, now, result);
+        countViolations(policy, object, sources, now, result, facts);
       }
       continueToken = page.continueToken;
     } while (continueToken);
@@ -60,7 +67,7 @@ export async function auditPolicy(policy: CompiledPolicy, sources: AuditSources,
   return result;
 }
 
-function countViolations(policy: CompiledPolicy, object: KubeObject, sources: AuditSources, now: number, result: AuditResult): void {
+function countViolations(policy: CompiledPolicy, object: KubeObject, sources: AuditSources, now: number, result: AuditResult, facts: ClusterFacts | undefined): void {
   const subject = subjectOf(object);
   const namespace = subject.namespace;
   const verdict = evaluatePolicy(policy, subject, {
@@ -68,6 +75,7 @@ function countViolations(policy: CompiledPolicy, object: KubeObject, sources: Au
     operation: 'CREATE',
     now,
     images: sources.images,
+    ...(facts ? { facts } : {}),
     ...(sources.gateExempt ? { gateExempt: sources.gateExempt } : {}),
     ...(namespace ? { namespaceLabels: sources.namespaceLabels(namespace) ?? {} } : {}),
   });

@@ -12,6 +12,7 @@ import { ComplianceTally, compileFramework, customFramework, evaluateObject, sum
 import type { Framework } from '../../engine/compliance/framework';
 import { fitControls } from '../../engine/compliance/status';
 import type { ImageLookup } from '../../engine/evaluate';
+import type { ClusterFacts } from '../../engine/types';
 import { policyKinds } from '../../engine/inventory';
 import type { KubeClient, ObjectKey, ResourceType } from '../../platform/kube/client';
 import { rfc3339, setCondition, type ConditionUpdate } from '../../platform/runtime/conditions';
@@ -21,7 +22,7 @@ import { writeStatus } from '../../platform/runtime/status';
 import type { ComplianceMetrics } from './metrics';
 import type { OpenReportsWriter } from './openreports';
 import { resultsDocument, storeResults, type ComplianceResultsDocument } from './results-store';
-import { objectsInScope, resolveScope, type NamespaceInfo } from './scope';
+import { objectsInScope, resolveScope, type NamespaceInfo, type ResolvedScope } from './scope';
 
 /** Setting this annotation to a new value asks for another evaluation. */
 export const EVALUATE_ANNOTATION = 'securestack.io/evaluate';
@@ -131,8 +132,9 @@ export class ComplianceReportReconciler implements Reconciler {
     const verdicts: ObjectVerdict[] = [];
     const { kinds } = policyKinds(compiled.policy);
     const options = { signal: context.signal, ...(this.deps.pageSize ? { pageSize: this.deps.pageSize } : {}) };
+    const facts = compiled.policy.rules.some(({ rule }) => rule.backgroundOnly) ? await this.clusterFacts(scope) : undefined;
     for await (const object of objectsInScope(this.deps.client, kinds, scope, options)) {
-      const verdict = evaluateObject(compiled, object, { now, images: this.deps.images });
+      const verdict = evaluateObject(compiled, object, { now, images: this.deps.images, ...(facts ? { facts } : {}) });
       if (!verdict) continue;
       tally.add(verdict);
       verdicts.push(verdict);
@@ -140,6 +142,17 @@ export class ComplianceReportReconciler implements Reconciler {
     const outcomes = tally.outcomes();
     const summary = summarize(outcomes, tally.objects);
     return { outcomes, verdicts, objects: tally.objects, score: summary.score, summary, generatedAt: rfc3339(new Date(now)) };
+  }
+
+  /** What rules over several objects read: NetworkPolicies per namespace, counted from metadata-only pages. */
+  private async clusterFacts(scope: ResolvedScope): Promise<ClusterFacts> {
+    const perNamespace = scope.namespaces !== 'all' && scope.namespaces.size <= 16;
+    const counts = new Map<string, number>();
+    for (const namespace of perNamespace && scope.namespaces !== 'all' ? [...scope.namespaces] : [undefined]) {
+      for (const [at, count] of await this.deps.client.countPerNamespace('networking.k8s.io/v1', 'NetworkPolicy', namespace)) counts.set(at, count);
+    }
+    // Every namespace in scope was listed: one without NetworkPolicies has none, not an unknown number.
+    return { networkPolicyCount: (namespace) => counts.get(namespace) ?? 0 };
   }
 
   private async complete(report: ComplianceReport, compiled: CompiledFramework, evaluation: Evaluation, request: string, context: ReconcileContext): Promise<void> {

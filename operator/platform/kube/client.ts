@@ -332,6 +332,22 @@ export class KubeClient {
     return next ? { items, continueToken: next } : { items };
   }
 
+  /**
+   * How many objects of a namespaced kind each namespace holds (all namespaces, or one), from
+   * metadata-only pages: what a rule over several objects needs (NetworkPolicies per namespace)
+   * without holding them.
+   */
+  async countPerNamespace(apiVersion: string, kind: string, namespace?: string): Promise<Map<string, number>> {
+    const type = await this.resourceOf(apiVersion, kind);
+    const path = namespace !== undefined ? objectPath(type, namespace) : collectionPath(type);
+    const counts = new Map<string, number>();
+    for (const item of (await this.listCollection<PartialObjectMetadata>(path, undefined, `list ${type.plural}`, metadataListAccept)).items) {
+      const at = item.metadata?.namespace ?? '';
+      counts.set(at, (counts.get(at) ?? 0) + 1);
+    }
+    return counts;
+  }
+
   /** Whether a kind's objects live in namespaces, from discovery (cached). */
   async namespaced(apiVersion: string, kind: string): Promise<boolean> {
     return (await this.resourceOf(apiVersion, kind)).namespaced;
