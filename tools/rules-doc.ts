@@ -56,7 +56,12 @@ export const reportedFields: Readonly<Record<string, readonly string[]>> = {
     ...inEveryContainer(`securityContext.seLinuxOptions.${part}`),
   ]),
   'restrict-proc-mount': inEveryContainer('securityContext.procMount'),
-  'restrict-seccomp': ['spec.securityContext.seccompProfile.type', ...inEveryContainer('securityContext.seccompProfile.type')],
+  'restrict-seccomp': [
+    'spec.securityContext.seccompProfile.type',
+    ...inEveryContainer('securityContext.seccompProfile.type'),
+    'metadata.annotations["seccomp.security.alpha.kubernetes.io/pod"]',
+    'metadata.annotations["container.seccomp.security.alpha.kubernetes.io/*"]',
+  ],
   'restrict-sysctls': ['spec.securityContext.sysctls[*].name'],
   'restrict-volume-types': ['spec.volumes[*].<type>'],
   'disallow-privilege-escalation': inEveryContainer('securityContext.allowPrivilegeEscalation'),
