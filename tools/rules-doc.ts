@@ -261,6 +261,20 @@ value and, for container findings, the container's image, which exceptions by im
 When a field that must be set is missing, the path names the field if its parent exists, else
 the nearest missing ancestor (\`spec.containers[0].securityContext\`).
 
+## Pod Security Standards versions
+
+The pod-security rules give, check by check, the verdict of the Kubernetes Pod Security admission
+controller (k8s.io/pod-security-admission, as of Kubernetes 1.37) at a version of the standard:
+\`spec.podSecurityVersion\` (\`latest\`, the default, or \`v1.<minor>\`, like the
+\`pod-security.kubernetes.io/enforce-version\` namespace label) is handed to every pod-security rule
+as its \`version\` parameter, unless the rule's own parameters set one. A version newer than the
+newest known behaves as \`latest\`; checks a version did not have yet (for example the probe host
+check before v1.34) pass everything. Where the Restricted level replaces a Baseline check with its
+own (capabilities, seccomp, procMount), the Baseline rule takes a \`level\` parameter: the policy
+sets it to \`restricted\` when any pod-security-restricted rule is on, else \`baseline\`.
+test/pod-security-conformance.test.ts compares both rule sets with the upstream evaluator at every
+version.
+
 ## Rule sets
 
 | Rule set | Rules |
