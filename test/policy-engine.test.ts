@@ -98,9 +98,9 @@ describe('compilePolicy', () => {
     const policy = compiled('defaults', spec);
     const parametersOf = (id: string): Record<string, unknown> | undefined => policy.rules.find((entry) => entry.rule.id === id)?.parameters;
     assert.deepEqual(parametersOf('require-image-pull-policy'), { policy: 'Always', exemptDigests: true });
-    assert.deepEqual(parametersOf('disallow-host-ports'), { allowedHostPorts: [8443] });
-    // A rule turned on by its rule set alone still gets its defaults.
-    assert.deepEqual(parametersOf('disallow-capabilities'), { additionalAllowed: [] });
+    assert.deepEqual(parametersOf('disallow-host-ports'), { allowedHostPorts: [8443], version: 'latest' });
+    // A rule turned on by its rule set alone still gets its defaults; no restricted rule is on, so the level is baseline.
+    assert.deepEqual(parametersOf('disallow-capabilities'), { additionalAllowed: [], level: 'baseline', version: 'latest' });
     assert.deepEqual(spec, before);
   });
 

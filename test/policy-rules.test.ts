@@ -340,9 +340,9 @@ describe('pod-security-baseline rules', () => {
     assert.match(findings[0]?.message ?? '', /^init container "init" sets/);
   });
 
-  it('disallow-capabilities: the default set passes in any spelling, others fail, the parameter extends', () => {
+  it('disallow-capabilities: the default set passes as spelled upstream, others fail, the parameter extends (exactly)', () => {
     const defaults = ['AUDIT_WRITE', 'CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'KILL', 'MKNOD', 'NET_BIND_SERVICE', 'SETFCAP', 'SETGID', 'SETPCAP', 'SETUID', 'SYS_CHROOT'];
-    assert.deepEqual(run('disallow-capabilities', pod({ containers: [c('a', { securityContext: { capabilities: { add: [...defaults, 'cap_chown'] } } })] })), []);
+    assert.deepEqual(run('disallow-capabilities', pod({ containers: [c('a', { securityContext: { capabilities: { add: defaults } } })] })), []);
     const spec = {
       initContainers: [c('init', { securityContext: { capabilities: { add: ['CAP_SYS_ADMIN'] } } })],
       containers: [c('app', { securityContext: { capabilities: { add: ['NET_RAW', 'ALL'] } } })],
@@ -354,8 +354,10 @@ describe('pod-security-baseline rules', () => {
       'spec.containers[0].securityContext.capabilities.add[1]',
       'spec.ephemeralContainers[0].securityContext.capabilities.add[0]',
     ]);
-    const extended = run('disallow-capabilities', pod(spec), { additionalAllowed: ['net_raw', 'SYS_PTRACE'] });
+    const extended = run('disallow-capabilities', pod(spec), { additionalAllowed: ['NET_RAW', 'sys_ptrace'] });
     assert.deepEqual(extended.map((finding) => finding.message), ['init container "init" adds capability "CAP_SYS_ADMIN"', 'container "app" adds capability "ALL"']);
+    const spelledOtherwise = run('disallow-capabilities', pod(spec), { additionalAllowed: ['net_raw', 'SYS_PTRACE', 'SYS_ADMIN'] });
+    assert.equal(spelledOtherwise.length, 4, 'additionalAllowed is compared exactly too');
   });
 
   it('disallow-host-path: only hostPath volumes, naming the path', () => {
@@ -446,10 +448,11 @@ describe('pod-security-baseline rules', () => {
     ]);
   });
 
-  it('restrict-proc-mount: Default only; user-namespace pods only when the parameter says so', () => {
+  it('restrict-proc-mount: Default only; user-namespace pods at baseline from v1.35, at restricted only when the parameter says so', () => {
     const spec = { hostUsers: false, containers: [c('app', { securityContext: { procMount: 'Default' } })], ephemeralContainers: [c('debug', { securityContext: { procMount: 'Unmasked' } })] };
-    assert.deepEqual(fieldsOf(run('restrict-proc-mount', pod(spec))), ['spec.ephemeralContainers[0].securityContext.procMount']);
-    assert.deepEqual(run('restrict-proc-mount', pod(spec), { allowInUserNamespaces: true }), []);
+    assert.deepEqual(fieldsOf(run('restrict-proc-mount', pod(spec), { level: 'restricted' })), ['spec.ephemeralContainers[0].securityContext.procMount']);
+    assert.deepEqual(run('restrict-proc-mount', pod(spec)), [], 'baseline (the default level) relaxes for hostUsers: false');
+    assert.deepEqual(run('restrict-proc-mount', pod(spec), { level: 'restricted', allowInUserNamespaces: true }), []);
     assert.equal(run('restrict-proc-mount', pod({ ...spec, hostUsers: true }), { allowInUserNamespaces: true }).length, 1);
   });
 
@@ -566,7 +569,8 @@ describe('pod-security-restricted rules', () => {
       'spec.containers[0].securityContext.capabilities.add[0]',
       'spec.containers[0].securityContext.capabilities.add[1]',
     ]);
-    assert.equal(run('restrict-capabilities', pod(spec), { allowedAdd: ['NET_BIND_SERVICE', 'CAP_SYS_TIME'] }).length, 1);
+    assert.equal(run('restrict-capabilities', pod(spec), { allowedAdd: ['NET_BIND_SERVICE', 'SYS_TIME'] }).length, 1);
+    assert.equal(run('restrict-capabilities', pod(spec), { allowedAdd: ['NET_BIND_SERVICE', 'CAP_SYS_TIME'] }).length, 2, 'allowedAdd is compared exactly');
     assert.deepEqual(fieldsOf(run('restrict-capabilities', pod({ containers: [c('bare')] }))), ['spec.containers[0].securityContext']);
     assert.deepEqual(run('restrict-capabilities', pod({ ...spec, os: { name: 'windows' } })), []);
   });

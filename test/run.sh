@@ -5,8 +5,9 @@
 #   bash test/run.sh                                   # everything under dist/test/**/*.test.js
 #   bash test/run.sh dist/test/controlplane.test.js    # a subset (test/foo.test.ts is mapped too)
 #   bash test/run.sh --test-name-pattern=Job           # extra arguments starting with -- go to node
-#   bash test/run.sh --unit                            # (npm run test:unit) only the pure tests: no Go
-#                                                      # build, no plane; seconds
+#   bash test/run.sh --unit                            # (npm run test:unit) only the pure tests: no
+#                                                      # plane; seconds (plus, once, ~30 s to build the
+#                                                      # Pod Security oracle: test/pss-oracle/build.sh)
 #
 # Environment:
 #   SECURESTACK_KEEP_PLANE=1       leave the plane running afterwards (stop: bash test/env/stop.sh)
@@ -30,7 +31,8 @@ pure_tests() {
 
 # (0) prerequisites first, so a missing tool stops the run before any long build (and what can be
 #     installed is installed): test/env/prereqs.sh.
-# The pure tier needs neither Go nor the plane's packages.
+# The pure tier needs neither the plane's packages nor the plane's Go builds; only the small Pod
+# Security oracle below.
 [ "$unit" = 1 ] || bash test/env/prereqs.sh
 # The Node the production image ships, first on PATH for everything below (test/env/node.sh).
 # shellcheck source=env/node.sh
@@ -61,6 +63,15 @@ if [ "${SECURESTACK_SKIP_LINT:-}" = 1 ]; then
 else
   log "linting (eslint)"
   npx eslint --max-warnings=0 .
+fi
+
+# The Pod Security oracle (upstream's evaluator as a command) for test/pod-security-conformance.test.ts,
+# in both tiers: a no-op once built. When it cannot be built the other tests still run, and the
+# conformance test fails saying how to build it.
+if oracle="$(bash test/pss-oracle/build.sh)"; then
+  export SECURESTACK_PSS_ORACLE="$oracle"
+else
+  log "could not build the Pod Security oracle (bash test/pss-oracle/build.sh); test/pod-security-conformance.test.ts will fail"
 fi
 
 if [ "$unit" = 1 ]; then

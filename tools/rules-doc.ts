@@ -57,7 +57,12 @@ export const reportedFields: Readonly<Record<string, readonly string[]>> = {
     ...inEveryContainer(`securityContext.seLinuxOptions.${part}`),
   ]),
   'restrict-proc-mount': inEveryContainer('securityContext.procMount'),
-  'restrict-seccomp': ['spec.securityContext.seccompProfile.type', ...inEveryContainer('securityContext.seccompProfile.type')],
+  'restrict-seccomp': [
+    'spec.securityContext.seccompProfile.type',
+    ...inEveryContainer('securityContext.seccompProfile.type'),
+    'metadata.annotations["seccomp.security.alpha.kubernetes.io/pod"]',
+    'metadata.annotations["container.seccomp.security.alpha.kubernetes.io/*"]',
+  ],
   'restrict-sysctls': ['spec.securityContext.sysctls[*].name'],
   'restrict-volume-types': ['spec.volumes[*].<type>'],
   'disallow-privilege-escalation': inEveryContainer('securityContext.allowPrivilegeEscalation'),
@@ -277,8 +282,22 @@ A few rules judge an object by what else the cluster holds: \`require-network-po
 Namespace without NetworkPolicies. They run only in evaluations given cluster facts (what the caller
 listed beside the object) and are skipped in the others: admission never runs them, because a
 Namespace is always created before its NetworkPolicies and would otherwise be denied every time.
-The ScanPolicy background audit gives no facts yet, so it skips them too. A namespace the facts do
-not cover is not reported. Their sections say "Background only".
+The ScanPolicy background audit and ComplianceReports count NetworkPolicies per namespace and run
+them. A namespace the facts do not cover is not reported. Their sections say "Background only".
+
+## Pod Security Standards versions
+
+The pod-security rules give, check by check, the verdict of the Kubernetes Pod Security admission
+controller (k8s.io/pod-security-admission, as of Kubernetes 1.37) at a version of the standard:
+\`spec.podSecurityVersion\` (\`latest\`, the default, or \`v1.<minor>\`, like the
+\`pod-security.kubernetes.io/enforce-version\` namespace label) is handed to every pod-security rule
+as its \`version\` parameter, unless the rule's own parameters set one. A version newer than the
+newest known behaves as \`latest\`; checks a version did not have yet (for example the probe host
+check before v1.34) pass everything. Where the Restricted level replaces a Baseline check with its
+own (capabilities, seccomp, procMount), the Baseline rule takes a \`level\` parameter: the policy
+sets it to \`restricted\` when any pod-security-restricted rule is on, else \`baseline\`.
+test/pod-security-conformance.test.ts compares both rule sets with the upstream evaluator at every
+version.
 
 ## Rule sets
 

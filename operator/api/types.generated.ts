@@ -593,6 +593,14 @@ export interface ScanPolicySpec {
    */
   ruleSets?: ('pss-baseline' | 'pss-restricted' | 'best-practices' | 'rbac')[];
   /**
+   * Pod Security Standards version the pod-security rules apply, like the
+   * pod-security.kubernetes.io/enforce-version namespace label: latest (the default) or
+   * v1.<minor>, for example v1.35. Versions newer than the newest SecureStack knows behave as
+   * latest. A rule's own parameters.version takes precedence.
+   * @default "latest"
+   */
+  podSecurityVersion?: string;
+  /**
    * Built-in rules to apply, by id, with their parameters and severity; an entry naming a rule of
    * a rule set tunes it, and enabled false turns it off.
    */

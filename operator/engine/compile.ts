@@ -4,9 +4,10 @@
  * into matchers. A policy that does not compile is reported with every reason and never used.
  */
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
-import type { CustomRule, ScanPolicy, VulnerabilityGate } from '../api/types.generated';
+import type { CustomRule, RuleConfig, ScanPolicy, VulnerabilityGate } from '../api/types.generated';
 import { linearRegExpEngine, wildcardMatcher } from '../platform/patterns';
 import { compileFilter, type CompiledFilter } from './match';
+import { parsePodSecurityVersion } from './pod-security-version';
 import { ruleById, ruleSets } from './rules';
 import type { Rule, Severity } from './types';
 import { podKinds } from './workload';
@@ -96,6 +97,36 @@ export function pointerToPath(pointer: string): string {
     .join('');
 }
 
+function isPodSecurityRule(rule: Rule): boolean {
+  return rule.family === 'pod-security-baseline' || rule.family === 'pod-security-restricted';
+}
+
+/** Whether a rule's parameter schema declares a parameter. */
+function declares(rule: Rule, name: string): boolean {
+  const properties = rule.parameters?.properties;
+  return typeof properties === 'object' && properties !== null && Object.prototype.hasOwnProperty.call(properties, name);
+}
+
+/**
+ * The Pod Security Standards settings a policy hands to its pod-security rules, unless a rule's
+ * own parameters set them: the version (spec.podSecurityVersion, default latest) and the level
+ * (restricted when any pod-security-restricted rule is on, as upstream's Restricted level then
+ * replaces some Baseline checks with its own).
+ */
+function podSecurityDefaults(policy: ScanPolicy, enabled: readonly Rule[], errors: string[]): Record<string, unknown> {
+  const version = policy.spec.podSecurityVersion;
+  const defaults: Record<string, unknown> = {
+    level: enabled.some((rule) => rule.family === 'pod-security-restricted') ? 'restricted' : 'baseline',
+  };
+  if (version === undefined) return defaults;
+  // The CRD's pattern keeps bad versions out; a stored object from an older schema could not.
+  if (typeof version !== 'string' || parsePodSecurityVersion(version) === undefined) {
+    errors.push(`spec.podSecurityVersion: ${JSON.stringify(version)} is not "latest" or "v1.<minor>" (for example v1.35)`);
+    return defaults;
+  }
+  return { ...defaults, version };
+}
+
 function compileRules(policy: ScanPolicy, errors: string[]): CompiledRule[] {
   const configured = new Map((policy.spec.rules ?? []).map((config, index) => [config.id, { config, index }]));
   const ids = new Set<string>();
@@ -107,7 +138,7 @@ function compileRules(policy: ScanPolicy, errors: string[]): CompiledRule[] {
   });
   for (const id of configured.keys()) ids.add(id);
 
-  const compiled: CompiledRule[] = [];
+  const enabled: { rule: Rule; entry: { config: RuleConfig; index: number } | undefined }[] = [];
   for (const id of ids) {
     const entry = configured.get(id);
     const rule = ruleById(id);
@@ -115,8 +146,20 @@ function compileRules(policy: ScanPolicy, errors: string[]): CompiledRule[] {
       errors.push(`spec.rules[${entry?.index ?? 0}].id: no built-in rule is called "${id}" (see docs/rules.md)`);
       continue;
     }
-    if (entry?.config.enabled === false) continue;
+    if (entry?.config.enabled !== false) enabled.push({ rule, entry });
+  }
+  const podSecurity = podSecurityDefaults(
+    policy,
+    enabled.map(({ rule }) => rule),
+    errors,
+  );
+
+  const compiled: CompiledRule[] = [];
+  for (const { rule, entry } of enabled) {
     const parameters = structuredClone(entry?.config.parameters ?? {});
+    if (isPodSecurityRule(rule)) {
+      for (const [name, value] of Object.entries(podSecurity)) if (declares(rule, name) && parameters[name] === undefined) parameters[name] = value;
+    }
     const validate = parameterValidator(rule);
     if (!validate(parameters)) {
       errors.push(...describeAjvErrors(validate.errors, `spec.rules[${entry?.index ?? 0}].parameters`));

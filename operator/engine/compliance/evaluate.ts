@@ -69,7 +69,7 @@ export function compileFramework(
   });
   if (errors.length > 0) return { ok: false, errors };
 
-  const result = compilePolicy(syntheticPolicy(framework, [...ruleIds], customRules));
+  const result = compilePolicy(syntheticPolicy(framework, [...ruleIds], customRules, podSecurityVersion));
   if (!result.ok) {
     // compilePolicy names fields of the synthetic policy: spec.customRules[i] is a control's customRule.
     return {
@@ -85,13 +85,14 @@ export function compileFramework(
 }
 
 /** The policy the framework's rules run in: Audit mode, the kinds its rules read, no exceptions. */
-function syntheticPolicy(framework: Framework, rules: readonly string[], customRules: CustomRule[]): ScanPolicy {
+function syntheticPolicy(framework: Framework, rules: readonly string[], customRules: CustomRule[], podSecurityVersion: string): ScanPolicy {
   return {
     apiVersion: 'securestack.io/v1alpha1',
     kind: 'ScanPolicy',
     metadata: { name: `framework-${framework.id}` },
     spec: {
       mode: 'Audit',
+      podSecurityVersion,
       rules: rules.map((id) => ({ id })),
       ...(customRules.length > 0 ? { customRules } : {}),
     },

@@ -6,8 +6,17 @@
  */
 import type { Finding, KubeObject, ObjectRule, PodRule, PodTemplateView } from '../types';
 import { containersOf, groupOf, isWindowsPod, podKinds } from '../workload';
-import { normalizeCapability } from './pod-security-baseline';
 import { arrayOf, containerLabel, containerSecurityContext, exampleDeployment, examplePod, globMatch, imageOf, isRecord, joinPath, pathToward, show, stringList } from './util';
+
+/**
+ * A capability name as container runtimes read it: containerd and CRI-O upper-case names and add
+ * CAP_ when missing, so `net_raw` and `CAP_NET_RAW` grant NET_RAW too. (Pod Security compares names
+ * exactly as upstream does; this rule is about what the container gets.)
+ */
+function normalizeCapability(name: string): string {
+  const upper = name.trim().toUpperCase();
+  return upper.startsWith('CAP_') ? upper.slice(4) : upper;
+}
 
 const family = 'hardening' as const;
 

@@ -6,7 +6,8 @@
  * reads defensively: a field of the wrong type counts as absent.
  */
 import type { V1PodSecurityContext, V1SecurityContext } from '@kubernetes/client-node';
-import type { ContainerView, KubeObject, PodTemplateView } from '../types';
+import { minorOfParameter, versionParameter } from '../pod-security-version';
+import type { ContainerView, KubeObject, ParameterSchema, PodTemplateView } from '../types';
 
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -30,6 +31,24 @@ export function booleanParameter(parameters: Record<string, unknown>, name: stri
   return typeof value === 'boolean' ? value : fallback;
 }
 
+export function stringParameter(parameters: Record<string, unknown>, name: string, fallback: string): string {
+  const value = parameters[name];
+  return typeof value === 'string' ? value : fallback;
+}
+
+/**
+ * The parameter schema of a Pod Security rule: `version` (which Kubernetes minor's checks apply)
+ * plus the rule's own parameters.
+ */
+export function podSecurityParameters(properties: Record<string, unknown> = {}): ParameterSchema {
+  return { type: 'object', additionalProperties: false, properties: { version: versionParameter, ...properties } };
+}
+
+/** The Kubernetes minor a Pod Security rule's `version` parameter selects (latest: the newest known). */
+export function podSecurityMinor(parameters: Record<string, unknown>): number {
+  return minorOfParameter(parameters.version);
+}
+
 /** Records of an array parameter (for example RBAC subjects), or the fallback. */
 export function recordList(parameters: Record<string, unknown>, name: string, fallback: readonly Record<string, unknown>[]): Record<string, unknown>[] {
   const value = parameters[name];
@@ -40,6 +59,14 @@ export function recordList(parameters: Record<string, unknown>, name: string, fa
 /** The elements of a JSON array field, or none. */
 export function arrayOf(value: unknown): unknown[] {
   return Array.isArray(value) ? (value as unknown[]) : [];
+}
+
+/**
+ * Whether a field is left out. JSON null counts as left out: the API server (and the Go structs
+ * upstream's checks read) turn a null pointer field into an absent one.
+ */
+export function isUnset(value: unknown): value is undefined | null {
+  return value === undefined || value === null;
 }
 
 export function stringsOf(value: unknown): string[] {
