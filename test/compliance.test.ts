@@ -148,7 +148,7 @@ describe('ComplianceReport on the real plane', () => {
     assert.deepEqual(reportA?.summary, { pass: 4, fail: 5, warn: 0, error: 0, skip: 0 });
     assert.ok(reportA?.results.some((result) => result.rule === 'priv' && result.result === 'fail' && result.resources[0]?.name === 'agent' && result.policy === 'custom:team-baseline'));
     const condition = status?.conditions?.find((entry) => entry.type === 'OpenReports');
-    assert.deepEqual([condition?.status, condition?.reason], ['True', 'Written']);
+    assert.deepEqual([condition?.status, condition?.reason], ['True', 'Written'], condition?.message);
 
     // Metrics and Events.
     assert.equal(await operator.metric('securestack_compliance_score', { namespace: home, report: 'team-baseline' }), status?.summary?.score);

@@ -69,6 +69,30 @@ describe('KubeClient transport', () => {
     assert.deepEqual(errors, [['get imagescans', 404], ['update imagescans/status', 409]]);
   });
 
+  it('tries a 429 with Retry-After again up to 3 times, and fails on the fourth or without Retry-After', async () => {
+    const throttle = (times: number, retryAfter: string | undefined): Handler => {
+      let left = times;
+      return (_req, res) => {
+        if (left-- > 0) {
+          res.writeHead(429, { 'content-type': 'application/json', ...(retryAfter !== undefined ? { 'retry-after': retryAfter } : {}) });
+          res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 429, reason: 'TooManyRequests', message: 'storage is (re)initializing' }));
+        } else res.end(JSON.stringify({ metadata: { name: 'x' } }));
+      };
+    };
+    seen.length = 0;
+    handler = throttle(3, '0');
+    assert.deepEqual(await client().getCustom(imageScans, { namespace: 'ns', name: 'x' }), { metadata: { name: 'x' } });
+    assert.equal(seen.length, 4, 'three retries, then the answer');
+    seen.length = 0;
+    handler = throttle(4, '0');
+    await assert.rejects(client().getCustom(imageScans, { namespace: 'ns', name: 'x' }), /429 storage is \(re\)initializing/);
+    assert.equal(seen.length, 4, 'no fifth request');
+    seen.length = 0;
+    handler = throttle(1, undefined);
+    await assert.rejects(client().getCustom(imageScans, { namespace: 'ns', name: 'x' }), /429/);
+    assert.equal(seen.length, 1, 'without Retry-After, no retry');
+  });
+
   it('keeps one connection alive across requests', async () => {
     handler = (_req, res) => res.end('{"items":[]}');
     const kube = client();

@@ -105,6 +105,9 @@ export interface TransportLimits {
 
 const defaultLimits: TransportLimits = { requestTimeoutMs: 30_000, watchIdleTimeoutMs: 5 * 60_000, maxResponseBytes: 256 * 1024 * 1024 };
 const listPageSize = 500;
+/** 429 answers with Retry-After are tried again this many times, waiting at most this long each. */
+const maxThrottleRetries = 3;
+const maxThrottleWaitSeconds = 2;
 
 /**
  * Asks for a list as PartialObjectMetadataList (metadata only), falling back to the full list
@@ -218,11 +221,15 @@ export class KubeClient {
     try {
       const { server, headers, agent } = await this.connection(verb);
       const payload = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
-      const { code, text } = await send(server, path, this.limits, {
-        method,
-        agent,
-        headers: { ...headers, accept, ...(payload ? { 'content-type': contentType, 'content-length': payload.length } : {}) },
-      }, payload);
+      const options = { method, agent, headers: { ...headers, accept, ...(payload ? { 'content-type': contentType, 'content-length': payload.length } : {}) } };
+      let { code, text, retryAfterSeconds } = await send(server, path, this.limits, options, payload);
+      // Like client-go: a 429 that says when to come back (the API server's storage for a CRD just
+      // established is "(re)initializing"; priority and fairness throttling) is tried again then,
+      // a bounded number of times and never past a few seconds in all.
+      for (let retry = 1; code === 429 && retryAfterSeconds !== undefined && retry <= maxThrottleRetries; retry++) {
+        await new Promise((resolve) => setTimeout(resolve, Math.min(retryAfterSeconds ?? 1, maxThrottleWaitSeconds) * 1000));
+        ({ code, text, retryAfterSeconds } = await send(server, path, this.limits, options, payload));
+      }
       const parsed = parseJson(text);
       if (code >= 200 && code < 300 && parsed !== undefined) {
         // The API server's answer for this path; callers declare the type they asked for.
@@ -552,7 +559,7 @@ function listQuery(limit: number, labelSelector: string | undefined, continueTok
 }
 
 /** One request with a bounded time and body: the status code and the body as text. */
-function send(server: URL, path: string, limits: TransportLimits, options: http.RequestOptions, payload: Buffer | undefined): Promise<{ code: number; text: string }> {
+function send(server: URL, path: string, limits: TransportLimits, options: http.RequestOptions, payload: Buffer | undefined): Promise<{ code: number; text: string; retryAfterSeconds?: number }> {
   const { requestTimeoutMs, maxResponseBytes } = limits;
   return new Promise((resolve, reject) => {
     let settled = false;
@@ -576,7 +583,8 @@ function send(server: URL, path: string, limits: TransportLimits, options: http.
       res.on('end', () => {
         if (settled) return;
         settled = true;
-        resolve({ code: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') });
+        const retryAfter = Number(res.headers['retry-after']);
+        resolve({ code: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), ...(Number.isInteger(retryAfter) && retryAfter >= 0 ? { retryAfterSeconds: retryAfter } : {}) });
       });
     });
     req.on('timeout', () => {
