@@ -57,6 +57,21 @@ operator_pid=$!
 
 say "Applying the examples, an ImageScan of a local image, and a Deployment to scan automatically"
 kubectl create namespace demo --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+# The namespaces examples/compliancereport-pss-restricted.yaml grades: one workload that meets
+# Pod Security restricted, one that runs as root with a privileged init container.
+kubectl apply --server-side --force-conflicts -f test/fixtures/openreports/ >/dev/null
+for ns in payments payments-staging; do
+  kubectl create namespace "$ns" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+done
+printf '%s\n' \
+  'apiVersion: apps/v1' 'kind: Deployment' 'metadata: {name: checkout, namespace: payments}' \
+  'spec:' '  replicas: 0' '  selector: {matchLabels: {app: checkout}}' '  template:' '    metadata: {labels: {app: checkout}}' \
+  '    spec:' '      containers:' "      - {name: app, image: $registry/fixtures/alpine-app:1, securityContext: {allowPrivilegeEscalation: false, runAsNonRoot: true, runAsUser: 1000, capabilities: {drop: [ALL]}, seccompProfile: {type: RuntimeDefault}}}" \
+  '---' 'apiVersion: apps/v1' 'kind: Deployment' 'metadata: {name: ledger, namespace: payments-staging}' \
+  'spec:' '  replicas: 0' '  selector: {matchLabels: {app: ledger}}' '  template:' '    metadata: {labels: {app: ledger}}' \
+  '    spec:' '      initContainers:' "      - {name: setup, image: $registry/fixtures/debian-app:1, securityContext: {privileged: true}}" \
+  '      containers:' "      - {name: app, image: $registry/fixtures/debian-app:1}" |
+  kubectl apply -f - >/dev/null
 kubectl apply -n demo -f examples/
 printf 'apiVersion: securestack.io/v1alpha1\nkind: ImageScan\nmetadata:\n  name: debian-app\nspec:\n  image: %s/fixtures/debian-app:1\n' "$registry" |
   kubectl apply -n demo -f -
@@ -96,3 +111,14 @@ say "kubectl apply of a privileged Pod in restricted-demo (policy enforce-restri
 printf '%s\n' "$privileged" | kubectl apply -n restricted-demo -f - || true
 say "kubectl apply of a Deployment using :latest (policy warn-best-practices, mode Warn)"
 kubectl create deployment latest -n demo --image=nginx:latest --dry-run=client -o yaml | kubectl apply -f - || true
+
+say "Compliance: the ComplianceReports from examples/ (CIS over the cluster, Pod Security restricted over payments)"
+kubectl wait --for=jsonpath='{.status.phase}'=Completed --timeout=120s -n demo compliancereports --all >/dev/null || true
+kubectl get compliancereports -n demo
+for report in cluster-cis payments-pss-restricted; do
+  say "Failing controls of $report, with up to two example objects each"
+  kubectl get compliancereport "$report" -n demo -o jsonpath='{.status}' |
+    node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const st=JSON.parse(s);for(const c of st.controls||[]){if(c.result!=="Fail")continue;console.log(`${c.id} [${c.severity}] ${c.title}: ${c.failed} failed, ${c.passed} passed`);for(const e of (c.examples||[]).slice(0,2))console.log(`    ${e.kind} ${e.namespace?e.namespace+"/":""}${e.name}: ${e.message}`)}})'
+done
+say "OpenReports written for them (kubectl get reports.openreports.io -A)"
+kubectl get reports.openreports.io -A -l securestack.io/compliancereport-namespace=demo

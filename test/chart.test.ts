@@ -629,11 +629,12 @@ void test('webhook and audit settings render from values and parse to the operat
   assert.equal(env.SECURESTACK_WEBHOOK_CERT_MANAGER, 'false');
   assert.equal(env.SECURESTACK_WEBHOOK_EXCLUDE_NAMESPACES, 'kube-system');
   assert.equal(env.SECURESTACK_AUDIT_INTERVAL, '1h');
+  assert.equal(env.SECURESTACK_OPENREPORTS, 'auto');
   assert.ok(!('SECURESTACK_WEBHOOK_URL' in env), 'the URL override is never set by the chart');
 
   const fallback = loadConfig([], { SECURESTACK_NAMESPACE: 'sec' });
   const config = operatorConfig(container.env);
-  for (const key of ['webhookEnabled', 'webhookPort', 'webhookFailurePolicy', 'webhookTimeoutSeconds', 'webhookDeadlineMs', 'webhookMaxBodyBytes', 'webhookCertSecret', 'webhookCertManager', 'webhookCaValidityMs', 'webhookCertValidityMs', 'webhookExcludeNamespaces', 'auditIntervalMs'] as const) {
+  for (const key of ['webhookEnabled', 'webhookPort', 'webhookFailurePolicy', 'webhookTimeoutSeconds', 'webhookDeadlineMs', 'webhookMaxBodyBytes', 'webhookCertSecret', 'webhookCertManager', 'webhookCaValidityMs', 'webhookCertValidityMs', 'webhookExcludeNamespaces', 'auditIntervalMs', 'openReports'] as const) {
     assert.deepEqual(config[key], fallback[key], `chart default of ${key} equals the operator's`);
   }
   // Names follow the release: the Service and the configuration are the release fullname.
@@ -657,6 +658,7 @@ void test('webhook and audit settings set through values reach the operator', ()
     'webhook.certValidity=720h',
     'webhook.certManager.enabled=true',
     'audit.interval=15m',
+    'compliance.openReports=off',
   );
   const c = operatorConfig(operatorContainer(objects).env);
   assert.equal(c.webhookFailurePolicy, 'Fail');
@@ -670,6 +672,7 @@ void test('webhook and audit settings set through values reach the operator', ()
   assert.equal(c.webhookCertValidityMs, 720 * 3_600_000);
   assert.equal(c.webhookCertManager, true);
   assert.equal(c.auditIntervalMs, 15 * 60_000);
+  assert.equal(c.openReports, 'off');
   // The ClusterRole follows the configuration name.
   assert.ok(webhookConfigurationGrants('securestack.example.com').every((g) => clusterRoleGrants(objects).includes(g)));
 
