@@ -31,7 +31,7 @@ const image = 'registry.example.com/team/app:1.4.2';
 async function inParallel<T>(items: readonly T[], work: (item: T) => Promise<unknown>): Promise<void> {
   let next = 0;
   await Promise.all(Array.from({ length: concurrency }, async () => {
-    for (let i = next++; i < items.length; i = next++) await work(items[i] as T);
+    for (let i = next++; i < items.length; i = next++) await work(items[i]);
   }));
 }
 
