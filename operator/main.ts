@@ -132,6 +132,7 @@ async function main(): Promise<void> {
     images: (image) => admission.caches.images.lookup(image),
     cachesSynced: () => admission.caches.synced(),
     ...(config.openReports === 'auto' ? { openReports: openReportsWriter(client) } : {}),
+    mayCoverCluster: (namespace) => namespace === config.namespace || config.complianceClusterNamespaces.includes(namespace),
   });
   const reportRotation = new CertificateRotationReconciler(reportTls, 'ReportCertificate');
   const reconcilers = [imageScans, policies, compliance, admission.reconciler, reportRotation];

@@ -52,6 +52,7 @@ SECURESTACK_NAMESPACE=securestack-system SECURESTACK_METRICS_PORT=0 SECURESTACK_
   SECURESTACK_TRIVY_SERVER="$(cat "$run_dir/trivy-server-url")" SECURESTACK_REDIS_URL="$(cat "$run_dir/redis-url")" \
   SECURESTACK_INSECURE_REGISTRIES="$registry" SECURESTACK_REPORT_PORT=$report_port \
   SECURESTACK_REPORT_URL="https://127.0.0.1:$report_port" SECURESTACK_WORKLOAD_NAMESPACES=demo \
+  SECURESTACK_COMPLIANCE_CLUSTER_NAMESPACES=demo \
   node --max-semi-space-size=8 --optimize-for-size dist/operator/main.js >"$run_dir/logs/operator.log" 2>&1 &
 operator_pid=$!
 

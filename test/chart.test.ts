@@ -634,7 +634,7 @@ void test('webhook and audit settings render from values and parse to the operat
 
   const fallback = loadConfig([], { SECURESTACK_NAMESPACE: 'sec' });
   const config = operatorConfig(container.env);
-  for (const key of ['webhookEnabled', 'webhookPort', 'webhookFailurePolicy', 'webhookTimeoutSeconds', 'webhookDeadlineMs', 'webhookMaxBodyBytes', 'webhookCertSecret', 'webhookCertManager', 'webhookCaValidityMs', 'webhookCertValidityMs', 'webhookExcludeNamespaces', 'auditIntervalMs', 'openReports'] as const) {
+  for (const key of ['webhookEnabled', 'webhookPort', 'webhookFailurePolicy', 'webhookTimeoutSeconds', 'webhookDeadlineMs', 'webhookMaxBodyBytes', 'webhookCertSecret', 'webhookCertManager', 'webhookCaValidityMs', 'webhookCertValidityMs', 'webhookExcludeNamespaces', 'auditIntervalMs', 'openReports', 'complianceClusterNamespaces'] as const) {
     assert.deepEqual(config[key], fallback[key], `chart default of ${key} equals the operator's`);
   }
   // Names follow the release: the Service and the configuration are the release fullname.
@@ -659,6 +659,7 @@ void test('webhook and audit settings set through values reach the operator', ()
     'webhook.certManager.enabled=true',
     'audit.interval=15m',
     'compliance.openReports=off',
+    'compliance.clusterNamespaces={security,audit}',
   );
   const c = operatorConfig(operatorContainer(objects).env);
   assert.equal(c.webhookFailurePolicy, 'Fail');
@@ -673,6 +674,7 @@ void test('webhook and audit settings set through values reach the operator', ()
   assert.equal(c.webhookCertManager, true);
   assert.equal(c.auditIntervalMs, 15 * 60_000);
   assert.equal(c.openReports, 'off');
+  assert.deepEqual(c.complianceClusterNamespaces, ['security', 'audit']);
   // The ClusterRole follows the configuration name.
   assert.ok(webhookConfigurationGrants('securestack.example.com').every((g) => clusterRoleGrants(objects).includes(g)));
 

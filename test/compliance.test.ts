@@ -141,15 +141,16 @@ describe('ComplianceReport on the real plane', () => {
     assert.deepEqual(agent?.failed.map((failure) => failure.control).sort(), ['priv', 'scanned']);
     assert.deepEqual(agent?.passed, ['team-label']);
 
+    // OpenReports are written after the result is Completed; the condition follows.
+    const condition = await waitFor('the OpenReports condition', async () => (await getReport(home, 'team-baseline')).status?.conditions?.find((entry) => entry.type === 'OpenReports'));
+    assert.deepEqual([condition.status, condition.reason, condition.message], ['True', 'Written', '2 report(s) written']);
+
     // OpenReports: one Report per namespace with objects, accepted by the upstream CRD.
     const openReports = JSON.parse((await kubectl(['get', 'reports.openreports.io', '-A', '-l', `securestack.io/compliancereport-name=team-baseline,securestack.io/compliancereport-namespace=${home}`, '-o', 'json'])).stdout) as { items: { metadata: { namespace: string }; summary: { pass: number; fail: number }; results: { rule: string; result: string; policy: string; resources: { name: string }[] }[] }[] };
     assert.deepEqual(openReports.items.map((item) => item.metadata.namespace).sort(), [teamA, teamB].sort());
     const reportA = openReports.items.find((item) => item.metadata.namespace === teamA);
     assert.deepEqual(reportA?.summary, { pass: 4, fail: 5, warn: 0, error: 0, skip: 0 });
     assert.ok(reportA?.results.some((result) => result.rule === 'priv' && result.result === 'fail' && result.resources[0]?.name === 'agent' && result.policy === 'custom:team-baseline'));
-    const condition = status?.conditions?.find((entry) => entry.type === 'OpenReports');
-    assert.deepEqual([condition?.status, condition?.reason], ['True', 'Written'], condition?.message);
-
     // Metrics and Events.
     assert.equal(await operator.metric('securestack_compliance_score', { namespace: home, report: 'team-baseline' }), status?.summary?.score);
     assert.equal(await operator.metric('securestack_compliance_controls', { report: 'team-baseline', result: 'Fail' }), 3);
@@ -184,6 +185,32 @@ describe('ComplianceReport on the real plane', () => {
       const left = await kubectl(['get', 'reports.openreports.io', '-n', teamB, '-l', 'securestack.io/compliancereport-name=team-baseline', '-o', 'name']);
       return left.stdout.trim() === '' ? true : undefined;
     });
+  });
+
+  it('a report outside the operator\'s namespace covers only its own namespace', async () => {
+    await startComplianceOperator();
+    const own = { framework: 'custom', scope: { namespaces: [teamB] }, controls: controls.slice(0, 1) };
+    const other = { framework: 'custom', scope: { namespaceSelector: { matchLabels: { 'compliance-run': run } } }, controls: controls.slice(0, 1) };
+    const cluster = { framework: 'custom', scope: { clusterWide: true }, controls: controls.slice(0, 1) };
+    await kubectl(['apply', '-f', '-'], { namespace: teamB, input: reportManifest('own', own) });
+    await kubectl(['apply', '-f', '-'], { namespace: teamB, input: reportManifest('other', other) });
+    await kubectl(['apply', '-f', '-'], { namespace: teamB, input: reportManifest('cluster', cluster) });
+    const allowed = await waitForEvaluation(teamB, 'own');
+    assert.equal(allowed.status?.phase, 'Completed');
+    assert.equal(allowed.status?.controls?.[0]?.passed, 1, "team B's one Deployment");
+    for (const [name, what] of [['other', `namespace\\(s\\) (${teamA}|${excluded})`], ['cluster', 'the whole cluster']] as const) {
+      const refused = await waitForEvaluation(teamB, name);
+      const ready = refused.status?.conditions?.find((condition) => condition.type === 'Ready');
+      assert.deepEqual([refused.status?.phase, ready?.reason], ['Failed', 'ScopeNotAllowed']);
+      assert.match(ready?.message ?? '', new RegExp(`spec\\.scope: a ComplianceReport in namespace ${teamB} may evaluate only ${teamB}, not ${what}`));
+      assert.equal(refused.status?.controls, undefined, 'nothing about other namespaces is written');
+    }
+    // Listed in SECURESTACK_COMPLIANCE_CLUSTER_NAMESPACES, the same report may.
+    await resources.stopOperators();
+    await startComplianceOperator({ SECURESTACK_COMPLIANCE_CLUSTER_NAMESPACES: teamB });
+    await kubectl(['annotate', '--overwrite', 'compliancereport', 'other', 'securestack.io/evaluate=allowed'], { namespace: teamB });
+    assert.equal((await waitForEvaluation(teamB, 'other', 'allowed')).status?.phase, 'Completed');
+    await kubectl(['delete', 'compliancereport', 'own', 'other', 'cluster'], { namespace: teamB });
   });
 
   it('refuses invalid specs at kubectl apply with a message naming the field', async () => {

@@ -28,7 +28,7 @@ const deployment = (namespace: string, name: string, failed: boolean): Complianc
 describe('openReports', () => {
   it('writes a Report per namespace and a ClusterReport, with a result per object and control', () => {
     const binding = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', name: 'admins', passed: [], failed: [{ control: '5.1.1', message: 'binds cluster-admin' }] };
-    const reports = openReports(document([deployment('b', 'api', false), deployment('a', 'web', true), deployment('a', 'ok', false), binding]));
+    const reports = [...openReports(document([deployment('b', 'api', false), deployment('a', 'web', true), deployment('a', 'ok', false), binding]))];
     assert.deepEqual(reports.map((report) => `${report.kind}/${report.metadata.namespace ?? ''}`), ['ClusterReport/', 'Report/a', 'Report/b']);
     const a = reports[1];
     assert.deepEqual(a?.summary, { pass: 1, fail: 1, warn: 0, error: 0, skip: 0 });
@@ -51,16 +51,16 @@ describe('openReports', () => {
 
   it('keeps a report whole at exactly the byte bound, failed results only one byte under it, and cuts with maxResults below that', () => {
     const objects = Array.from({ length: 40 }, (_, i) => deployment('a', `web-${i}`, i % 2 === 0));
-    const [whole] = openReports(document(objects), Number.MAX_SAFE_INTEGER);
+    const [whole] = [...openReports(document(objects), Number.MAX_SAFE_INTEGER)];
     assert.ok(whole);
     const exact = Buffer.byteLength(JSON.stringify(whole));
-    assert.deepEqual(openReports(document(objects), exact)[0], whole);
-    const [failedOnly] = openReports(document(objects), exact - 1);
+    assert.deepEqual([...openReports(document(objects), exact)][0], whole);
+    const [failedOnly] = [...openReports(document(objects), exact - 1)];
     assert.deepEqual(failedOnly?.configuration, { limits: { statusFilter: ['fail'] } });
     assert.equal(failedOnly?.results.length, 20);
     assert.ok(failedOnly?.results.every((result) => result.result === 'fail'));
     assert.deepEqual(failedOnly?.summary, whole.summary, 'the summary counts every result');
-    const [cut] = openReports(document(objects), Math.floor(exact / 4));
+    const [cut] = [...openReports(document(objects), Math.floor(exact / 4))];
     assert.ok(cut && cut.results.length > 0 && cut.results.length < 20);
     assert.deepEqual(cut.configuration, { limits: { maxResults: cut.results.length, statusFilter: ['fail'] } });
     assert.ok(Buffer.byteLength(JSON.stringify(cut)) <= Math.floor(exact / 4));

@@ -105,6 +105,12 @@ export interface OperatorConfig {
    * writes them when the API server serves that API, `off` never.
    */
   openReports: 'auto' | 'off';
+  /**
+   * Namespaces whose ComplianceReports may cover other namespaces and the whole cluster, besides
+   * the operator's own. A report elsewhere covers its own namespace only: results name objects
+   * and what is wrong with them, which a tenant must not read about another's.
+   */
+  complianceClusterNamespaces: string[];
 }
 
 export class ConfigError extends Error {}
@@ -398,6 +404,10 @@ const settings: { [K in keyof OperatorConfig]: Setting<K> } = {
   auditIntervalMs: {
     key: 'auditIntervalMs', env: 'SECURESTACK_AUDIT_INTERVAL', flag: 'audit-interval',
     parse: duration(1_000, 7 * 24 * 3_600_000), fallback: () => 3_600_000, expects: 'a duration between 1s and 168h, e.g. 1h',
+  },
+  complianceClusterNamespaces: {
+    key: 'complianceClusterNamespaces', env: 'SECURESTACK_COMPLIANCE_CLUSTER_NAMESPACES', flag: 'compliance-cluster-namespaces',
+    parse: list(dns1123), fallback: () => [], expects: 'a comma-separated list of namespaces',
   },
   openReports: {
     key: 'openReports', env: 'SECURESTACK_OPENREPORTS', flag: 'openreports',

@@ -15,7 +15,7 @@ import type { ImageLookup } from '../../engine/evaluate';
 import type { ClusterFacts } from '../../engine/types';
 import { policyKinds } from '../../engine/inventory';
 import type { KubeClient, ObjectKey, ResourceType } from '../../platform/kube/client';
-import { rfc3339, setCondition, type ConditionUpdate } from '../../platform/runtime/conditions';
+import { rfc3339, type ConditionUpdate } from '../../platform/runtime/conditions';
 import type { EventRecorder } from '../../platform/runtime/events';
 import { cachedObject, ensureLeading, type ReconcileContext, type ReconcileResult, type Reconciler } from '../../platform/runtime/reconciler';
 import { writeStatus } from '../../platform/runtime/status';
@@ -40,6 +40,8 @@ export interface ComplianceDeps {
   cachesSynced(): boolean;
   /** Writes OpenReports; absent when they are turned off. */
   openReports?: OpenReportsWriter;
+  /** Whether reports in this namespace may cover other namespaces and the cluster (else only their own). */
+  mayCoverCluster(namespace: string): boolean;
   now?: () => number;
   pageSize?: number;
 }
@@ -88,6 +90,13 @@ export class ComplianceReportReconciler implements Reconciler {
       }, { type: 'Warning', reason: 'InvalidSpec' });
       return {};
     }
+    const outside = this.outsideOwnNamespace(report);
+    if (outside) {
+      this.deps.metrics.evaluations.inc({ result: 'invalid' });
+      this.forgetSeries(seriesKey);
+      await this.write(report, context, { phase: 'Failed', evaluationRequest: request }, { type: 'Ready', status: 'False', reason: 'ScopeNotAllowed', message: outside }, { type: 'Warning', reason: 'ScopeNotAllowed' });
+      return {};
+    }
     const started = Date.now();
     // Running shows in kubectl while a large scope is listed; later writes build on what it stored.
     const running = await this.write(report, context, { phase: 'Running' }, { type: 'Ready', status: 'Unknown', reason: 'Evaluating', message: `Evaluating ${compiled.compiled.framework.title}` });
@@ -103,13 +112,26 @@ export class ComplianceReportReconciler implements Reconciler {
       await this.write(report, context, { phase: 'Failed', evaluationRequest: request }, { type: 'Ready', status: 'False', reason: 'EvaluationFailed', message }, { type: 'Warning', reason: 'EvaluationFailed' });
       return { requeueAfterMs: retryMs };
     }
-    this.deps.metrics.evaluationDuration.observe({ framework: compiled.compiled.framework.id }, (Date.now() - started) / 1000);
     this.deps.metrics.evaluations.inc({ result: 'success' });
     this.failedAt.delete(seriesKey);
-    await this.complete(report, compiled.compiled, evaluation, request, context);
+    await this.complete(report, compiled.compiled, evaluation, request, context, started);
     this.recordSeries(seriesKey, report, compiled.compiled, evaluation.outcomes, evaluation.score);
     context.log.info({ objects: evaluation.objects, score: evaluation.score, ms: Date.now() - started }, 'compliance report evaluated');
     return {};
+  }
+
+  /**
+   * Why the report may not cover its scope, or undefined: outside the namespaces allowed to, a
+   * report covers its own namespace only (its results name other tenants' objects and their flaws).
+   */
+  private outsideOwnNamespace(report: ComplianceReport): string | undefined {
+    const own = report.metadata.namespace ?? '';
+    if (this.deps.mayCoverCluster(own)) return undefined;
+    const scope = resolveScope(report.spec.scope, this.deps.namespaces());
+    const others = scope.namespaces === 'all' ? ['all'] : [...scope.namespaces].filter((namespace) => namespace !== own);
+    if (!scope.clusterScoped && others.length === 0) return undefined;
+    const what = scope.clusterScoped ? 'the whole cluster' : `namespace(s) ${others.slice(0, 5).join(', ')}${others.length > 5 ? ', ...' : ''}`;
+    return `spec.scope: a ComplianceReport in namespace ${own} may evaluate only ${own}, not ${what}; create it in the operator's namespace or one listed in SECURESTACK_COMPLIANCE_CLUSTER_NAMESPACES (chart: compliance.clusterNamespaces)`;
   }
 
   private compile(report: ComplianceReport): Outcome {
@@ -160,14 +182,13 @@ export class ComplianceReportReconciler implements Reconciler {
     return { networkPolicyCount: (namespace) => counts.get(namespace) ?? 0 };
   }
 
-  private async complete(report: ComplianceReport, compiled: CompiledFramework, evaluation: Evaluation, request: string, context: ReconcileContext): Promise<void> {
+  private async complete(report: ComplianceReport, compiled: CompiledFramework, evaluation: Evaluation, request: string, context: ReconcileContext, started: number): Promise<void> {
     const { framework } = compiled;
     const owner = { namespace: report.metadata.namespace ?? '', name: report.metadata.name ?? '', uid: report.metadata.uid ?? '' };
     const header = { report: { namespace: owner.namespace, name: owner.name }, framework: { id: framework.id, title: framework.title, version: framework.version }, podSecurityVersion: compiled.podSecurityVersion, generatedAt: evaluation.generatedAt };
     ensureLeading(context);
     const document = resultsDocument(header, framework.controls, evaluation.verdicts);
     const stored = await storeResults(this.deps.client, owner, document);
-    const published = await this.publish(report, document, context);
 
     const previous = report.status;
     // A trend only means something within one framework: a report switched to another starts afresh.
@@ -182,9 +203,7 @@ export class ComplianceReportReconciler implements Reconciler {
     const { controls, examplesCut } = fitControls(evaluation.outcomes, rest);
     const counts = `${summary.pass} pass, ${summary.fail} fail, ${summary.manual} manual, ${summary.skip} skip`;
     const message = `${evaluation.objects} object(s) evaluated: ${counts}${summary.score !== undefined ? `; score ${summary.score}` : ''}${examplesCut ? ' (examples shortened to keep status small; every result is in the results ConfigMaps)' : ''}`;
-    const conditions = published ? setCondition(previous?.conditions, published, report.metadata.generation) : previous?.conditions;
-    await this.write(report, context, {
-      ...(conditions ? { conditions } : {}),
+    const written = await this.write(report, context, {
       phase: 'Completed',
       generatedAt: evaluation.generatedAt,
       evaluationRequest: request,
@@ -194,7 +213,12 @@ export class ComplianceReportReconciler implements Reconciler {
       controls,
       resultsRef: { name: stored.name, parts: stored.parts, objects: evaluation.verdicts.length },
     }, { type: 'Ready', status: 'True', reason: 'Evaluated', message }, { type: 'Normal', reason: 'Evaluated' });
+    this.deps.metrics.evaluationDuration.observe({ framework: framework.id }, (Date.now() - started) / 1000);
     await this.recordChanges(report, evaluation, context);
+    // OpenReports last: hundreds of namespaces' reports take a while to write, and the result is
+    // complete (status, results ConfigMaps) before they start.
+    const published = await this.publish(report, document, context);
+    if (published) await this.write(written ?? report, context, {}, published);
   }
 
   /**

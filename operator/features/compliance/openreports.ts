@@ -30,20 +30,18 @@ interface OpenReportResult {
   source: string;
   policy: string;
   rule: string;
-  category: string;
   severity: 'critical' | 'high' | 'medium' | 'low';
   result: Result;
   scored: boolean;
   message: string;
   timestamp: { seconds: number; nanos: number };
   resources: { apiVersion: string; kind: string; namespace?: string; name: string; uid?: string }[];
-  properties: Record<string, string>;
 }
 
 export interface OpenReport extends ApiObject {
   apiVersion: 'openreports.io/v1alpha1';
   kind: 'Report' | 'ClusterReport';
-  metadata: { name: string; namespace?: string; labels: Record<string, string> };
+  metadata: { name: string; namespace?: string; labels: Record<string, string>; annotations?: Record<string, string> };
   source: string;
   summary: { pass: number; fail: number; warn: number; error: number; skip: number };
   results: OpenReportResult[];
@@ -69,37 +67,40 @@ export function reportLabels(report: { namespace: string; name: string }): Recor
 }
 
 /** The OpenReports for one evaluation: a Report per namespace with results, a ClusterReport if any. */
-export function openReports(document: ComplianceResultsDocument, maxBytes = MAX_REPORT_BYTES): OpenReport[] {
+export function* openReports(document: ComplianceResultsDocument, maxBytes = MAX_REPORT_BYTES): Generator<OpenReport> {
   const controls = new Map(document.controls.map((control) => [control.id, control]));
   const timestamp = { seconds: Math.floor(Date.parse(document.generatedAt) / 1000), nanos: 0 };
-  const byNamespace = new Map<string, OpenReportResult[]>();
-  for (const object of document.objects) {
-    const resource = { apiVersion: object.apiVersion, kind: object.kind, ...(object.namespace ? { namespace: object.namespace } : {}), name: object.name, ...(object.uid ? { uid: object.uid } : {}) };
-    const result = (controlId: string, outcome: Result, message: string): OpenReportResult => ({
-      source: OPENREPORTS_SOURCE,
-      policy: document.framework.id,
-      rule: controlId,
-      category: document.framework.title,
-      severity: (controls.get(controlId)?.severity ?? 'MEDIUM').toLowerCase() as OpenReportResult['severity'],
-      result: outcome,
-      scored: true,
-      message,
-      timestamp,
-      resources: [resource],
-      properties: { complianceReport: `${document.report.namespace}/${document.report.name}`, frameworkVersion: document.framework.version },
-    });
-    const list = byNamespace.get(object.namespace ?? '') ?? [];
-    for (const failure of object.failed) list.push(result(failure.control, 'fail', failure.message.slice(0, 1024)));
-    for (const passed of object.passed) list.push(result(passed, 'pass', controls.get(passed)?.title ?? passed));
-    byNamespace.set(object.namespace ?? '', list);
-  }
+  // Indices per namespace first, then one report at a time: 500 namespaces of results are never
+  // all in memory at once.
+  const byNamespace = new Map<string, number[]>();
+  document.objects.forEach((object, index) => byNamespace.set(object.namespace ?? '', [...(byNamespace.get(object.namespace ?? '') ?? []), index]));
   const name = openReportName(document.report);
   const labels = reportLabels(document.report);
-  return [...byNamespace.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([namespace, results]) => {
+  const annotations = { 'securestack.io/compliancereport': `${document.report.namespace}/${document.report.name}`, 'securestack.io/framework-version': document.framework.version };
+  for (const namespace of [...byNamespace.keys()].sort()) {
+    const results: OpenReportResult[] = [];
+    for (const index of byNamespace.get(namespace) ?? []) {
+      const object = document.objects[index];
+      if (!object) continue;
+      const resource = { apiVersion: object.apiVersion, kind: object.kind, ...(object.namespace ? { namespace: object.namespace } : {}), name: object.name, ...(object.uid ? { uid: object.uid } : {}) };
+      const result = (controlId: string, outcome: Result, message: string): OpenReportResult => ({
+        source: OPENREPORTS_SOURCE,
+        policy: document.framework.id,
+        rule: controlId,
+        severity: (controls.get(controlId)?.severity ?? 'MEDIUM').toLowerCase() as OpenReportResult['severity'],
+        result: outcome,
+        scored: true,
+        message,
+        timestamp,
+        resources: [resource],
+      });
+      for (const failure of object.failed) results.push(result(failure.control, 'fail', failure.message.slice(0, 1024)));
+      for (const passed of object.passed) results.push(result(passed, 'pass', controls.get(passed)?.title ?? passed));
+    }
     const report: OpenReport = {
       apiVersion: 'openreports.io/v1alpha1',
       kind: namespace ? 'Report' : 'ClusterReport',
-      metadata: { name, ...(namespace ? { namespace } : {}), labels },
+      metadata: { name, ...(namespace ? { namespace } : {}), labels, annotations },
       source: OPENREPORTS_SOURCE,
       summary: {
         pass: results.filter((entry) => entry.result === 'pass').length,
@@ -110,8 +111,8 @@ export function openReports(document: ComplianceResultsDocument, maxBytes = MAX_
       },
       results,
     };
-    return withinBytes(report, maxBytes);
-  });
+    yield withinBytes(report, maxBytes);
+  }
 }
 
 /** The report itself, its failed results only, or as many failed results as fit. */
@@ -137,7 +138,7 @@ export interface OpenReportsWriter {
   forget(report: { namespace: string; name: string }): Promise<number>;
 }
 
-export function openReportsWriter(client: Pick<KubeClient, 'applyCustom' | 'listCustom' | 'deleteCustom' | 'probeCustom'>): OpenReportsWriter {
+export function openReportsWriter(client: Pick<KubeClient, 'applyCustom' | 'listCustomMetadata' | 'deleteCustom' | 'probeCustom'>): OpenReportsWriter {
   const served = async (): Promise<boolean> => {
     try {
       await client.probeCustom(reportType);
@@ -147,25 +148,31 @@ export function openReportsWriter(client: Pick<KubeClient, 'applyCustom' | 'list
       throw err;
     }
   };
-  const existing = async (report: { namespace: string; name: string }): Promise<OpenReport[]> => {
+  /** The ComplianceReport's reports by name only: metadata-only lists, never their results. */
+  const existing = async (report: { namespace: string; name: string }): Promise<{ type: ResourceType; namespace?: string; name: string }[]> => {
     const selector = Object.entries(reportLabels(report)).filter(([key]) => key !== 'app.kubernetes.io/managed-by').map(([key, value]) => `${key}=${value}`).join(',');
-    return [...(await client.listCustom<OpenReport>(reportType, { labelSelector: selector })), ...(await client.listCustom<OpenReport>(clusterReportType, { labelSelector: selector }))];
-  };
-  const remove = async (stale: readonly OpenReport[]): Promise<number> => {
-    for (const report of stale) {
-      const type = report.metadata.namespace ? reportType : clusterReportType;
-      await client.deleteCustom(type, { name: report.metadata.name, ...(report.metadata.namespace ? { namespace: report.metadata.namespace } : {}) });
+    const found: { type: ResourceType; namespace?: string; name: string }[] = [];
+    for (const type of [reportType, clusterReportType]) {
+      for (const item of await client.listCustomMetadata(type, { labelSelector: selector })) {
+        found.push({ type, ...(item.metadata?.namespace ? { namespace: item.metadata.namespace } : {}), name: item.metadata?.name ?? '' });
+      }
     }
+    return found;
+  };
+  const remove = async (stale: readonly { type: ResourceType; namespace?: string; name: string }[]): Promise<number> => {
+    for (const report of stale) await client.deleteCustom(report.type, { name: report.name, ...(report.namespace ? { namespace: report.namespace } : {}) });
     return stale.length;
   };
   return {
     async write(document) {
       if (!(await served())) return { served: false, written: 0, deleted: 0 };
-      const reports = openReports(document);
-      for (const report of reports) await client.applyCustom(report.kind === 'Report' ? reportType : clusterReportType, report, FIELD_MANAGER);
-      const keep = new Set(reports.map((report) => `${report.metadata.namespace ?? ''}/${report.metadata.name}`));
-      const deleted = await remove((await existing(document.report)).filter((report) => !keep.has(`${report.metadata.namespace ?? ''}/${report.metadata.name}`)));
-      return { served: true, written: reports.length, deleted };
+      const keep = new Set<string>();
+      for (const report of openReports(document)) {
+        await client.applyCustom(report.kind === 'Report' ? reportType : clusterReportType, report, FIELD_MANAGER);
+        keep.add(`${report.metadata.namespace ?? ''}/${report.metadata.name}`);
+      }
+      const deleted = await remove((await existing(document.report)).filter((report) => !keep.has(`${report.namespace ?? ''}/${report.name}`)));
+      return { served: true, written: keep.size, deleted };
     },
     async forget(report) {
       if (!(await served())) return 0;

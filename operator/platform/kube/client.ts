@@ -282,6 +282,11 @@ export class KubeClient {
     return (await this.listCollection<T>(objectPath(type, options.namespace), options.labelSelector, `list ${type.plural}`)).items;
   }
 
+  /** Names, labels and annotations of every object of a type that matches, without the rest (metadata-only list). */
+  async listCustomMetadata(type: ResourceType, options: { namespace?: string; labelSelector?: string } = {}): Promise<PartialObjectMetadata[]> {
+    return (await this.listCollection<PartialObjectMetadata>(objectPath(type, options.namespace), options.labelSelector, `list ${type.plural}`, metadataListAccept)).items;
+  }
+
   /** Lists at most one object: proves the API server serves this type right now. */
   async probeCustom(type: ResourceType): Promise<void> {
     await this.request(`list ${type.plural}`, 'GET', `${collectionPath(type)}?limit=1`);
