@@ -130,6 +130,7 @@ async function main(): Promise<void> {
     frameworks: frameworkById,
     namespaces: () => namespacesOf(informers),
     images: (image) => admission.caches.images.lookup(image),
+    exemptImages: ownImages(config),
     cachesSynced: () => admission.caches.synced(),
     ...(config.openReports === 'auto' ? { openReports: openReportsWriter(client) } : {}),
     mayCoverCluster: (namespace) => namespace === config.namespace || config.complianceClusterNamespaces.includes(namespace),

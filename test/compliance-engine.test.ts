@@ -161,6 +161,17 @@ describe('vulnerability controls', () => {
     assert.match(check({ maxScanAgeHours: 24 }, facts({}, now - 24 * 3_600_000 - 1)) ?? '', /last scanned 24 h ago/);
   });
 
+  it('leaves exempt images (the scanner\'s own) out, and skips a workload that runs nothing else', () => {
+    const framework = compiled(control('vuln', { type: 'vulnerabilities', vulnerabilities: { fixableAtOrAbove: 'CRITICAL' } }));
+    const scanner = { name: 'scan', image: 'ghcr.io/securestack/scanner:1.0' };
+    const exemptImages = (reference: string): boolean => reference.startsWith('ghcr.io/securestack/');
+    const scanJob = pod('scan', { containers: [scanner] });
+    assert.equal(evaluateObject(framework, scanJob, { now, images: () => undefined, exemptImages }), undefined);
+    assert.equal(run(framework, [scanJob], () => undefined)[0]?.result, 'Fail', 'not exempt: an unscanned image fails');
+    const mixed = evaluateObject(framework, pod('mixed', { containers: [scanner, plain] }), { now, images: () => undefined, exemptImages });
+    assert.match(mixed?.failed[0]?.message ?? '', /registry\.example\.com\/app:1\.0 has no completed ImageScan/);
+  });
+
   for (const list of ['containers', 'initContainers', 'ephemeralContainers'] as const) {
     it(`reads the images of ${list}`, () => {
       const framework = compiled(control('vuln', { type: 'vulnerabilities', vulnerabilities: { fixableAtOrAbove: 'CRITICAL' } }));

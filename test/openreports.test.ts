@@ -4,10 +4,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { openReportName, openReports, reportLabels } from '../operator/features/compliance/openreports';
-import type { ComplianceResultsDocument } from '../operator/features/compliance/results-store';
+import { resultsOf, type ComplianceResults, type ComplianceResultsDocument } from '../operator/features/compliance/results-store';
 
-function document(objects: ComplianceResultsDocument['objects']): ComplianceResultsDocument {
-  return {
+function document(objects: ComplianceResultsDocument['objects']): ComplianceResults {
+  return resultsOf({
     apiVersion: 'securestack.io/v1alpha1',
     kind: 'ComplianceResults',
     report: { namespace: 'security', name: 'cis' },
@@ -16,7 +16,7 @@ function document(objects: ComplianceResultsDocument['objects']): ComplianceResu
     generatedAt: '2026-12-01T10:00:00Z',
     controls: [{ id: '5.2.2', title: 'Minimize privileged containers', severity: 'HIGH' }, { id: '5.1.1', title: 'cluster-admin only where required', severity: 'CRITICAL' }],
     objects,
-  };
+  });
 }
 
 const deployment = (namespace: string, name: string, failed: boolean): ComplianceResultsDocument['objects'][number] => ({

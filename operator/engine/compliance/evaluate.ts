@@ -147,6 +147,11 @@ export interface ComplianceInput {
   images?: ImageLookup;
   /** What rules over more than one object read (NetworkPolicies per namespace). */
   facts?: ClusterFacts;
+  /**
+   * Images vulnerability controls leave out: SecureStack's own scanner and uploader, as the
+   * admission gate does, whose scan Jobs would otherwise fail every namespace that scans.
+   */
+  exemptImages?: (image: string) => boolean;
 }
 
 /**
@@ -222,7 +227,7 @@ function levelsAtOrAbove(severity: Severity): ('critical' | 'high' | 'medium' | 
 /** Every image of the workload must meet the condition; the first that does not is the message. */
 function vulnerabilityOutcome(check: VulnerabilityCheck, subject: Subject, input: ComplianceInput): { applies: boolean; message?: string } {
   if (!subject.pod) return { applies: false };
-  const images = [...new Set(containersOf(subject.pod).map(({ container }) => container.image ?? '').filter((image) => image !== ''))];
+  const images = [...new Set(containersOf(subject.pod).map(({ container }) => container.image ?? '').filter((image) => image !== '' && !input.exemptImages?.(image)))];
   if (images.length === 0) return { applies: false };
   for (const image of images) {
     const problem = imageProblem(check, image, input);

@@ -21,7 +21,7 @@ import { cachedObject, ensureLeading, type ReconcileContext, type ReconcileResul
 import { writeStatus } from '../../platform/runtime/status';
 import type { ComplianceMetrics } from './metrics';
 import type { OpenReportsWriter } from './openreports';
-import { resultsDocument, storeResults, type ComplianceResultsDocument } from './results-store';
+import { storeResults, type ComplianceResults } from './results-store';
 import { objectsInScope, resolveScope, type NamespaceInfo, type ResolvedScope } from './scope';
 
 /** Setting this annotation to a new value asks for another evaluation. */
@@ -36,6 +36,8 @@ export interface ComplianceDeps {
   /** Namespaces with their labels, from the shared informer. */
   namespaces(): NamespaceInfo[];
   images: ImageLookup;
+  /** Images vulnerability controls leave out (the operator's own scanner and uploader). */
+  exemptImages?: (image: string) => boolean;
   /** Evaluations wait for the shared caches (Namespaces, ImageScans) to be complete. */
   cachesSynced(): boolean;
   /** Writes OpenReports; absent when they are turned off. */
@@ -161,7 +163,7 @@ export class ComplianceReportReconciler implements Reconciler {
     for await (const object of objectsInScope(this.deps.client, kinds, scope, options)) {
       // A page of 500 objects is 20-50 ms of rules: let the webhook in between every few.
       if (++judged % yieldEvery === 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      const verdict = evaluateObject(compiled, object, { now, images: this.deps.images, ...(facts ? { facts } : {}) });
+      const verdict = evaluateObject(compiled, object, { now, images: this.deps.images, ...(facts ? { facts } : {}), ...(this.deps.exemptImages ? { exemptImages: this.deps.exemptImages } : {}) });
       if (!verdict) continue;
       tally.add(verdict);
       verdicts.push(verdict);
@@ -187,8 +189,8 @@ export class ComplianceReportReconciler implements Reconciler {
     const owner = { namespace: report.metadata.namespace ?? '', name: report.metadata.name ?? '', uid: report.metadata.uid ?? '' };
     const header = { report: { namespace: owner.namespace, name: owner.name }, framework: { id: framework.id, title: framework.title, version: framework.version }, podSecurityVersion: compiled.podSecurityVersion, generatedAt: evaluation.generatedAt };
     ensureLeading(context);
-    const document = resultsDocument(header, framework.controls, evaluation.verdicts);
-    const stored = await storeResults(this.deps.client, owner, document);
+    const results: ComplianceResults = { header, controls: framework.controls, verdicts: evaluation.verdicts };
+    const stored = await storeResults(this.deps.client, owner, results);
 
     const previous = report.status;
     // A trend only means something within one framework: a report switched to another starts afresh.
@@ -217,7 +219,7 @@ export class ComplianceReportReconciler implements Reconciler {
     await this.recordChanges(report, evaluation, context);
     // OpenReports last: hundreds of namespaces' reports take a while to write, and the result is
     // complete (status, results ConfigMaps) before they start.
-    const published = await this.publish(report, document, context);
+    const published = await this.publish(report, results, context);
     if (published) await this.write(written ?? report, context, {}, published);
   }
 
@@ -226,10 +228,10 @@ export class ComplianceReportReconciler implements Reconciler {
    * were written (undefined: turned off, nothing to say). A failure here does not fail the
    * evaluation, whose results are stored; it shows as the condition, an Event and a metric.
    */
-  private async publish(report: ComplianceReport, document: ComplianceResultsDocument, context: ReconcileContext): Promise<ConditionUpdate | undefined> {
+  private async publish(report: ComplianceReport, results: ComplianceResults, context: ReconcileContext): Promise<ConditionUpdate | undefined> {
     if (!this.deps.openReports) return undefined;
     try {
-      const { served, written, deleted } = await this.deps.openReports.write(document);
+      const { served, written, deleted } = await this.deps.openReports.write(results);
       if (!served) return { type: 'OpenReports', status: 'False', reason: 'APINotServed', message: 'openreports.io/v1alpha1 is not served by this cluster: install the OpenReports CRDs to get Reports' };
       return { type: 'OpenReports', status: 'True', reason: 'Written', message: `${written} report(s) written${deleted > 0 ? `, ${deleted} stale one(s) deleted` : ''}` };
     } catch (err) {

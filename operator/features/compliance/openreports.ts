@@ -11,7 +11,7 @@
  * reports outgrew etcd and stopped updating; these shrink instead.
  */
 import { createHash } from 'node:crypto';
-import type { ComplianceResultsDocument } from './results-store';
+import type { ComplianceResults } from './results-store';
 import { isNotFound, type ApiObject, type KubeClient, type ResourceType } from '../../platform/kube/client';
 
 export const reportType: ResourceType = { group: 'openreports.io', version: 'v1alpha1', plural: 'reports', kind: 'Report', namespaced: true };
@@ -67,35 +67,42 @@ export function reportLabels(report: { namespace: string; name: string }): Recor
 }
 
 /** The OpenReports for one evaluation: a Report per namespace with results, a ClusterReport if any. */
-export function* openReports(document: ComplianceResultsDocument, maxBytes = MAX_REPORT_BYTES): Generator<OpenReport> {
-  const controls = new Map(document.controls.map((control) => [control.id, control]));
-  const timestamp = { seconds: Math.floor(Date.parse(document.generatedAt) / 1000), nanos: 0 };
+export function* openReports(results: ComplianceResults, maxBytes = MAX_REPORT_BYTES): Generator<OpenReport> {
+  const { header } = results;
+  const timestamp = { seconds: Math.floor(Date.parse(header.generatedAt) / 1000), nanos: 0 };
+  const severityOf = (index: number): OpenReportResult['severity'] => (results.controls[index]?.severity ?? 'MEDIUM').toLowerCase() as OpenReportResult['severity'];
   // Indices per namespace first, then one report at a time: 500 namespaces of results are never
   // all in memory at once.
   const byNamespace = new Map<string, number[]>();
-  document.objects.forEach((object, index) => byNamespace.set(object.namespace ?? '', [...(byNamespace.get(object.namespace ?? '') ?? []), index]));
-  const name = openReportName(document.report);
-  const labels = reportLabels(document.report);
-  const annotations = { 'securestack.io/compliancereport': `${document.report.namespace}/${document.report.name}`, 'securestack.io/framework-version': document.framework.version };
+  results.verdicts.forEach((verdict, index) => {
+    const namespace = verdict.object.namespace ?? '';
+    const list = byNamespace.get(namespace);
+    if (list) list.push(index);
+    else byNamespace.set(namespace, [index]);
+  });
+  const name = openReportName(header.report);
+  const labels = reportLabels(header.report);
+  const annotations = { 'securestack.io/compliancereport': `${header.report.namespace}/${header.report.name}`, 'securestack.io/framework-version': header.framework.version };
   for (const namespace of [...byNamespace.keys()].sort()) {
-    const results: OpenReportResult[] = [];
+    const entries: OpenReportResult[] = [];
     for (const index of byNamespace.get(namespace) ?? []) {
-      const object = document.objects[index];
-      if (!object) continue;
+      const verdict = results.verdicts[index];
+      if (!verdict) continue;
+      const { object } = verdict;
       const resource = { apiVersion: object.apiVersion, kind: object.kind, ...(object.namespace ? { namespace: object.namespace } : {}), name: object.name, ...(object.uid ? { uid: object.uid } : {}) };
-      const result = (controlId: string, outcome: Result, message: string): OpenReportResult => ({
+      const result = (control: number, outcome: Result, message: string): OpenReportResult => ({
         source: OPENREPORTS_SOURCE,
-        policy: document.framework.id,
-        rule: controlId,
-        severity: (controls.get(controlId)?.severity ?? 'MEDIUM').toLowerCase() as OpenReportResult['severity'],
+        policy: header.framework.id,
+        rule: results.controls[control]?.id ?? String(control),
+        severity: severityOf(control),
         result: outcome,
         scored: true,
         message,
         timestamp,
         resources: [resource],
       });
-      for (const failure of object.failed) results.push(result(failure.control, 'fail', failure.message.slice(0, 1024)));
-      for (const passed of object.passed) results.push(result(passed, 'pass', controls.get(passed)?.title ?? passed));
+      for (const failure of verdict.failed) entries.push(result(failure.control, 'fail', failure.message.slice(0, 1024)));
+      for (const passed of verdict.passed) entries.push(result(passed, 'pass', results.controls[passed]?.title ?? String(passed)));
     }
     const report: OpenReport = {
       apiVersion: 'openreports.io/v1alpha1',
@@ -103,13 +110,13 @@ export function* openReports(document: ComplianceResultsDocument, maxBytes = MAX
       metadata: { name, ...(namespace ? { namespace } : {}), labels, annotations },
       source: OPENREPORTS_SOURCE,
       summary: {
-        pass: results.filter((entry) => entry.result === 'pass').length,
-        fail: results.filter((entry) => entry.result === 'fail').length,
+        pass: entries.filter((entry) => entry.result === 'pass').length,
+        fail: entries.filter((entry) => entry.result === 'fail').length,
         warn: 0,
         error: 0,
         skip: 0,
       },
-      results,
+      results: entries,
     };
     yield withinBytes(report, maxBytes);
   }
@@ -133,7 +140,7 @@ function withinBytes(report: OpenReport, maxBytes: number): OpenReport {
 
 export interface OpenReportsWriter {
   /** Writes this evaluation's reports and deletes the ComplianceReport's others; false when the API is not served. */
-  write(document: ComplianceResultsDocument): Promise<{ served: boolean; written: number; deleted: number }>;
+  write(results: ComplianceResults): Promise<{ served: boolean; written: number; deleted: number }>;
   /** Deletes every report of a ComplianceReport (it was deleted). */
   forget(report: { namespace: string; name: string }): Promise<number>;
 }
@@ -164,14 +171,14 @@ export function openReportsWriter(client: Pick<KubeClient, 'applyCustom' | 'list
     return stale.length;
   };
   return {
-    async write(document) {
+    async write(results) {
       if (!(await served())) return { served: false, written: 0, deleted: 0 };
       const keep = new Set<string>();
-      for (const report of openReports(document)) {
+      for (const report of openReports(results)) {
         await client.applyCustom(report.kind === 'Report' ? reportType : clusterReportType, report, FIELD_MANAGER);
         keep.add(`${report.metadata.namespace ?? ''}/${report.metadata.name}`);
       }
-      const deleted = await remove((await existing(document.report)).filter((report) => !keep.has(`${report.namespace ?? ''}/${report.name}`)));
+      const deleted = await remove((await existing(results.header.report)).filter((report) => !keep.has(`${report.namespace ?? ''}/${report.name}`)));
       return { served: true, written: keep.size, deleted };
     },
     async forget(report) {
