@@ -35,6 +35,7 @@ interface ExpectedFinding {
   package: string;
   fixedVersion?: string;
   severity: string;
+  published: string;
 }
 
 function expectedFor(ecosystem: 'debian' | 'alpine' | 'npm'): ExpectedFinding[] {
@@ -44,9 +45,16 @@ function expectedFor(ecosystem: 'debian' | 'alpine' | 'npm'): ExpectedFinding[] 
   return list;
 }
 
-function countsOf(findings: readonly ExpectedFinding[]): { critical: number; high: number; medium: number; low: number; unknown: number; fixable: number; fixableBySeverity: Record<string, number> } {
+function countsOf(findings: readonly ExpectedFinding[]): { critical: number; high: number; medium: number; low: number; unknown: number; fixable: number; fixableBySeverity: Record<string, number>; oldestFixablePublished: Record<string, string> } {
   const count = (severity: string, list = findings): number => list.filter((finding) => finding.severity === severity).length;
   const fixable = findings.filter((finding) => finding.fixedVersion);
+  // Per severity, the earliest publication date among the fixable findings (ISO strings sort by time).
+  const oldestFixablePublished: Record<string, string> = {};
+  for (const finding of fixable) {
+    const level = finding.severity.toLowerCase();
+    const oldest = oldestFixablePublished[level];
+    if (oldest === undefined || finding.published < oldest) oldestFixablePublished[level] = finding.published;
+  }
   return {
     critical: count('CRITICAL'),
     high: count('HIGH'),
@@ -55,6 +63,7 @@ function countsOf(findings: readonly ExpectedFinding[]): { critical: number; hig
     unknown: count('UNKNOWN'),
     fixable: fixable.length,
     fixableBySeverity: { critical: count('CRITICAL', fixable), high: count('HIGH', fixable), medium: count('MEDIUM', fixable), low: count('LOW', fixable), unknown: count('UNKNOWN', fixable) },
+    oldestFixablePublished,
   };
 }
 

@@ -30,6 +30,8 @@ interface ExpectedFinding {
   severity: string;
   score: number;
   title: string;
+  /** The advisory's publication date, as the operator stores it (toISOString). */
+  published: string;
 }
 
 interface CdxComponent {
@@ -50,6 +52,7 @@ interface CdxRating {
 interface CdxVulnerability {
   id?: string;
   description?: string;
+  published?: string;
   recommendation?: string;
   ratings?: CdxRating[];
   affects?: { ref?: string; versions?: { version?: string; status?: string }[] }[];
@@ -318,6 +321,7 @@ interface Finding {
   severity: string;
   score: number;
   title: string;
+  published: string;
 }
 
 function key(f: { id: string; package: string }): string {
@@ -352,6 +356,7 @@ function findings(bom: CdxBom): Finding[] {
         severity: [...severities][0] ?? '',
         score: score ?? 0,
         title: v.description ?? '',
+        published: v.published ? new Date(v.published).toISOString() : '',
       });
     }
   }

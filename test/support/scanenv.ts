@@ -119,9 +119,16 @@ function craneBinary(): string {
 
 /**
  * Pushes `<registry>/<repository>:1`: the Debian fixture plus one small layer holding `marker`, so
- * the image has a digest no other test has scanned (a fresh scan, never a cache hit).
+ * the image has a digest no other test has scanned (a fresh scan, never a cache hit). With
+ * `base: null` the marker layer is the whole image (linux/amd64, no packages): Trivy finds nothing in it.
  */
-export function pushUniqueImage(env: ScanEnvironment, repository: string, marker: string = randomUUID(), target: { registry: string; dockerConfig?: string } = { registry: env.registry }): string {
+export function pushUniqueImage(
+  env: ScanEnvironment,
+  repository: string,
+  marker: string = randomUUID(),
+  target: { registry: string; dockerConfig?: string } = { registry: env.registry },
+  base: string | null = `${env.registry}/fixtures/debian-app:1`,
+): string {
   const work = mkdtempSync(path.join(tmpdir(), 'securestack-image-'));
   try {
     mkdirSync(path.join(work, 'layer', 'etc'), { recursive: true });
@@ -137,8 +144,14 @@ export function pushUniqueImage(env: ScanEnvironment, repository: string, marker
       writeFileSync(path.join(work, 'docker', 'config.json'), readFileSync(target.dockerConfig));
       craneEnv = { ...process.env, DOCKER_CONFIG: path.join(work, 'docker') };
     }
-    const pushed = spawnSync(craneBinary(), ['--insecure', 'append', '-b', `${env.registry}/fixtures/debian-app:1`, '-f', tar, '-t', ref], { encoding: 'utf8', env: craneEnv });
+    const crane = craneBinary();
+    const pushed = spawnSync(crane, ['--insecure', 'append', ...(base === null ? [] : ['-b', base]), '-f', tar, '-t', ref], { encoding: 'utf8', env: craneEnv });
     if (pushed.status !== 0) throw new Error(`crane append failed: ${pushed.stderr}`);
+    if (base === null) {
+      // An image from scratch has an empty platform in its config; give it the one the fixtures have.
+      const mutated = spawnSync(crane, ['--insecure', 'mutate', '--set-platform', 'linux/amd64', '-t', ref, ref], { encoding: 'utf8', env: craneEnv });
+      if (mutated.status !== 0) throw new Error(`crane mutate failed: ${mutated.stderr}`);
+    }
     return ref;
   } finally {
     rmSync(work, { recursive: true, force: true });

@@ -75,6 +75,10 @@ type advisory struct {
 	Score      float64
 	Vector     string
 	Title      string
+	// Published is the advisory's publication day (YYYY-MM-DD, UTC): NVD's for real CVEs, made up
+	// for CVE-2099-*. Trivy reports it as the vulnerability's published date, and compliance patch
+	// windows (maxFixAgeDays) measure from it.
+	Published string
 }
 
 var installed = map[string]string{
@@ -89,50 +93,50 @@ const (
 
 var advisories = []advisory{
 	// ---- Debian 12 ----
-	{ID: "CVE-2024-5535", Eco: debian, Source: "openssl", Binaries: []string{"libssl3", "openssl"}, Fixed: "3.0.14-1~deb12u1",
+	{ID: "CVE-2024-5535", Published: "2024-06-27", Eco: debian, Source: "openssl", Binaries: []string{"libssl3", "openssl"}, Fixed: "3.0.14-1~deb12u1",
 		Severity: types.SeverityCritical, Score: 9.1, Vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:H",
 		Title: "openssl: SSL_select_next_proto buffer overread"},
-	{ID: "CVE-2023-5363", Eco: debian, Source: "openssl", Binaries: []string{"libssl3", "openssl"}, Fixed: "3.0.11-1~deb12u2",
+	{ID: "CVE-2023-5363", Published: "2023-10-25", Eco: debian, Source: "openssl", Binaries: []string{"libssl3", "openssl"}, Fixed: "3.0.11-1~deb12u2",
 		Severity: types.SeverityHigh, Score: 7.5, Vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N",
 		Title: "openssl: Incorrect cipher key and IV length processing"},
-	{ID: "CVE-2023-5678", Eco: debian, Source: "openssl", Binaries: []string{"libssl3", "openssl"}, Fixed: "3.0.13-1~deb12u1",
+	{ID: "CVE-2023-5678", Published: "2023-11-06", Eco: debian, Source: "openssl", Binaries: []string{"libssl3", "openssl"}, Fixed: "3.0.13-1~deb12u1",
 		Severity: types.SeverityMedium, Score: 5.3, Vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:L",
 		Title: "openssl: Generating excessively long X9.42 DH keys or checking excessively long X9.42 DH keys or parameters may be very slow"},
-	{ID: "CVE-2099-0101", Eco: debian, Source: "openssl", Binaries: []string{"libssl3", "openssl"}, Fixed: "3.0.15-1~deb12u1",
+	{ID: "CVE-2099-0101", Published: "2025-03-03", Eco: debian, Source: "openssl", Binaries: []string{"libssl3", "openssl"}, Fixed: "3.0.15-1~deb12u1",
 		Severity: types.SeverityLow, Score: 3.1, Vector: "CVSS:3.1/AV:N/AC:H/PR:N/UI:R/S:U/C:L/I:N/A:N",
 		Title: "fixture: made-up low-severity openssl issue (not a real CVE)"},
-	{ID: "CVE-2023-45853", Eco: debian, Source: "zlib", Binaries: []string{"zlib1g"}, Status: types.StatusWillNotFix,
+	{ID: "CVE-2023-45853", Published: "2023-10-14", Eco: debian, Source: "zlib", Binaries: []string{"zlib1g"}, Status: types.StatusWillNotFix,
 		Severity: types.SeverityCritical, Score: 9.8, Vector: cvssCritical98,
 		Title: "zlib: integer overflow and resultant heap-based buffer overflow in zipOpenNewFileInZip4_6"},
 
 	// ---- Alpine 3.19 ----
-	{ID: "CVE-2022-48174", Eco: alpine, Source: "busybox", Binaries: []string{"busybox"}, Fixed: "1.36.1-r3",
+	{ID: "CVE-2022-48174", Published: "2023-08-22", Eco: alpine, Source: "busybox", Binaries: []string{"busybox"}, Fixed: "1.36.1-r3",
 		Severity: types.SeverityCritical, Score: 9.8, Vector: cvssCritical98,
 		Title: "busybox: stack overflow vulnerability in ash.c leads to arbitrary code execution"},
-	{ID: "CVE-2025-26519", Eco: alpine, Source: "musl", Binaries: []string{"musl"}, Fixed: "1.2.4-r3",
+	{ID: "CVE-2025-26519", Published: "2025-02-14", Eco: alpine, Source: "musl", Binaries: []string{"musl"}, Fixed: "1.2.4-r3",
 		Severity: types.SeverityHigh, Score: 8.1, Vector: "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:H",
 		Title: "musl: iconv EUC-KR decoder out-of-bounds write"},
-	{ID: "CVE-2023-42363", Eco: alpine, Source: "busybox", Binaries: []string{"busybox"}, Fixed: "1.36.1-r16",
+	{ID: "CVE-2023-42363", Published: "2023-11-27", Eco: alpine, Source: "busybox", Binaries: []string{"busybox"}, Fixed: "1.36.1-r16",
 		Severity: types.SeverityMedium, Score: 5.5, Vector: "CVSS:3.1/AV:L/AC:L/PR:N/UI:R/S:U/C:N/I:N/A:H",
 		Title: "busybox: use-after-free in awk"},
-	{ID: "CVE-2099-0201", Eco: alpine, Source: "musl", Binaries: []string{"musl"}, Fixed: "1.2.4-r2",
+	{ID: "CVE-2099-0201", Published: "2025-04-01", Eco: alpine, Source: "musl", Binaries: []string{"musl"}, Fixed: "1.2.4-r2",
 		Severity: types.SeverityLow, Score: 2.5, Vector: "CVSS:3.1/AV:L/AC:H/PR:L/UI:R/S:U/C:L/I:N/A:N",
 		Title: "fixture: made-up low-severity musl issue (not a real CVE)"},
-	{ID: "CVE-2099-0202", Eco: alpine, Source: "busybox", Binaries: []string{"busybox"},
+	{ID: "CVE-2099-0202", Published: "2025-05-05", Eco: alpine, Source: "busybox", Binaries: []string{"busybox"},
 		Severity: types.SeverityMedium, Score: 4.4, Vector: "CVSS:3.1/AV:L/AC:L/PR:N/UI:R/S:U/C:N/I:L/A:L",
 		Title: "fixture: made-up unfixed busybox issue (not a real CVE)"},
 
 	// ---- npm ----
-	{ID: "CVE-2021-44906", Eco: npm, Source: "minimist", Binaries: []string{"minimist"}, Fixed: "1.2.6", Vulnerable: "<1.2.6",
+	{ID: "CVE-2021-44906", Published: "2022-03-17", Eco: npm, Source: "minimist", Binaries: []string{"minimist"}, Fixed: "1.2.6", Vulnerable: "<1.2.6",
 		Severity: types.SeverityCritical, Score: 9.8, Vector: cvssCritical98,
 		Title: "Prototype Pollution in minimist"},
-	{ID: "CVE-2021-23337", Eco: npm, Source: "lodash", Binaries: []string{"lodash"}, Fixed: "4.17.21", Vulnerable: "<4.17.21",
+	{ID: "CVE-2021-23337", Published: "2021-02-15", Eco: npm, Source: "lodash", Binaries: []string{"lodash"}, Fixed: "4.17.21", Vulnerable: "<4.17.21",
 		Severity: types.SeverityHigh, Score: 7.2, Vector: "CVSS:3.1/AV:N/AC:L/PR:H/UI:N/S:U/C:H/I:H/A:H",
 		Title: "Command Injection in lodash"},
-	{ID: "CVE-2020-28500", Eco: npm, Source: "lodash", Binaries: []string{"lodash"}, Fixed: "4.17.21", Vulnerable: "<4.17.21",
+	{ID: "CVE-2020-28500", Published: "2021-02-15", Eco: npm, Source: "lodash", Binaries: []string{"lodash"}, Fixed: "4.17.21", Vulnerable: "<4.17.21",
 		Severity: types.SeverityMedium, Score: 5.3, Vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:L",
 		Title: "Regular Expression Denial of Service (ReDoS) in lodash"},
-	{ID: "CVE-2099-0301", Eco: npm, Source: "lodash", Binaries: []string{"lodash"}, Vulnerable: ">=4.0.0",
+	{ID: "CVE-2099-0301", Published: "2025-06-06", Eco: npm, Source: "lodash", Binaries: []string{"lodash"}, Vulnerable: ">=4.0.0",
 		Severity: types.SeverityLow, Score: 3.7, Vector: "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:N/I:N/A:L",
 		Title: "fixture: made-up unfixed low-severity lodash issue (not a real CVE)"},
 }
@@ -191,7 +195,8 @@ func (s fixtureSource) Update(string) error {
 			nvd := types.VulnerabilityDetail{
 				ID: a.ID, CvssScoreV3: a.Score, CvssVectorV3: a.Vector, SeverityV3: a.Severity,
 				Title: a.Title, Description: a.Title,
-				References: []string{"https://nvd.nist.gov/vuln/detail/" + a.ID},
+				References:    []string{"https://nvd.nist.gov/vuln/detail/" + a.ID},
+				PublishedDate: publishedAt(a),
 			}
 			if err := s.dbc.PutVulnerabilityDetail(tx, a.ID, vulnerability.NVD, nvd); err != nil {
 				return err
@@ -215,6 +220,17 @@ type Finding struct {
 	Severity         string  `json:"severity"`
 	Score            float64 `json:"score"`
 	Title            string  `json:"title"`
+	// Published as the operator stores it (JavaScript's Date.toISOString of Trivy's date).
+	Published string `json:"published"`
+}
+
+// publishedAt is the advisory's publication day as a time; the list below always sets one.
+func publishedAt(a advisory) *time.Time {
+	t, err := time.Parse(time.DateOnly, a.Published)
+	if err != nil {
+		panic(fmt.Sprintf("%s: Published %q is not YYYY-MM-DD", a.ID, a.Published))
+	}
+	return &t
 }
 
 func expected() map[string][]Finding {
@@ -224,6 +240,7 @@ func expected() map[string][]Finding {
 			out[string(a.Eco)] = append(out[string(a.Eco)], Finding{
 				ID: a.ID, Package: b, InstalledVersion: installed[b], FixedVersion: a.Fixed,
 				Severity: a.Severity.String(), Score: a.Score, Title: a.Title,
+				Published: publishedAt(a).UTC().Format("2006-01-02T15:04:05.000Z"),
 			})
 		}
 	}
