@@ -59,9 +59,9 @@ export function resultObject(results: Pick<ComplianceResults, 'controls'>, verdi
 /** Results read back (or built in a test) as the reconciler holds them. */
 export function resultsOf(document: ComplianceResultsDocument): ComplianceResults {
   const index = new Map(document.controls.map((control, i) => [control.id, i]));
-  const { apiVersion: _apiVersion, kind: _kind, controls, objects, ...header } = document;
+  const { controls, objects, report, framework, podSecurityVersion, generatedAt } = document;
   return {
-    header,
+    header: { report, framework, podSecurityVersion, generatedAt },
     controls: controls.map(({ id, title, severity }) => ({ id, title, severity: severity as Control['severity'] })),
     verdicts: objects.map(({ passed, failed, ...object }) => ({ object, passed: passed.map((id) => index.get(id) ?? -1), failed: failed.map(({ control, message }) => ({ control: index.get(control) ?? -1, message })) })),
   };
