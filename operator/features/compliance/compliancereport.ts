@@ -160,11 +160,14 @@ export class ComplianceReportReconciler implements Reconciler {
     const options = { signal: context.signal, ...(this.deps.pageSize ? { pageSize: this.deps.pageSize } : {}) };
     const facts = compiled.policy.rules.some(({ rule }) => rule.backgroundOnly) ? await this.clusterFacts(scope) : undefined;
     let judged = 0;
+    const messages = new Map<string, string>();
     for await (const object of objectsInScope(this.deps.client, kinds, scope, options)) {
       // A page of 500 objects is 20-50 ms of rules: let the webhook in between every few.
       if (++judged % yieldEvery === 0) await new Promise<void>((resolve) => setImmediate(resolve));
       const verdict = evaluateObject(compiled, object, { now, images: this.deps.images, ...(facts ? { facts } : {}), ...(this.deps.exemptImages ? { exemptImages: this.deps.exemptImages } : {}) });
       if (!verdict) continue;
+      // Workloads made from one chart fail in the same words: keep one copy of each message.
+      for (const failure of verdict.failed) failure.message = intern(messages, failure.message);
       tally.add(verdict);
       verdicts.push(verdict);
     }
@@ -306,4 +309,12 @@ export function evaluationDue(report: ComplianceReport): boolean {
     return status.conditions?.find((condition) => condition.type === 'Ready')?.reason === 'EvaluationFailed';
   }
   return status?.phase !== 'Completed';
+}
+
+/** The one stored copy of a string equal to `text`. */
+function intern(seen: Map<string, string>, text: string): string {
+  const known = seen.get(text);
+  if (known !== undefined) return known;
+  seen.set(text, text);
+  return text;
 }
