@@ -191,6 +191,9 @@ const auditGrants = [
   ...cross(['networkpolicies'], ['get', 'list'], 'networking.k8s.io'),
 ];
 
+/** OpenReports of ComplianceReports, written by server-side apply (create for a new one, patch to update). */
+const openReportsGrants = cross(['reports', 'clusterreports'], ['get', 'list', 'create', 'patch', 'delete'], 'openreports.io');
+
 void test('ClusterRole grants exactly the least-privilege set', () => {
   const role = stubRender('clusterrole.yaml');
   assert.equal(role.kind, 'ClusterRole');
@@ -206,8 +209,7 @@ void test('ClusterRole grants exactly the least-privilege set', () => {
     ...cross(['events'], ['create', 'patch'], 'events.k8s.io'),
     ...cross(['tokenreviews'], ['create'], 'authentication.k8s.io'),
     ...auditGrants,
-    // OpenReports of ComplianceReports, by server-side apply.
-    ...cross(['reports', 'clusterreports'], ['get', 'list', 'create', 'patch', 'delete'], 'openreports.io'),
+    ...openReportsGrants,
     // The one ValidatingWebhookConfiguration the leader keeps (only when webhook.enabled).
     'admissionregistration.k8s.io/validatingwebhookconfigurations:create',
     'admissionregistration.k8s.io/validatingwebhookconfigurations:get[TEMPLATED]',
@@ -703,7 +705,7 @@ void test('ClusterRole: the webhook configuration by name and get/list on the au
     ...cross(['tokenreviews'], ['create'], 'authentication.k8s.io'),
   ];
   const got = clusterRoleGrants(render());
-  assert.deepEqual(got, [...scanning, ...auditGrants, ...webhookConfigurationGrants('rel-securestack')].sort());
+  assert.deepEqual(got, [...scanning, ...auditGrants, ...openReportsGrants, ...webhookConfigurationGrants('rel-securestack')].sort());
   for (const resource of new Set(auditGrants.map((g) => g.split(':')[0]))) assert.ok(!got.includes(`${resource}:watch`), `${resource} is never watched`);
   assert.ok(!got.some((g) => g.includes('validatingwebhookconfigurations:delete') || g.includes('validatingwebhookconfigurations:list')));
   assert.ok(!got.some((g) => g.includes('*')), 'no wildcards');
@@ -713,8 +715,7 @@ void test('ClusterRole: the webhook configuration by name and get/list on the au
   assert.deepEqual(clusterRoleGrants(render('webhook.enabled=false')), [
     ...scanning,
     ...auditGrants,
-    // OpenReports of ComplianceReports, by server-side apply.
-    ...cross(['reports', 'clusterreports'], ['get', 'list', 'create', 'patch', 'delete'], 'openreports.io'),
+    ...openReportsGrants,
     // Only to remove the configuration an earlier install made.
     'admissionregistration.k8s.io/validatingwebhookconfigurations:delete[rel-securestack]',
     'admissionregistration.k8s.io/validatingwebhookconfigurations:get[rel-securestack]',
