@@ -794,9 +794,10 @@ export interface ScheduledScan {
 /** ScheduledScanSpec holds the schedule and exactly one template. */
 export interface ScheduledScanSpec {
   /**
-   * Schedule in cron format: five fields (minute hour day-of-month month day-of-week; names
-   * JAN-DEC and SUN-SAT in upper case), or @yearly, @monthly, @weekly, @daily, @hourly, or @every
-   * <duration> of at least 1m. Use timeZone rather than a TZ= prefix.
+   * Schedule in cron format: five fields (minute hour day-of-month month day-of-week 0-6 with 0
+   * for Sunday, as the CronJob controller takes it; names JAN-DEC and SUN-SAT in upper case), or
+   * @yearly, @monthly, @weekly, @daily, @hourly, or @every <duration> of at least 1m. Use timeZone
+   * rather than a TZ= prefix.
    */
   schedule: string;
   /**
