@@ -5,7 +5,7 @@
  */
 import type { CompiledPolicy } from './compile';
 import { catalog } from './rules';
-import type { KubeObject } from './types';
+import type { ClusterFacts, KubeObject } from './types';
 import { podKinds } from './workload';
 
 /** apiVersion per API group for the kinds built-in rules read (all built-in, all served at v1). */
@@ -62,4 +62,12 @@ export function judgedThroughController(object: KubeObject, policy: CompiledPoli
   if (!owner?.kind) return false;
   const group = (owner.apiVersion ?? '').includes('/') ? (owner.apiVersion ?? '').split('/')[0] ?? '' : '';
   return policy.match.kinds.some((kind) => ((kind.group ?? '') === '*' || (kind.group ?? '') === group) && (kind.kind === '*' || kind.kind === owner.kind));
+}
+
+/**
+ * The facts background-only rules read, from NetworkPolicy counts per namespace that cover every
+ * namespace judged: one without an entry has none, not an unknown number.
+ */
+export function networkPolicyFacts(counts: ReadonlyMap<string, number>): ClusterFacts {
+  return { networkPolicyCount: (namespace) => counts.get(namespace) ?? 0 };
 }

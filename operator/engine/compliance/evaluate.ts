@@ -9,7 +9,7 @@ import { compilePolicy, type CompiledPolicy } from '../compile';
 import { ruleViolations, subjectOf, type ImageLookup, type Subject } from '../evaluate';
 import { judgedThroughController } from '../inventory';
 import { ruleById } from '../rules';
-import type { ClusterFacts, KubeObject, Severity, Violation } from '../types';
+import type { ClusterFacts, KubeObject, Rule, Severity, Violation } from '../types';
 import { containersOf } from '../workload';
 import { findingCounts, type Control, type ControlCheck, type Framework, type VulnerabilityCheck } from './framework';
 
@@ -28,6 +28,8 @@ export interface CompiledFramework {
   podSecurityVersion: string;
   /** One policy holding every rule the controls name, in Audit mode, matching what they read. */
   policy: CompiledPolicy;
+  /** The policy's built-in rules by id, looked up for every object and control. */
+  ruleById: ReadonlyMap<string, Rule>;
   controls: readonly CompiledControl[];
 }
 
@@ -81,7 +83,8 @@ export function compileFramework(
     control,
     ruleIds: control.check.type === 'rules' ? control.check.rules : control.check.type === 'custom' ? [customRuleId(control.id)] : [],
   }));
-  return { ok: true, compiled: { framework, podSecurityVersion, policy: result.policy, controls } };
+  const byId = new Map(result.policy.rules.map(({ rule }) => [rule.id, rule]));
+  return { ok: true, compiled: { framework, podSecurityVersion, policy: result.policy, ruleById: byId, controls } };
 }
 
 /** The policy the framework's rules run in: Audit mode, the kinds its rules read, no exceptions. */
@@ -187,7 +190,11 @@ function refOf(object: KubeObject, subject: Subject): ObjectRef {
 
 function violationsByRule(violations: readonly Violation[]): Map<string, Violation[]> {
   const byRule = new Map<string, Violation[]>();
-  for (const violation of violations) byRule.set(violation.ruleId, [...(byRule.get(violation.ruleId) ?? []), violation]);
+  for (const violation of violations) {
+    const known = byRule.get(violation.ruleId);
+    if (known) known.push(violation);
+    else byRule.set(violation.ruleId, [violation]);
+  }
   return byRule;
 }
 
@@ -196,7 +203,7 @@ function violationsByRule(violations: readonly Violation[]): Map<string, Violati
  * kinds; a background-only rule only when the evaluation has the facts it needs.
  */
 function ruleApplies(compiled: CompiledFramework, ruleId: string, subject: Subject, hasFacts: boolean): boolean {
-  const rule = compiled.policy.rules.find((entry) => entry.rule.id === ruleId)?.rule;
+  const rule = compiled.ruleById.get(ruleId);
   if (rule) {
     if (rule.backgroundOnly && !hasFacts) return false;
     return rule.target === 'pod' ? subject.pod !== undefined : rule.kinds.some((kind) => kind.group === subject.group && kind.kind === subject.kind);

@@ -7,7 +7,7 @@
 import type { CompiledPolicy } from '../../engine/compile';
 import { evaluatePolicy, subjectOf, type ImageLookup } from '../../engine/evaluate';
 import type { ClusterFacts, KubeObject, Severity } from '../../engine/types';
-import { judgedThroughController, policyKinds } from '../../engine/inventory';
+import { judgedThroughController, networkPolicyFacts, policyKinds } from '../../engine/inventory';
 import type { KubeClient } from '../../platform/kube/client';
 
 export interface AuditSources {
@@ -43,8 +43,7 @@ export async function auditPolicy(policy: CompiledPolicy, sources: AuditSources,
   // Background-only rules (require-network-policy) read NetworkPolicies per namespace: counted once per audit.
   let facts: ClusterFacts | undefined;
   if (policy.rules.some(({ rule }) => rule.backgroundOnly)) {
-    const counts = await sources.client.countPerNamespace('networking.k8s.io/v1', 'NetworkPolicy');
-    facts = { networkPolicyCount: (namespace) => counts.get(namespace) ?? 0 };
+    facts = networkPolicyFacts(await sources.client.countPerNamespace('networking.k8s.io/v1', 'NetworkPolicy'));
   }
   for (const { apiVersion, kind } of kinds) {
     let continueToken: string | undefined;

@@ -13,7 +13,7 @@ import type { Framework } from '../../engine/compliance/framework';
 import { fitControls } from '../../engine/compliance/status';
 import type { ImageLookup } from '../../engine/evaluate';
 import type { ClusterFacts } from '../../engine/types';
-import { policyKinds } from '../../engine/inventory';
+import { networkPolicyFacts, policyKinds } from '../../engine/inventory';
 import type { KubeClient, ObjectKey, ResourceType } from '../../platform/kube/client';
 import { rfc3339, type ConditionUpdate } from '../../platform/runtime/conditions';
 import type { EventRecorder } from '../../platform/runtime/events';
@@ -22,7 +22,7 @@ import { writeStatus } from '../../platform/runtime/status';
 import type { ComplianceMetrics } from './metrics';
 import type { OpenReportsWriter } from './openreports';
 import { storeResults, type ComplianceResults } from './results-store';
-import { objectsInScope, resolveScope, type NamespaceInfo, type ResolvedScope } from './scope';
+import { listTargets, objectsInScope, resolveScope, type NamespaceInfo, type ResolvedScope } from './scope';
 
 /** Setting this annotation to a new value asks for another evaluation. */
 export const EVALUATE_ANNOTATION = 'securestack.io/evaluate';
@@ -178,13 +178,11 @@ export class ComplianceReportReconciler implements Reconciler {
 
   /** What rules over several objects read: NetworkPolicies per namespace, counted from metadata-only pages. */
   private async clusterFacts(scope: ResolvedScope): Promise<ClusterFacts> {
-    const perNamespace = scope.namespaces !== 'all' && scope.namespaces.size <= 16;
     const counts = new Map<string, number>();
-    for (const namespace of perNamespace && scope.namespaces !== 'all' ? [...scope.namespaces] : [undefined]) {
+    for (const namespace of listTargets(scope)) {
       for (const [at, count] of await this.deps.client.countPerNamespace('networking.k8s.io/v1', 'NetworkPolicy', namespace)) counts.set(at, count);
     }
-    // Every namespace in scope was listed: one without NetworkPolicies has none, not an unknown number.
-    return { networkPolicyCount: (namespace) => counts.get(namespace) ?? 0 };
+    return networkPolicyFacts(counts);
   }
 
   private async complete(report: ComplianceReport, compiled: CompiledFramework, evaluation: Evaluation, request: string, context: ReconcileContext, started: number): Promise<void> {

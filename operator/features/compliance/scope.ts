@@ -42,6 +42,11 @@ export function inScope(scope: ResolvedScope, namespace: string | undefined): bo
 /** Above this many namespaces in scope, one cluster-wide list filtered here beats a list per namespace. */
 const perNamespaceListLimit = 16;
 
+/** Where to list a namespaced kind for a scope: each namespace in it, or (undefined) once cluster-wide. */
+export function listTargets(scope: ResolvedScope): (string | undefined)[] {
+  return scope.namespaces !== 'all' && scope.namespaces.size <= perNamespaceListLimit ? [...scope.namespaces].sort() : [undefined];
+}
+
 /** Every object of the kinds in scope, a page at a time. */
 export async function* objectsInScope(
   client: Pick<KubeClient, 'listPage' | 'namespaced'>,
@@ -55,9 +60,7 @@ export async function* objectsInScope(
     // A Namespace is cluster-scoped but belongs to the scope that names it.
     const isNamespace = apiVersion === 'v1' && kind === 'Namespace';
     if (!namespaced && !scope.clusterScoped && !isNamespace) continue;
-    const perNamespace = namespaced && scope.namespaces !== 'all' && scope.namespaces.size <= perNamespaceListLimit;
-    const targets: (string | undefined)[] = perNamespace && scope.namespaces !== 'all' ? [...scope.namespaces].sort() : [undefined];
-    for (const namespace of targets) {
+    for (const namespace of namespaced ? listTargets(scope) : [undefined]) {
       let continueToken: string | undefined;
       do {
         if (options.signal?.aborted) throw new Error('evaluation aborted');
