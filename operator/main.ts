@@ -7,7 +7,8 @@
  */
 import type { Server } from 'node:http';
 import type { ImageScan } from './api/types.generated';
-import { ConfigError, loadConfig, type OperatorConfig } from './platform/config';
+import { ConfigError, loadConfig, type ControllerName, type OperatorConfig } from './platform/config';
+import type { Reconciler } from './platform/runtime/reconciler';
 import { ImageScanReconciler } from './features/scan/imagescan';
 import { WorkloadIndex, WorkloadReconciler, podWatch } from './features/scan/workloads';
 import { KubeClient, collectionPath } from './platform/kube/client';
@@ -37,11 +38,17 @@ import { ScanPolicyReconciler } from './features/audit/scanpolicy';
 import { ComplianceReportReconciler } from './features/compliance/compliancereport';
 import { createComplianceMetrics } from './features/compliance/metrics';
 import { openReportsWriter } from './features/compliance/openreports';
-import type { NamespaceInfo } from './features/compliance/scope';
+import type { NamespaceInfo } from './engine/scope';
 import { frameworkById } from './engine/compliance/frameworks';
 import { createPolicyMetrics } from './features/audit/metrics';
 import { ownImages, startAdmission } from './features/admission';
 import { alwaysExcludedNamespaces } from './features/admission/configuration';
+import { ScheduledScanReconciler } from './features/schedules/scheduledscan';
+import { createScheduleMetrics } from './features/schedules/metrics';
+import { ownedRuns, runWatches } from './features/schedules/owned';
+import { runningImages } from './features/schedules/running-images';
+import { localTimeZone } from './features/schedules/validate';
+import { severeFindings } from './features/scan/findings';
 
 /** Memory the in-process scan cache may hold (SBOMs are stored compressed). */
 const memoryCacheBytes = 256 * 1024 * 1024;
@@ -123,6 +130,7 @@ async function main(): Promise<void> {
     auditIntervalMs: config.auditIntervalMs,
     cachesSynced: () => admission.caches.synced(),
   });
+  const mayCoverCluster = (namespace: string): boolean => namespace === config.namespace || config.complianceClusterNamespaces.includes(namespace);
   const compliance = new ComplianceReportReconciler({
     client,
     events,
@@ -133,10 +141,22 @@ async function main(): Promise<void> {
     exemptImages: ownImages(config),
     cachesSynced: () => admission.caches.synced(),
     ...(config.openReports === 'auto' ? { openReports: openReportsWriter(client) } : {}),
-    mayCoverCluster: (namespace) => namespace === config.namespace || config.complianceClusterNamespaces.includes(namespace),
+    mayCoverCluster,
+  });
+  const schedules = new ScheduledScanReconciler({
+    client,
+    events,
+    metrics: createScheduleMetrics(metrics.registry),
+    owned: ownedRuns(informers),
+    namespaces: () => namespacesOf(informers),
+    runningImages: (scope, signal) => runningImages(client, scope, signal),
+    mayCoverCluster,
+    findings: (scan) => severeFindings(scan, { client, parser: reportParser }),
+    defaultTimeZone: localTimeZone(),
   });
   const reportRotation = new CertificateRotationReconciler(reportTls, 'ReportCertificate');
-  const reconcilers = [imageScans, policies, compliance, admission.reconciler, reportRotation];
+  const byController: Array<[ControllerName, Reconciler]> = [['imagescan', imageScans], ['scanpolicy', policies], ['compliancereport', compliance], ['scheduledscan', schedules]];
+  const reconcilers: Reconciler[] = [...byController.filter(([name]) => config.controllers.includes(name)).map(([, reconciler]) => reconciler), admission.reconciler, reportRotation];
   if (config.workloadScanning) reconcilers.push(new WorkloadReconciler({ client, index: workloads, imageScansIn: (namespace) => cachedImageScans(informers, namespace), events, skipped: scanMetrics.workloadImagesSkipped, admissionGraceMs: config.admissionScanGraceMs }));
   const manager = new Manager({
     config,
@@ -145,7 +165,7 @@ async function main(): Promise<void> {
     log,
     metrics,
     reconcilers,
-    secondaryWatches: config.workloadScanning ? [scanJobWatch(dispatcher), podWatch(workloads, namespacesWithAdmissionScans(informers))] : [scanJobWatch(dispatcher)],
+    secondaryWatches: [scanJobWatch(dispatcher), ...runWatches(), ...(config.workloadScanning ? [podWatch(workloads, namespacesWithAdmissionScans(informers))] : [])],
     periodicKeys: [admission.queueKey, reportRotation.queueKey],
     beforeTerm: async () => dispatcher.reset(await listScanJobs(client)),
   });

@@ -12,3 +12,4 @@ function resourceType(kind: keyof typeof resources): ResourceType {
 export const imageScanType = resourceType('ImageScan');
 export const scanPolicyType = resourceType('ScanPolicy');
 export const complianceReportType = resourceType('ComplianceReport');
+export const scheduledScanType = resourceType('ScheduledScan');

@@ -795,7 +795,7 @@ export interface ScheduledScan {
 export interface ScheduledScanSpec {
   /**
    * Schedule in cron format: five fields (minute hour day-of-month month day-of-week 0-6 with 0
-   * for Sunday, as the CronJob controller takes it; names JAN-DEC and SUN-SAT in upper case), or
+   * for Sunday, as the CronJob controller takes it; names JAN-DEC and SUN-SAT in any case), or
    * @yearly, @monthly, @weekly, @daily, @hourly, or @every <duration> of at least 1m. Use timeZone
    * rather than a TZ= prefix.
    */
@@ -811,9 +811,10 @@ export interface ScheduledScanSpec {
    */
   suspend?: boolean;
   /**
-   * What to do when a run is due while the previous one is still active: Allow another, Forbid
-   * (skip) it, or Replace the active one.
-   * @default "Forbid"
+   * What to do when a run is due while an earlier one is still active, as for a CronJob: Allow
+   * another (the default), Forbid it (skipped; it starts when the active run ends if
+   * startingDeadlineSeconds still allows), or Replace the active one.
+   * @default "Allow"
    */
   concurrencyPolicy?: 'Allow' | 'Forbid' | 'Replace';
   /**
@@ -838,6 +839,12 @@ export interface ScheduledScanSpec {
   imageScanTemplate?: ImageScanTemplate;
   /** ComplianceReportTemplate describes the ComplianceReport created on each run. */
   complianceReportTemplate?: ComplianceReportTemplate;
+  /**
+   * RunningImagesTemplate scans every image running in the namespaces its scope picks: each run
+   * creates one ImageScan per unique image (reusing the per-digest scan Jobs and the scan cache),
+   * in the ScheduledScan's namespace.
+   */
+  runningImagesTemplate?: ScheduledScanSpecRunningImagesTemplate;
 }
 
 /** ImageScanTemplate describes the ImageScan created on each run. */
@@ -864,6 +871,102 @@ export interface ComplianceReportTemplate {
   spec: ComplianceReportSpec;
 }
 
+/**
+ * RunningImagesTemplate scans every image running in the namespaces its scope picks: each run
+ * creates one ImageScan per unique image (reusing the per-digest scan Jobs and the scan cache), in
+ * the ScheduledScan's namespace.
+ */
+export interface ScheduledScanSpecRunningImagesTemplate {
+  /** TemplateMetadata is the metadata copied onto each created object. */
+  metadata?: ScheduledScanSpecRunningImagesTemplateMetadata;
+  /**
+   * RunningImagesSpec says whose running images to scan, and how; the options are those of an
+   * ImageScan.
+   */
+  spec: ScheduledScanSpecRunningImagesTemplateSpec;
+}
+
+/** TemplateMetadata is the metadata copied onto each created object. */
+export interface ScheduledScanSpecRunningImagesTemplateMetadata {
+  /** Labels added to each created object. */
+  labels?: Record<string, string>;
+  /** Annotations added to each created object. */
+  annotations?: Record<string, string>;
+}
+
+/**
+ * RunningImagesSpec says whose running images to scan, and how; the options are those of an
+ * ImageScan.
+ */
+export interface ScheduledScanSpecRunningImagesTemplateSpec {
+  /**
+   * Scope is whose running images are scanned: every namespace, a list of namespaces, or the
+   * namespaces a selector picks; minus excludedNamespaces. Outside the operator's namespace and
+   * the ones allowed to look beyond themselves, a ScheduledScan may only cover its own namespace.
+   */
+  scope: ScheduledScanSpecRunningImagesTemplateSpecScope;
+  /** Secrets in the ImageScan's namespace used to pull the image from a private registry. */
+  imagePullSecrets?: LocalObjectReference[];
+  /**
+   * Scanner selects the scanner that runs in the scan Job. Any scanner that emits CycloneDX 1.6
+   * JSON with vulnerabilities can be used.
+   * @default {}
+   */
+  scanner?: ScheduledScanSpecRunningImagesTemplateSpecScanner;
+  /**
+   * Timeout for one scan attempt as a Go duration of hours, minutes and seconds, for example 30s,
+   * 10m, 1h30m; between 30s and 6h.
+   * @default "10m"
+   */
+  timeout?: string;
+  /**
+   * IgnoreUnfixed drops vulnerabilities that have no fixed version yet from the summary and
+   * findings.
+   * @default false
+   */
+  ignoreUnfixed?: boolean;
+  /** Severities to report. Empty means all severities. */
+  severities?: ('CRITICAL' | 'HIGH' | 'MEDIUM' | 'LOW' | 'UNKNOWN')[];
+}
+
+/**
+ * Scope is whose running images are scanned: every namespace, a list of namespaces, or the
+ * namespaces a selector picks; minus excludedNamespaces. Outside the operator's namespace and the
+ * ones allowed to look beyond themselves, a ScheduledScan may only cover its own namespace.
+ */
+export interface ScheduledScanSpecRunningImagesTemplateSpecScope {
+  /** ClusterWide covers every namespace. */
+  clusterWide?: boolean;
+  /** Namespaces to evaluate. */
+  namespaces?: string[];
+  /**
+   * LabelSelector selects objects by labels, with the same shape and meaning as the Kubernetes
+   * metav1.LabelSelector. An empty selector selects everything.
+   */
+  namespaceSelector?: LabelSelector;
+  /** Namespaces left out of the scope, whichever way it was chosen. */
+  excludedNamespaces?: string[];
+}
+
+/**
+ * Scanner selects the scanner that runs in the scan Job. Any scanner that emits CycloneDX 1.6 JSON
+ * with vulnerabilities can be used.
+ */
+export interface ScheduledScanSpecRunningImagesTemplateSpecScanner {
+  /**
+   * Name of the scanner.
+   * @default "trivy"
+   */
+  name?: string;
+  /** Scanner container image. Empty means the operator's configured default for this scanner. */
+  image?: string;
+  /**
+   * URL of a Trivy server. When set, the Job runs Trivy in client mode and the vulnerability
+   * database is not downloaded per Job.
+   */
+  serverURL?: string;
+}
+
 /** ScheduledScanStatus reports the schedule's runs. */
 export interface ScheduledScanStatus {
   /**
@@ -885,14 +988,89 @@ export interface ScheduledScanStatus {
    * Format: date-time.
    */
   lastSuccessfulTime?: string;
+  /**
+   * When the next run is due (absent when suspended or when the schedule never fires again).
+   * Format: date-time.
+   */
+  nextScheduleTime?: string;
   /** Runs that have not finished yet. */
   active?: RunRef[];
+  /** The most recent finished runs that the history limits keep, newest first. */
+  recentRuns?: ScheduledScanStatusRecentRunsItem[];
 }
 
-/** RunRef names one created run. */
+/**
+ * RunRef names one run. A run of an image or compliance template is the one object of that name; a
+ * running-images run is every ImageScan labelled securestack.io/run with that name.
+ */
 export interface RunRef {
   kind: 'ImageScan' | 'ComplianceReport';
   name: string;
+  /**
+   * The due time the run was created for.
+   * Format: date-time.
+   */
+  scheduledTime?: string;
+  /**
+   * Objects in the run.
+   * Format: int32.
+   */
+  objects?: number;
+  /**
+   * Objects of the run that have finished.
+   * Format: int32.
+   */
+  finished?: number;
+}
+
+/** RunSummary says how one finished run went. */
+export interface ScheduledScanStatusRecentRunsItem {
+  kind: 'ImageScan' | 'ComplianceReport';
+  name: string;
+  /** Format: date-time. */
+  scheduledTime: string;
+  /**
+   * When the last object of the run finished.
+   * Format: date-time.
+   */
+  completionTime?: string;
+  /** Succeeded when every object of the run completed, Failed otherwise. */
+  result: 'Succeeded' | 'Failed';
+  /**
+   * Images scanned by the run.
+   * Format: int32.
+   */
+  images?: number;
+  /**
+   * Objects of the run that failed.
+   * Format: int32.
+   */
+  failed?: number;
+  /**
+   * Critical vulnerabilities found by the run, over all its images.
+   * Format: int32.
+   */
+  critical?: number;
+  /**
+   * High vulnerabilities found by the run, over all its images.
+   * Format: int32.
+   */
+  high?: number;
+  /**
+   * Critical findings (image and vulnerability) that the previous run of this schedule did not
+   * report; every finding of a first run is new.
+   * Format: int32.
+   */
+  newCritical?: number;
+  /**
+   * High findings that the previous run did not report.
+   * Format: int32.
+   */
+  newHigh?: number;
+  /** The compliance score of a ComplianceReport run. */
+  score?: number;
+  /** What failed, for a Failed run. */
+  message?: string;
 }
 
 export interface ScheduledScanList {

@@ -101,6 +101,12 @@ export interface OperatorConfig {
   /** How often the background audit re-evaluates existing objects against every Ready policy. */
   auditIntervalMs: number;
   /**
+   * The resource controllers this process runs, as kube-controller-manager's --controllers:
+   * `*` for all, or a list of imagescan, scanpolicy, compliancereport, scheduledscan. The
+   * webhook, certificates and leader election run regardless.
+   */
+  controllers: ControllerName[];
+  /**
    * OpenReports (openreports.io/v1alpha1 Report and ClusterReport) for ComplianceReports: `auto`
    * writes them when the API server serves that API, `off` never.
    */
@@ -114,6 +120,17 @@ export interface OperatorConfig {
 }
 
 export class ConfigError extends Error {}
+
+export const controllerNames = ['imagescan', 'scanpolicy', 'compliancereport', 'scheduledscan'] as const;
+export type ControllerName = (typeof controllerNames)[number];
+
+function controllerList(raw: string): ControllerName[] {
+  if (raw.trim() === '*') return [...controllerNames];
+  const items = raw.split(',').map((item) => item.trim());
+  const chosen = controllerNames.filter((name) => items.includes(name));
+  if (chosen.length !== items.length || items.length === 0) throw new Error('unknown controller');
+  return chosen;
+}
 
 interface Setting<K extends keyof OperatorConfig> {
   key: K;
@@ -404,6 +421,10 @@ const settings: { [K in keyof OperatorConfig]: Setting<K> } = {
   auditIntervalMs: {
     key: 'auditIntervalMs', env: 'SECURESTACK_AUDIT_INTERVAL', flag: 'audit-interval',
     parse: duration(1_000, 7 * 24 * 3_600_000), fallback: () => 3_600_000, expects: 'a duration between 1s and 168h, e.g. 1h',
+  },
+  controllers: {
+    key: 'controllers', env: 'SECURESTACK_CONTROLLERS', flag: 'controllers',
+    parse: controllerList, fallback: () => [...controllerNames], expects: `* or a comma-separated list of ${controllerNames.join(', ')}`,
   },
   complianceClusterNamespaces: {
     key: 'complianceClusterNamespaces', env: 'SECURESTACK_COMPLIANCE_CLUSTER_NAMESPACES', flag: 'compliance-cluster-namespaces',
