@@ -16,7 +16,7 @@ import { RegistryClient } from './platform/registry';
 import { createLogger, type Logger } from './platform/log';
 import { EventRecorder } from './platform/runtime/events';
 import { InformerFactory, labelIndexFunction } from './platform/kube/informer';
-import { imageScanType } from './api/resources';
+import { imageScanType, scheduledScanType } from './api/resources';
 import { admissionSource, sourceLabel } from './api/own-scans';
 import { boundPort, startHttpServer } from './platform/runtime/http';
 import { Manager } from './platform/runtime/manager';
@@ -47,7 +47,7 @@ import { ScheduledScanReconciler } from './features/schedules/scheduledscan';
 import { createScheduleMetrics } from './features/schedules/metrics';
 import { ownedRuns, runWatches } from './features/schedules/owned';
 import { runningImages } from './features/schedules/running-images';
-import { localTimeZone } from './features/schedules/validate';
+import { localTimeZone, scheduledScanProblems } from './features/schedules/validate';
 import { severeFindings } from './features/scan/findings';
 
 /** Memory the in-process scan cache may hold (SBOMs are stored compressed). */
@@ -121,7 +121,11 @@ async function main(): Promise<void> {
   // but not ready, instead of crash-looping.
   let readiness = (): { ok: boolean; reason: string } => ({ ok: false, reason: 'starting' });
   const server = await startHttpServer({ port: config.metricsPort, host: config.bindAddress, registry: metrics.registry, health: { ready: () => readiness() } });
-  const admission = await startAdmission({ config, client, informers, log, registry: metrics.registry, events });
+  const defaultTimeZone = localTimeZone();
+  const admission = await startAdmission({
+    config, client, informers, log, registry: metrics.registry, events,
+    resourceValidators: [{ group: scheduledScanType.group, version: scheduledScanType.version, resource: scheduledScanType.plural, validate: (object) => scheduledScanProblems(object, defaultTimeZone) }],
+  });
   const policies = new ScanPolicyReconciler({
     client,
     events,
@@ -152,7 +156,7 @@ async function main(): Promise<void> {
     runningImages: (scope, signal) => runningImages(client, scope, signal),
     mayCoverCluster,
     findings: (scan) => severeFindings(scan, { client, parser: reportParser }),
-    defaultTimeZone: localTimeZone(),
+    defaultTimeZone,
   });
   const reportRotation = new CertificateRotationReconciler(reportTls, 'ReportCertificate');
   const byController: Array<[ControllerName, Reconciler]> = [['imagescan', imageScans], ['scanpolicy', policies], ['compliancereport', compliance], ['scheduledscan', schedules]];

@@ -36,6 +36,15 @@ describe('operator configuration', () => {
     assert.throws(() => loadConfig([], { SECURESTACK_RETRY_PERIOD: '10s' }), /SECURESTACK_RETRY_PERIOD/);
   });
 
+  it('runs every controller by default, or the ones listed; refuses unknown, repeated and empty entries', () => {
+    assert.deepEqual(loadConfig([], {}).controllers, ['imagescan', 'scanpolicy', 'compliancereport', 'scheduledscan']);
+    assert.deepEqual(loadConfig([], { SECURESTACK_CONTROLLERS: '*' }).controllers, ['imagescan', 'scanpolicy', 'compliancereport', 'scheduledscan']);
+    assert.deepEqual(loadConfig(['--controllers=scheduledscan, compliancereport'], {}).controllers, ['compliancereport', 'scheduledscan']);
+    for (const bad of ['cronjob', 'scheduledscan,scheduledscan', ',', 'scheduledscan,*']) {
+      assert.throws(() => loadConfig([], { SECURESTACK_CONTROLLERS: bad }), /invalid setting SECURESTACK_CONTROLLERS: expected \* or a comma-separated list of imagescan, scanpolicy, compliancereport, scheduledscan/, bad);
+    }
+  });
+
   it('parses Go-style durations', () => {
     assert.equal(parseDuration('500ms'), 500);
     assert.equal(parseDuration('15s'), 15_000);

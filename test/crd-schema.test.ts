@@ -46,6 +46,7 @@ describe('examples', () => {
     const specs = examples.filter((e) => e.object.kind === 'ScheduledScan').map((e) => e.object.spec as Record<string, unknown>);
     assert.ok(specs.some((s) => s.imageScanTemplate), 'no ScheduledScan example with imageScanTemplate');
     assert.ok(specs.some((s) => s.complianceReportTemplate), 'no ScheduledScan example with complianceReportTemplate');
+    assert.ok(specs.some((s) => s.runningImagesTemplate), 'no ScheduledScan example with runningImagesTemplate');
   });
 
   for (const example of examples) {
@@ -223,6 +224,17 @@ describe('CRD structure', () => {
       isDeepStrictEqual(prop(spec, 'complianceReportTemplate', 'spec'), prop(crdOf('ComplianceReport').schema, 'spec')),
       'complianceReportTemplate.spec differs from the ComplianceReport spec schema; copy it over',
     );
+    // The running-images options are the ImageScan's (all but the image), and the scope is the
+    // ComplianceReport's but for its descriptions.
+    const running: Record<string, unknown> = prop(spec, 'runningImagesTemplate', 'spec').properties ?? {};
+    const imageProperties: Record<string, unknown> = prop(crdOf('ImageScan').schema, 'spec').properties ?? {};
+    for (const [name, schema] of Object.entries(running)) {
+      if (name === 'scope') continue;
+      assert.ok(isDeepStrictEqual(schema, imageProperties[name]), `runningImagesTemplate.spec.${name} differs from the ImageScan's ${name}; copy it over`);
+    }
+    assert.deepEqual(Object.keys(running).sort(), [...Object.keys(imageProperties).filter((name) => name !== 'image'), 'scope'].sort());
+    const withoutDescriptions = (value: unknown): unknown => JSON.parse(JSON.stringify(value, (key, entry: unknown) => (key === 'description' ? undefined : entry)));
+    assert.deepEqual(withoutDescriptions(running.scope), withoutDescriptions(prop(crdOf('ComplianceReport').schema, 'spec', 'scope')));
   });
 
   it('applies API-server-style defaults in validateSpec, and flags unknown fields and duplicate keys', () => {

@@ -180,7 +180,7 @@ describe('ajv and the API server agree on pattern edge cases', () => {
   ];
   const schedules = [
     '*/5 * * * *', '0 3 * * MON-FRI', '0 0 1 JAN *', '59 23 31 12 7', '0 0 ? * SUN', '0,30 8-18/2 * * 1-5', '@daily',
-    '@every 90s', '@every 1h30m', '60 * * * *', '0 0 0 * *', '0 0 * 13 *', '0 0 * * 8', '0 0 * * mon', '*  *  *  *  *',
+    '@every 90s', '@every 1h30m', '60 * * * *', '0 0 0 * *', '0 0 * 13 *', '0 0 * * 8', '0 0 * * mon', '0 0 * jan-Mar Mon-fri', '0 0 * * SUNDAY', '*  *  *  *  *',
     '* * * * * *', '@every', '@every 1d', '@reboot', ' 0 0 * * *', '0 0 * * *\n',
   ];
   const durations = ['30s', '10m', '1h30m', '6h', '1h1m1s', '90', '1.5h', '1d', '10ms', '', '0s1h'];

@@ -51,6 +51,12 @@ export interface WebhookConfigurationOptions {
   /** Extra namespace requirements; the exclusions above are always added to them. */
   namespaceSelector?: V1LabelSelector;
   labels?: Record<string, string>;
+  /**
+   * A second webhook that checks SecureStack's own resources (a ScheduledScan's schedule and time
+   * zone) beyond what their CRD schemas can: failurePolicy Ignore, since the controllers check the
+   * same again and report it on the status, and no namespace is excluded but kube-system.
+   */
+  resourceValidation?: { webhookName: string; endpoint: WebhookEndpoint; rules: WebhookRule[] };
 }
 
 /** A Kubernetes API group ('' for core, '*' for any) and kind ('*' for any). */
@@ -112,7 +118,21 @@ export function buildWebhookConfiguration(options: WebhookConfigurationOptions):
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'ValidatingWebhookConfiguration',
     metadata: { name: options.name, labels: { ...options.labels, 'app.kubernetes.io/managed-by': 'securestack' } },
-    webhooks: [webhook],
+    webhooks: options.resourceValidation ? [webhook, resourceWebhook(options, options.resourceValidation)] : [webhook],
+  };
+}
+
+function resourceWebhook(options: WebhookConfigurationOptions, validation: NonNullable<WebhookConfigurationOptions['resourceValidation']>): V1ValidatingWebhook {
+  return {
+    name: validation.webhookName,
+    clientConfig: { ...clientConfigOf(validation.endpoint), caBundle: Buffer.from(options.caBundlePem, 'utf8').toString('base64') },
+    rules: validation.rules.map((rule) => ({ ...rule, apiGroups: [...rule.apiGroups], apiVersions: [...rule.apiVersions], resources: [...rule.resources], operations: [...rule.operations] })),
+    failurePolicy: 'Ignore',
+    matchPolicy: 'Equivalent',
+    namespaceSelector: { matchExpressions: [{ key: namespaceNameLabel, operator: 'NotIn', values: [...alwaysExcludedNamespaces] }] },
+    sideEffects: 'None',
+    timeoutSeconds: options.timeoutSeconds,
+    admissionReviewVersions: ['v1'],
   };
 }
 
@@ -121,10 +141,14 @@ function checkOptions(options: WebhookConfigurationOptions): void {
     throw new Error(`timeoutSeconds must be an integer from 1 to 30, got ${options.timeoutSeconds}`);
   }
   if (!/-----BEGIN CERTIFICATE-----/.test(options.caBundlePem)) throw new Error('caBundlePem holds no PEM certificate');
-  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?){2,}$/.test(options.webhookName)) {
-    throw new Error(`webhookName must be a fully qualified name with at least three segments, got '${options.webhookName}'`);
+  for (const name of [options.webhookName, ...(options.resourceValidation ? [options.resourceValidation.webhookName] : [])]) {
+    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?){2,}$/.test(name)) {
+      throw new Error(`webhookName must be a fully qualified name with at least three segments, got '${name}'`);
+    }
   }
-  if ('url' in options.endpoint && new URL(options.endpoint.url).protocol !== 'https:') throw new Error('the webhook URL must be https');
+  for (const endpoint of [options.endpoint, ...(options.resourceValidation ? [options.resourceValidation.endpoint] : [])]) {
+    if ('url' in endpoint && new URL(endpoint.url).protocol !== 'https:') throw new Error('the webhook URL must be https');
+  }
 }
 
 function clientConfigOf(endpoint: WebhookEndpoint): V1ValidatingWebhook['clientConfig'] {

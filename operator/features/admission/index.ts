@@ -17,13 +17,15 @@ import { TemplateVerdictCache } from '../../engine/template-verdicts';
 import { AdmissionHandler } from './admission';
 import { AdmissionCaches } from './caches';
 import { WebhookCertificates } from './certs';
-import { buildWebhookConfiguration, deleteWebhookConfiguration, resourcesForKinds, syncWebhookConfiguration, type GroupKind, type Operation } from './configuration';
+import { buildWebhookConfiguration, deleteWebhookConfiguration, resourcesForKinds, syncWebhookConfiguration, type GroupKind, type Operation, type WebhookEndpoint } from './configuration';
 import { normalizeImage } from './image-facts';
 import { createAdmissionMetrics, type AdmissionMetrics } from './metrics';
 import { ScanRequester } from './scan-requests';
 import { WebhookServer, validatePath } from './server';
+import { ResourceValidationHandler, validateResourcesPath, type ResourceValidator } from './resource-validation';
 
 export const webhookName = 'validate.securestack.io';
+export const resourcesWebhookName = 'resources.validate.securestack.io';
 const webhookKind = 'WebhookConfiguration';
 const webhookType: ResourceType = { group: 'admissionregistration.k8s.io', version: 'v1', plural: 'validatingwebhookconfigurations', kind: webhookKind, namespaced: false };
 /** Verdicts kept for pod templates: a few hundred bytes each. */
@@ -48,6 +50,8 @@ export interface AdmissionDeps {
   log: Logger;
   registry: Registry;
   events: EventRecorder;
+  /** Checks of SecureStack's own resources beyond their schemas (the ScheduledScan's schedule). */
+  resourceValidators?: readonly ResourceValidator[];
 }
 
 /** Names the webhook certificate covers: the Service, and the host of a configured URL. */
@@ -102,9 +106,10 @@ export async function startAdmission(deps: AdmissionDeps): Promise<Admission> {
     deadlineMs: config.webhookDeadlineMs,
     requestScans: (namespace, images) => scans.request(namespace, images),
   });
-  const server = await WebhookServer.start({ port: config.webhookPort, host: config.bindAddress, tls: certs, handler, log, maxBodyBytes: config.webhookMaxBodyBytes });
+  const resources = deps.resourceValidators && deps.resourceValidators.length > 0 ? new ResourceValidationHandler(deps.resourceValidators) : undefined;
+  const server = await WebhookServer.start({ port: config.webhookPort, host: config.bindAddress, tls: certs, handler, ...(resources ? { resources } : {}), log, maxBodyBytes: config.webhookMaxBodyBytes });
   const stopListening = certs.onChange(() => log.info('webhook serving certificate reloaded'));
-  const reconciler = new WebhookReconciler(config, client, caches, certs);
+  const reconciler = new WebhookReconciler(config, client, caches, certs, resources);
   return {
     caches,
     metrics,
@@ -173,6 +178,13 @@ class DisabledWebhookReconciler implements Reconciler {
 
 const managedBy = { 'app.kubernetes.io/managed-by': 'securestack' };
 
+/** Where the API server sends reviews for `path`: the Service, or the configured URL's origin (tests, out-of-cluster). */
+function endpointAt(config: OperatorConfig, path: string): WebhookEndpoint {
+  if (!config.webhookURL) return { service: { namespace: config.namespace, name: config.webhookServiceName, port: 443, path } };
+  // The configured URL names the policy endpoint; other paths are served beside it.
+  return { url: path === validatePath ? config.webhookURL : new URL(path, config.webhookURL).toString() };
+}
+
 /** Kinds and operations the Ready policies need sent to the webhook. */
 export function webhookScope(policies: ReturnType<AdmissionCaches['policies']['ready']>): { kinds: GroupKind[]; operations: Operation[] } {
   const kinds = new Map<string, GroupKind>();
@@ -194,6 +206,7 @@ class WebhookReconciler implements Reconciler {
     private readonly client: KubeClient,
     private readonly caches: AdmissionCaches,
     private readonly certs: WebhookCertificates,
+    private readonly resources: ResourceValidationHandler | undefined,
   ) {}
 
   async reconcile(_key: ObjectKey, context: ReconcileContext): Promise<ReconcileResult> {
@@ -207,9 +220,8 @@ class WebhookReconciler implements Reconciler {
     const desired = buildWebhookConfiguration({
       name: config.webhookConfigurationName,
       webhookName,
-      endpoint: config.webhookURL
-        ? { url: config.webhookURL }
-        : { service: { namespace: config.namespace, name: config.webhookServiceName, port: 443, path: validatePath } },
+      endpoint: endpointAt(config, validatePath),
+      ...(this.resources ? { resourceValidation: { webhookName: resourcesWebhookName, endpoint: endpointAt(config, validateResourcesPath), rules: this.resources.rules() } } : {}),
       caBundlePem: this.certs.current().caBundlePem,
       failurePolicy: config.webhookFailurePolicy,
       timeoutSeconds: config.webhookTimeoutSeconds,

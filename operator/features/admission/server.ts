@@ -10,7 +10,8 @@ import type { Logger } from '../../platform/log';
 import { listenWithRotatingCertificate, type ServingCertificates } from '../../platform/tls/serving';
 import { BodyTooLargeError, readBoundedBody } from '../../platform/runtime/http';
 import { admissionOperations } from '../../engine/match';
-import type { AdmissionHandler, AdmissionRequest } from './admission';
+import type { AdmissionHandler, AdmissionRequest, AdmissionResponse } from './admission';
+import { validateResourcesPath, type ResourceValidationHandler } from './resource-validation';
 
 export interface WebhookServerOptions {
   port: number;
@@ -18,6 +19,8 @@ export interface WebhookServerOptions {
   /** Serves its current key pair and every renewal. */
   tls: Pick<ServingCertificates, 'attach'>;
   handler: AdmissionHandler;
+  /** Checks of SecureStack's own resources, served at validateResourcesPath. */
+  resources?: ResourceValidationHandler;
   log: Logger;
   /** Largest AdmissionReview accepted; the API server sends object and oldObject, each up to ~3 MiB. */
   maxBodyBytes: number;
@@ -31,10 +34,11 @@ export class WebhookServer {
   static async start(options: WebhookServerOptions): Promise<WebhookServer> {
     const server = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
-      if (path !== validatePath) return answerError(res, 404, 'not found');
+      const review = reviewerFor(path, options);
+      if (!review) return answerError(res, 404, 'not found');
       if (req.method !== 'POST') return answerError(res, 405, 'use POST');
       readBoundedBody(req, options.maxBodyBytes).then(
-        (body) => respond(res, body, options),
+        (body) => respond(res, body, review, options.log),
         (err: unknown) => {
           if (err instanceof BodyTooLargeError) answerError(res, 413, err.message);
           else answerError(res, 400, `reading the request failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -47,11 +51,19 @@ export class WebhookServer {
   }
 }
 
+/** Who answers a path: the policies at /validate, SecureStack's own resources at /validate-resources. */
+function reviewerFor(path: string | undefined, options: WebhookServerOptions): ((request: AdmissionRequest) => AdmissionResponse) | undefined {
+  if (path === validatePath) return (request) => options.handler.review(request);
+  const resources = options.resources;
+  if (path === validateResourcesPath && resources) return (request) => resources.review(request);
+  return undefined;
+}
+
 function answerError(res: ServerResponse, status: number, message: string): void {
   res.writeHead(status, { 'content-type': 'text/plain', ...(status === 413 ? { connection: 'close' } : {}) }).end(`${message}\n`);
 }
 
-function respond(res: ServerResponse, body: Buffer, options: WebhookServerOptions): void {
+function respond(res: ServerResponse, body: Buffer, review: (request: AdmissionRequest) => AdmissionResponse, log: Logger): void {
   let request: AdmissionRequest;
   try {
     request = parseReview(body);
@@ -59,8 +71,8 @@ function respond(res: ServerResponse, body: Buffer, options: WebhookServerOption
     answerError(res, 400, err instanceof Error ? err.message : String(err));
     return;
   }
-  const response = options.handler.review(request);
-  if (!response.allowed) options.log.info({ uid: request.uid, kind: request.kind.kind, namespace: request.namespace, name: request.name, operation: request.operation }, 'admission denied');
+  const response = review(request);
+  if (!response.allowed) log.info({ uid: request.uid, kind: request.kind.kind, namespace: request.namespace, name: request.name, operation: request.operation }, 'admission denied');
   const payload = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response });
   res.writeHead(200, { 'content-type': 'application/json' }).end(payload);
 }

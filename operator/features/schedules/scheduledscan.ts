@@ -84,7 +84,6 @@ export class ScheduledScanReconciler implements Reconciler {
     let status = await this.recordFinished(scheduledScan, runs, context);
     const finishedNames = new Set(runs.filter((run) => run.done).map((run) => run.name));
     let active = runs.filter((run) => !run.done);
-    await this.applyHistoryLimits(scheduledScan, runs, context);
 
     const history = {
       createdAt: Date.parse(scheduledScan.metadata.creationTimestamp ?? '') || now,
@@ -108,6 +107,9 @@ export class ScheduledScanReconciler implements Reconciler {
     if (next === undefined) this.deps.metrics.nextRun.remove(labels);
     else this.deps.metrics.nextRun.set(labels, Math.floor(next / 1000));
     await this.writeSchedule(scheduledScan, context, status, active, next, verdict.timeZone);
+    // After the status that records them: a run deleted first and then not recorded (a failed
+    // write) would be lost from recentRuns.
+    await this.applyHistoryLimits(scheduledScan, runs, context);
     const delay = requeueDelay(next, this.now());
     return delay === undefined ? {} : { requeueAfterMs: delay };
   }

@@ -47,3 +47,15 @@ export function timeZoneProblem(timeZone: string): string | undefined {
   if (resolved !== timeZone && resolved.toLowerCase() === timeZone.toLowerCase()) return `unknown time zone ${timeZone}: did you mean ${resolved}? (names are case-sensitive)`;
   return undefined;
 }
+
+/**
+ * What admission refuses in a ScheduledScan: its schedule or time zone (the rest is the CRD
+ * schema's). The object arrives as the API server decoded it, before the schema's defaults.
+ */
+export function scheduledScanProblems(object: Record<string, unknown>, defaultZone: string): string[] {
+  const spec = (object.spec ?? {}) as Partial<ScheduledScanSpec>;
+  // A missing or non-string schedule is the schema's to report, with its own message.
+  if (typeof spec.schedule !== 'string' || (spec.timeZone !== undefined && typeof spec.timeZone !== 'string')) return [];
+  const verdict = checkSchedule({ schedule: spec.schedule, ...(spec.timeZone !== undefined ? { timeZone: spec.timeZone } : {}) }, defaultZone);
+  return verdict.ok ? [] : [verdict.message];
+}
