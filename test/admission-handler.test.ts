@@ -11,6 +11,8 @@ import { groupOf } from '../operator/engine/workload';
 import { TemplateVerdictCache } from '../operator/engine/template-verdicts';
 import type { KubeObject } from '../operator/engine/types';
 import type { Operation } from '../operator/engine/match';
+import { ResourceValidationHandler } from '../operator/features/admission/resource-validation';
+import { scheduledScanProblems } from '../operator/features/schedules/validate';
 import { AdmissionHandler, maxWildcardKindLabels, type AdmissionOptions, type AdmissionRequest, type AdmissionResponse } from '../operator/features/admission/admission';
 import { createAdmissionMetrics } from '../operator/features/admission/metrics';
 import { parseReview } from '../operator/features/admission/server';
@@ -532,5 +534,29 @@ describe('parseReview', () => {
         return true;
       });
     }
+  });
+});
+
+describe('resource validation (SecureStack\'s own resources beyond their schemas)', () => {
+  const handler = new ResourceValidationHandler([{ group: 'securestack.io', version: 'v1alpha1', resource: 'scheduledscans', validate: (object) => scheduledScanProblems(object, 'UTC') }]);
+  const review = (operation: 'CREATE' | 'UPDATE' | 'DELETE', spec: Record<string, unknown>, extra: Record<string, unknown> = {}) => handler.review({
+    uid: 'u1', kind: { group: 'securestack.io', version: 'v1alpha1', kind: 'ScheduledScan' }, resource: { group: 'securestack.io', version: 'v1alpha1', resource: 'scheduledscans' },
+    name: 'nightly', namespace: 'team-a', operation, object: { apiVersion: 'securestack.io/v1alpha1', kind: 'ScheduledScan', metadata: { name: 'nightly' }, spec }, ...extra,
+  });
+
+  it('refuses a create or an update with the problem, 422 Invalid', () => {
+    for (const operation of ['CREATE', 'UPDATE'] as const) {
+      assert.deepEqual(review(operation, { schedule: '0 5-3 * * *' }), { uid: 'u1', allowed: false, status: { code: 422, reason: 'Invalid', message: 'ScheduledScan nightly is invalid: spec.schedule: beginning of range (5) beyond end of range (3): 5-3' } });
+    }
+    assert.match(review('CREATE', { schedule: '@daily', timeZone: 'Local' }).status?.message ?? '', /spec\.timeZone: must be an explicit time zone/);
+  });
+
+  it('admits a good object, deletions, status writes, other resources, and leaves a missing schedule to the schema', () => {
+    assert.deepEqual(review('CREATE', { schedule: '0 2 * * mon', timeZone: 'Europe/Berlin' }), { uid: 'u1', allowed: true });
+    assert.equal(review('DELETE', { schedule: '0 5-3 * * *' }).allowed, true);
+    assert.equal(review('UPDATE', { schedule: '0 5-3 * * *' }, { subResource: 'status' }).allowed, true);
+    assert.equal(review('CREATE', { schedule: '0 5-3 * * *' }, { resource: { group: 'securestack.io', version: 'v1alpha1', resource: 'imagescans' } }).allowed, true);
+    assert.equal(review('CREATE', {}).allowed, true);
+    assert.deepEqual(handler.rules(), [{ apiGroups: ['securestack.io'], apiVersions: ['v1alpha1'], resources: ['scheduledscans'], operations: ['CREATE', 'UPDATE'], scope: 'Namespaced' }]);
   });
 });

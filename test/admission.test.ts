@@ -302,6 +302,34 @@ describe('admission webhook called by the real API server', () => {
     assert.equal(privileged.code, 0, `an invalid policy is not used: ${privileged.stderr}`);
   });
 
+  it('kubectl apply of a ScheduledScan with a backwards range or an unknown time zone is refused with the reason; a good one, in the operator namespace too, is admitted', async () => {
+    const home = await resources.namespace('adm-sched-home');
+    const ns = await resources.namespace('adm-sched');
+    await admissionOperator(home);
+    const scheduled = (name: string, spec: Record<string, unknown>): string => JSON.stringify({ apiVersion: 'securestack.io/v1alpha1', kind: 'ScheduledScan', metadata: { name }, spec: { imageScanTemplate: { spec: { image: 'nginx:1.27' } }, ...spec } });
+    // The schema cannot see this one; the webhook can, once the API server has its configuration.
+    const backwards = await waitFor('the API server to send ScheduledScans to the webhook', async () => {
+      const result = await kubectl(['create', '--dry-run=server', '-f', '-'], { namespace: ns, input: scheduled('backwards', { schedule: '0 5-3 * * *' }), allowFail: true });
+      return /denied the request/.test(result.stderr) ? result : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 300 });
+    assert.match(backwards.stderr, /admission webhook "resources\.validate\.securestack\.io" denied the request: ScheduledScan backwards is invalid: spec\.schedule: beginning of range \(5\) beyond end of range \(3\)/);
+    for (const namespace of [ns, home]) {
+      const zone = await kubectl(['apply', '-f', '-'], { namespace, input: scheduled('mars', { schedule: '@daily', timeZone: 'Mars/Olympus_Mons' }), allowFail: true });
+      assert.notEqual(zone.code, 0);
+      assert.match(zone.stderr, /spec\.timeZone: unknown time zone Mars\/Olympus_Mons/);
+      const lower = await kubectl(['apply', '-f', '-'], { namespace, input: scheduled('berlin', { schedule: '30 2 * * mon-fri', timeZone: 'europe/berlin' }), allowFail: true });
+      assert.match(lower.stderr, /did you mean Europe\/Berlin/);
+      const good = await kubectl(['apply', '-f', '-'], { namespace, input: scheduled('berlin', { schedule: '30 2 * * mon-fri', timeZone: 'Europe/Berlin' }), allowFail: true });
+      assert.equal(good.code, 0, good.stderr);
+    }
+    const configuration = JSON.parse((await kubectl(['get', 'validatingwebhookconfiguration', webhookConfiguration, '-o', 'json'])).stdout) as { webhooks: Array<{ name: string; failurePolicy: string; rules: unknown[] }> };
+    const resourcesWebhook = configuration.webhooks.find((webhook) => webhook.name === 'resources.validate.securestack.io');
+    assert.equal(resourcesWebhook?.failurePolicy, 'Ignore', 'the controller checks again, so a webhook outage must not block ScheduledScans');
+    assert.deepEqual(resourcesWebhook?.rules, [{ apiGroups: ['securestack.io'], apiVersions: ['v1alpha1'], resources: ['scheduledscans'], operations: ['CREATE', 'UPDATE'], scope: 'Namespaced' }]);
+    await kubectl(['delete', 'scheduledscans.securestack.io', '--all'], { namespace: ns, allowFail: true });
+    await kubectl(['delete', 'scheduledscans.securestack.io', '--all'], { namespace: home, allowFail: true });
+  });
+
   it('every replica answers AdmissionReviews, the standby included', async () => {
     const home = await resources.namespace('adm-home');
     const ns = await resources.namespace('adm-replicas');

@@ -89,6 +89,9 @@ describe('ScheduledScan on the real plane', { concurrency: true }, () => {
 
   it('every minute: a ComplianceReport run created within the minute, completed, with status, Events, metrics and columns', async () => {
     const name = 'every-minute';
+    // Something for the report to judge, so it has a score.
+    const deployment = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web' }, spec: { replicas: 1, selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'app', image: 'registry.example.com/app:1.0', securityContext: { privileged: true } }] } } } };
+    await kubectl(['apply', '-f', '-'], { namespace: home, input: JSON.stringify(deployment) });
     await kubectl(['apply', '-f', '-'], { namespace: home, input: manifest(name, { schedule: '* * * * *', complianceReportTemplate: { metadata: { labels: { team: 'a' } }, spec: { framework: 'pss-baseline', scope: { namespaces: [home] } } } }) });
     const scheduled = await waitForScheduled(name, 'a run that completed', (object) => (object.status?.recentRuns?.length ?? 0) > 0);
     const status = scheduled.status;
@@ -98,8 +101,10 @@ describe('ScheduledScan on the real plane', { concurrency: true }, () => {
     const scheduledTime = Date.parse(lastRun?.scheduledTime ?? '');
     assert.equal(scheduledTime % 60_000, 0, 'due on a whole minute');
     assert.equal(lastRun?.name, runName(name, scheduledTime));
-    assert.equal(typeof lastRun?.score, 'number');
     const [report] = await runsOf(home, name, 'compliancereports');
+    const reportScore = (report as unknown as { status?: { summary?: { score?: number } } } | undefined)?.status?.summary?.score;
+    assert.equal(typeof reportScore, 'number', 'a privileged Deployment gives the report a score');
+    assert.equal(lastRun?.score, reportScore);
     assert.equal(report?.metadata.name, lastRun?.name);
     assert.equal(report?.metadata.labels?.team, 'a', 'template labels are copied');
     assert.equal(report?.metadata.labels?.[SCHEDULED_TIME_LABEL], String(scheduledTime / 60_000));
@@ -275,10 +280,12 @@ describe('ScheduledScan across a leader change', () => {
     await ensureCrds();
     const home = await resources.namespace('schedules-leader');
     const env = { SECURESTACK_CONTROLLERS: 'scheduledscan', SECURESTACK_LEASE_DURATION: '3s', SECURESTACK_RENEW_DEADLINE: '2s', SECURESTACK_RETRY_PERIOD: '500ms' };
-    const first = resources.track(startOperator({ identity: `leader-a-${run}`, namespace: home, leaseName: 'schedules', env }));
+    const first = resources.track(startOperator({ identity: `leader-a-${run}`, namespace: home, leaseName: 'schedules', env: { ...env, SECURESTACK_REPORT_PORT: String(await freePort()) } }));
     await waitUntilLeading(first, home, 'schedules');
-    const second = resources.track(startOperator({ identity: `leader-b-${run}`, namespace: home, leaseName: 'schedules', env }));
-    await second.metricsPort();
+    const second = resources.track(startOperator({ identity: `leader-b-${run}`, namespace: home, leaseName: 'schedules', env: { ...env, SECURESTACK_REPORT_PORT: String(await freePort()) } }));
+    await second.metricsPort().catch((err: unknown) => {
+      throw new Error(`${err instanceof Error ? err.message : String(err)}\n${second.describe()}`);
+    });
     const name = 'failover';
     await kubectl(['apply', '-f', '-'], { namespace: home, input: manifest(name, { schedule: '* * * * *', imageScanTemplate: imageTemplate }) });
     const created = Date.parse((await getScheduled(home, name)).metadata.creationTimestamp ?? '');

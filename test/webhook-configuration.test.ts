@@ -53,6 +53,24 @@ describe('webhook configuration: builder', () => {
     caPem = (await createCa('builder-test', 1)).certPem;
   });
 
+  it('adds the resource-validation webhook: failurePolicy Ignore, only kube-system excluded, no side effects, its own path', () => {
+    const rules: WebhookRule[] = [{ apiGroups: ['securestack.io'], apiVersions: ['v1alpha1'], resources: ['scheduledscans'], operations: ['CREATE', 'UPDATE'], scope: 'Namespaced' }];
+    const config = buildWebhookConfiguration(baseOptions(caPem, { resourceValidation: { webhookName: 'resources.validate.securestack.io', endpoint: { url: 'https://127.0.0.1:9443/validate-resources' }, rules } }));
+    assert.equal(config.webhooks?.length, 2);
+    const [policies, resources] = config.webhooks ?? [];
+    assert.equal(policies?.name, 'validate.securestack.io');
+    assert.equal(resources?.name, 'resources.validate.securestack.io');
+    assert.equal(resources?.failurePolicy, 'Ignore');
+    assert.equal(resources?.sideEffects, 'None');
+    assert.deepEqual(resources?.rules, rules);
+    assert.deepEqual(resources?.namespaceSelector, { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system'] }] });
+    assert.equal(resources?.clientConfig.url, 'https://127.0.0.1:9443/validate-resources');
+    assert.equal(resources?.clientConfig.caBundle, policies?.clientConfig.caBundle);
+    assert.equal(buildWebhookConfiguration(baseOptions(caPem)).webhooks?.length, 1, 'none without validators');
+    assert.throws(() => buildWebhookConfiguration(baseOptions(caPem, { resourceValidation: { webhookName: 'resources', endpoint: { url: 'https://127.0.0.1:9443/x' }, rules } })), /at least three segments, got 'resources'/);
+    assert.throws(() => buildWebhookConfiguration(baseOptions(caPem, { resourceValidation: { webhookName: 'resources.validate.securestack.io', endpoint: { url: 'http://127.0.0.1:9443/x' }, rules } })), /must be https/);
+  });
+
   it('is pure and always excludes the operator namespace, kube-system, Leases, Events and TokenReviews', () => {
     const options = baseOptions(caPem, {
       excludedNamespaces: ['cert-manager', 'kube-system'],
