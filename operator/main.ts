@@ -42,13 +42,17 @@ import { frameworkById } from './engine/compliance/frameworks';
 import { createPolicyMetrics } from './features/audit/metrics';
 import { ownImages, startAdmission } from './features/admission';
 import { alwaysExcludedNamespaces } from './features/admission/configuration';
+import { loadReceivers, startNotifications, type Notifications } from './features/notify';
+import type { ReceiverConfig } from './features/notify/receivers';
 
 /** Memory the in-process scan cache may hold (SBOMs are stored compressed). */
 const memoryCacheBytes = 256 * 1024 * 1024;
 
-function readConfig(): OperatorConfig {
+function readConfig(): { config: OperatorConfig; receivers: ReceiverConfig[] } {
   try {
-    return loadConfig();
+    const config = loadConfig();
+    // The receivers list is checked in full here, so a mistake in it stops the start like any setting.
+    return { config, receivers: loadReceivers(config.notifyReceivers, config.notifyReceiversFile) };
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`securestack: ${err.message}\n`);
@@ -59,7 +63,7 @@ function readConfig(): OperatorConfig {
 }
 
 async function main(): Promise<void> {
-  const config = readConfig();
+  const { config, receivers } = readConfig();
   const log = createLogger(config.logLevel);
   const metrics = createMetrics();
   const scanMetrics = createScanMetrics(metrics.registry);
@@ -69,6 +73,11 @@ async function main(): Promise<void> {
   const informers = new InformerFactory(client, (path, err) => log.warn({ watch: path, err: err.message }, 'list or watch failed; relisting with back-off'));
 
   // Reports are inflated and parsed in a child process; its validator is checked (and compiled) at start.
+  // Webhook notifications: every replica publishes (admission denials happen on standbys too);
+  // the leader also adopts the pending deliveries of replicas that stopped.
+  let leading = (): boolean => false;
+  const notifications = await startNotifications({ config, receivers, client, log, registry: metrics.registry, events, isLeader: () => leading() });
+  const notifier = notifications.notifier;
   const reportParser = new ReportParser();
   await reportParser.checkValidator();
   const cache = new ResultCache(createScanCache(config, scanMetrics, log), config.rescanAfterMs);
@@ -101,6 +110,7 @@ async function main(): Promise<void> {
     cache,
     resolver: new RegistryResolver(client, registry),
     metrics: scanMetrics,
+    notifier,
     // The whole bundle (two CAs during a rotation), so the Job trusts the endpoint for its life.
     reportCaPem: () => reportTls.current().caBundlePem,
   });
@@ -114,7 +124,7 @@ async function main(): Promise<void> {
   // but not ready, instead of crash-looping.
   let readiness = (): { ok: boolean; reason: string } => ({ ok: false, reason: 'starting' });
   const server = await startHttpServer({ port: config.metricsPort, host: config.bindAddress, registry: metrics.registry, health: { ready: () => readiness() } });
-  const admission = await startAdmission({ config, client, informers, log, registry: metrics.registry, events });
+  const admission = await startAdmission({ config, client, informers, log, registry: metrics.registry, events, notifier });
   const policies = new ScanPolicyReconciler({
     client,
     events,
@@ -122,6 +132,7 @@ async function main(): Promise<void> {
     audit: { namespaceLabels: (namespace) => admission.caches.namespaceLabels(namespace), images: (image) => admission.caches.images.lookup(image), gateExempt: ownImages(config), excludedNamespaces: [config.namespace, ...alwaysExcludedNamespaces, ...config.webhookExcludeNamespaces] },
     auditIntervalMs: config.auditIntervalMs,
     cachesSynced: () => admission.caches.synced(),
+    notifier,
   });
   const compliance = new ComplianceReportReconciler({
     client,
@@ -134,6 +145,7 @@ async function main(): Promise<void> {
     cachesSynced: () => admission.caches.synced(),
     ...(config.openReports === 'auto' ? { openReports: openReportsWriter(client) } : {}),
     mayCoverCluster: (namespace) => namespace === config.namespace || config.complianceClusterNamespaces.includes(namespace),
+    notifier,
   });
   const reportRotation = new CertificateRotationReconciler(reportTls, 'ReportCertificate');
   const reconcilers = [imageScans, policies, compliance, admission.reconciler, reportRotation];
@@ -149,6 +161,7 @@ async function main(): Promise<void> {
     periodicKeys: [admission.queueKey, reportRotation.queueKey],
     beforeTerm: async () => dispatcher.reset(await listScanJobs(client)),
   });
+  leading = () => manager.isLeader;
   // New or changed policies change what the API server must send to the webhook.
   admission.caches.policies.onChange(() => manager.enqueue(admission.queueKey));
   if (config.trivyServerURL) {
@@ -163,7 +176,7 @@ async function main(): Promise<void> {
   }
   readiness = () => (admission.caches.synced() ? manager.ready() : { ok: false, reason: 'admission caches not synced' });
   const servers = admission.server ? [server, reports, admission.server.server] : [server, reports];
-  installSignalHandlers(manager, servers, log);
+  installSignalHandlers(manager, servers, notifications, log);
   log.info({ identity: config.identity, namespace: config.namespace, workers: config.workers, metricsPort: boundPort(server), reportPort: boundPort(reports), webhookPort: admission.server ? boundPort(admission.server.server) : undefined }, 'starting');
   await manager.start();
 }
@@ -203,7 +216,7 @@ function createScanCache(config: OperatorConfig, metrics: ScanMetrics, log: Logg
   return new FallbackCache({ url: config.redisURL, ttlSeconds: Math.ceil(config.rescanAfterMs / 1000), commandTimeoutMs: 1_000 }, front, metrics, log);
 }
 
-function installSignalHandlers(manager: Manager, servers: Server[], log: Logger): void {
+function installSignalHandlers(manager: Manager, servers: Server[], notifications: Notifications, log: Logger): void {
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) {
@@ -214,6 +227,8 @@ function installSignalHandlers(manager: Manager, servers: Server[], log: Logger)
     log.info({ signal }, 'shutting down');
     manager
       .shutdown()
+      // Pending deliveries go to this replica's shard, marked stopped: the leader adopts them at once.
+      .then(() => notifications.stop())
       .then(() => Promise.all(servers.map((server) => new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
