@@ -18,6 +18,10 @@ export interface Cidr {
   text: string;
 }
 
+// Before the ranges below, which are parsed when the module loads.
+const low32 = 0xffffffffn;
+const nat64Prefix = 0x0064ff9bn << 96n;
+
 interface RefusedRange {
   cidr: Cidr;
   what: string;
@@ -100,9 +104,6 @@ function ipv6Value(address: string): bigint {
   const hextets = [...left, ...Array<string>(missing).fill('0'), ...right];
   return hextets.reduce((sum, hextet) => (sum << 16n) + BigInt(parseInt(hextet || '0', 16)), 0n);
 }
-
-const low32 = 0xffffffffn;
-const nat64Prefix = 0x0064ff9bn << 96n;
 
 /** The IPv4 address an IPv6 address carries, for the forms that reach an IPv4 host. */
 function embeddedIpv4(value: bigint): bigint | undefined {
