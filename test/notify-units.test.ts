@@ -237,7 +237,7 @@ describe('queue', () => {
 });
 
 describe('ImageScan notifications', () => {
-  const scan = (status?: ImageScan['status']): ImageScan => ({ apiVersion: 'securestack.io/v1alpha1', kind: 'ImageScan', metadata: { name: 's', namespace: 'n', uid: 'u1', generation: 1 }, spec: { image: 'reg/app:1' }, ...(status ? { status } : {}) }) as ImageScan;
+  const scan = (status?: ImageScan['status']): ImageScan => ({ apiVersion: 'securestack.io/v1alpha1', kind: 'ImageScan', metadata: { name: 's', namespace: 'n', uid: 'u1', generation: 1 }, spec: { image: 'reg/app:1' }, ...(status ? { status } : {}) });
   const summary = (critical: string[]): ScanSummary => ({
     summary: { critical: critical.length, high: 0, medium: 0, low: 0, unknown: 0, fixable: 0 },
     topFindings: critical.map((id) => ({ id, package: 'p', severity: 'CRITICAL' as const })),
@@ -249,7 +249,7 @@ describe('ImageScan notifications', () => {
     const first = completionEvents(scan(), 'sha256:1', summary(['CVE-1']), '2026-01-01T00:00:00Z', false);
     assert.deepEqual(first.map((event) => event.type), ['scan.completed', 'finding.critical']);
     assert.deepEqual(completionEvents(scan(), 'sha256:1', summary(['CVE-1']), '2026-01-01T00:00:00Z', false).map((event) => event.dedupeKey), first.map((event) => event.dedupeKey), 'the same transition gives the same keys');
-    const previous = scan({ phase: 'Completed', summary: { critical: 1, high: 0, medium: 0, low: 0, unknown: 0, fixable: 0 }, topFindings: [{ id: 'CVE-1', package: 'p', severity: 'CRITICAL' }] } as ImageScan['status']);
+    const previous = scan({ phase: 'Completed', summary: { critical: 1, high: 0, medium: 0, low: 0, unknown: 0, fixable: 0 }, topFindings: [{ id: 'CVE-1', package: 'p', severity: 'CRITICAL' }] });
     assert.deepEqual(completionEvents(previous, 'sha256:1', summary(['CVE-1']), '2026-01-02T00:00:00Z', false).map((event) => event.type), ['scan.completed'], 'nothing new');
     const again = completionEvents(previous, 'sha256:1', summary(['CVE-1', 'CVE-2']), '2026-01-02T00:00:00Z', false);
     assert.equal(again[1]?.type, 'finding.critical');
