@@ -18,6 +18,8 @@ export interface ReceivedDelivery {
 }
 
 export interface ReceiverBehaviour {
+  /** Called as each request arrives, headers read, before its body (timing for the benchmark). */
+  onRequest?: (id: string) => void;
   /** Delay before answering, per request (ms); may look at the delivery id and how often it was seen. */
   delayMs?: (id: string, seen: number) => number;
   /** Status to answer (default 204), and headers to send with it. */
@@ -80,6 +82,7 @@ export async function startTestReceiver(key: Buffer, options: { port?: number; l
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    receiver.behaviour.onRequest?.(String(req.headers['webhook-id'] ?? ''));
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks).toString('utf8');
