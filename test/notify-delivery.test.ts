@@ -137,8 +137,13 @@ describe('webhook delivery to a real HTTPS receiver', () => {
     const target = await receiver({ listen: false });
     const { notifier, metric, logs } = harness({ url: target.url, caBundle: target.ca.certPem });
     for (let n = 0; n < 5; n++) notifier.publish(event(n));
-    await waitUntil('failed attempts while the receiver is down', () => logs.some((line) => line.msg === 'webhook delivery failed; retrying with back-off'));
-    assert.ok((await metric('securestack_notify_attempts_total', { result: 'network' })) >= 5, 'every delivery was tried and failed to connect');
+    // Every delivery is tried and fails to connect (bounded wait, polled through the metric).
+    let failedAttempts = 0;
+    for (const deadline = Date.now() + 10_000; failedAttempts < 5 && Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 20))) {
+      failedAttempts = await metric('securestack_notify_attempts_total', { result: 'network' });
+    }
+    assert.ok(failedAttempts >= 5, `every delivery was tried and failed to connect (${failedAttempts})`);
+    assert.ok(logs.some((line) => line.msg === 'webhook delivery failed; retrying with back-off'));
     assert.equal(notifier.pending, 5, 'nothing is lost while the receiver is down');
     await target.start();
     await waitUntil('all five delivered', () => notifier.pending === 0, 10_000);
@@ -276,5 +281,43 @@ describe('webhook delivery to a real HTTPS receiver', () => {
     assert.equal(notifier.pending, 3);
     assert.equal(await metric('securestack_notify_dropped_total', { reason: 'overflow' }), 2);
     assert.ok(logs.some((line) => /queue full/.test(String(line.msg))));
+  });
+});
+
+describe('the batch writer', () => {
+  afterEach(async () => {
+    for (const notifier of running.splice(0)) await notifier.stop();
+    for (const started of receivers.splice(0)) await started.stop();
+  });
+
+  it('writes in batches, off the delivery path; a failing store neither stops deliveries nor the process, and is not a log storm', async () => {
+    const target = await receiver();
+    let saves = 0;
+    let failing = true;
+    const snapshots: number[] = [];
+    const store = {
+      loadOwn: () => Promise.resolve([]),
+      save: async (deliveries: readonly unknown[]) => {
+        saves++;
+        snapshots.push(deliveries.length);
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        if (failing) throw new Error('configmaps is forbidden');
+        return deliveries.length;
+      },
+      adoptStale: () => Promise.resolve([]),
+      release: () => Promise.resolve(),
+    };
+    const { notifier, metric, logs } = harness({ url: target.url, caBundle: target.ca.certPem }, { store, flushIntervalMs: 50, heartbeatMs: 60_000 });
+    await notifier.start();
+    for (let n = 0; n < 100; n++) notifier.publish(event(n));
+    await waitUntil('all delivered while the store fails', () => notifier.pending === 0, 20_000);
+    assert.equal(target.countById().size, 100);
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    assert.ok((await metric('securestack_notify_persist_total', { result: 'error' })) >= 2);
+    assert.ok(saves < 30, `${saves} writes for 100 events: batched, and spaced out after failures`);
+    assert.equal(logs.filter((line) => line.msg === 'could not persist pending webhook deliveries; retrying' && line.level === 'warn').length, 1, 'one warning, then debug');
+    failing = false;
+    await waitUntil('a successful write of the empty set', () => snapshots.length > 0 && snapshots[snapshots.length - 1] === 0 && saves > 0 && !failing, 40_000);
+    await waitUntil('the success counted', () => logs.some((line) => line.msg === 'pending webhook deliveries persisted again'), 40_000);
   });
 });

@@ -85,6 +85,9 @@ export class WebhookNotifier implements Notifier {
   private dirty = false;
   private saving: Promise<void> | undefined;
   private lastSaveAt = 0;
+  /** After failed writes, the next one waits (doubling to 30 s): no log storm when RBAC or the API is off. */
+  private persistFailures = 0;
+  private persistRetryAt = 0;
   private adopting = false;
   private intervals: NodeJS.Timeout[] = [];
   private overflow = { count: 0, loggedAt: 0 };
@@ -146,8 +149,9 @@ export class WebhookNotifier implements Notifier {
     await this.save('running').catch(() => undefined);
     const flushMs = this.options.flushIntervalMs ?? 250;
     const flush = setInterval(() => {
-      const heartbeatDue = Date.now() - this.lastSaveAt >= (this.options.heartbeatMs ?? 10_000);
-      if ((this.dirty || heartbeatDue) && !this.saving) void this.save('running');
+      const now = Date.now();
+      const heartbeatDue = now - this.lastSaveAt >= (this.options.heartbeatMs ?? 10_000);
+      if ((this.dirty || heartbeatDue) && !this.saving && now >= this.persistRetryAt) void this.save('running').catch(() => undefined);
     }, flushMs);
     const adopt = setInterval(() => void this.adoptStale(), this.options.adoptIntervalMs ?? 5_000);
     for (const timer of [flush, adopt]) timer.unref();
@@ -344,11 +348,18 @@ export class WebhookNotifier implements Notifier {
         const saved = await store.save(snapshot, state);
         this.lastSaveAt = Date.now();
         this.options.metrics.persists.inc({ result: 'success' });
+        if (this.persistFailures > 0) this.options.log.info({ failures: this.persistFailures }, 'pending webhook deliveries persisted again');
+        this.persistFailures = 0;
+        this.persistRetryAt = 0;
         if (saved < snapshot.length) this.options.log.warn({ pending: snapshot.length, persisted: saved }, 'pending webhook deliveries exceed one shard: only the newest are persisted');
       } catch (err) {
         this.dirty = true;
+        this.persistFailures++;
+        const retryInMs = Math.min(30_000, 500 * 2 ** Math.min(6, this.persistFailures - 1));
+        this.persistRetryAt = Date.now() + retryInMs;
         this.options.metrics.persists.inc({ result: 'error' });
-        this.options.log.warn({ err: errorMessage(err) }, 'could not persist pending webhook deliveries; retrying');
+        const level = this.persistFailures === 1 || this.persistFailures % 20 === 0 ? 'warn' : 'debug';
+        this.options.log[level]({ err: errorMessage(err), failures: this.persistFailures, retryInMs }, 'could not persist pending webhook deliveries; retrying');
         throw err;
       }
     };
