@@ -49,13 +49,17 @@ import { ownedRuns, runWatches } from './features/schedules/owned';
 import { runningImages } from './features/schedules/running-images';
 import { localTimeZone, scheduledScanProblems } from './features/schedules/validate';
 import { severeFindings } from './features/scan/findings';
+import { loadReceivers, startNotifications, type Notifications } from './features/notify';
+import type { ReceiverConfig } from './features/notify/receivers';
 
 /** Memory the in-process scan cache may hold (SBOMs are stored compressed). */
 const memoryCacheBytes = 256 * 1024 * 1024;
 
-function readConfig(): OperatorConfig {
+function readConfig(): { config: OperatorConfig; receivers: ReceiverConfig[] } {
   try {
-    return loadConfig();
+    const config = loadConfig();
+    // The receivers list is checked in full here, so a mistake in it stops the start like any setting.
+    return { config, receivers: loadReceivers(config.notifyReceivers, config.notifyReceiversFile) };
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`securestack: ${err.message}\n`);
@@ -66,7 +70,7 @@ function readConfig(): OperatorConfig {
 }
 
 async function main(): Promise<void> {
-  const config = readConfig();
+  const { config, receivers } = readConfig();
   const log = createLogger(config.logLevel);
   const metrics = createMetrics();
   const scanMetrics = createScanMetrics(metrics.registry);
@@ -76,6 +80,11 @@ async function main(): Promise<void> {
   const informers = new InformerFactory(client, (path, err) => log.warn({ watch: path, err: err.message }, 'list or watch failed; relisting with back-off'));
 
   // Reports are inflated and parsed in a child process; its validator is checked (and compiled) at start.
+  // Webhook notifications: every replica publishes (admission denials happen on standbys too);
+  // the leader also adopts the pending deliveries of replicas that stopped.
+  let leading = (): boolean => false;
+  const notifications = await startNotifications({ config, receivers, client, log, registry: metrics.registry, events, isLeader: () => leading() });
+  const notifier = notifications.notifier;
   const reportParser = new ReportParser();
   await reportParser.checkValidator();
   const cache = new ResultCache(createScanCache(config, scanMetrics, log), config.rescanAfterMs);
@@ -108,6 +117,7 @@ async function main(): Promise<void> {
     cache,
     resolver: new RegistryResolver(client, registry),
     metrics: scanMetrics,
+    notifier,
     // The whole bundle (two CAs during a rotation), so the Job trusts the endpoint for its life.
     reportCaPem: () => reportTls.current().caBundlePem,
   });
@@ -124,6 +134,7 @@ async function main(): Promise<void> {
   const defaultTimeZone = localTimeZone();
   const admission = await startAdmission({
     config, client, informers, log, registry: metrics.registry, events,
+    notifier,
     resourceValidators: [{ group: scheduledScanType.group, version: scheduledScanType.version, resource: scheduledScanType.plural, validate: (object) => scheduledScanProblems(object, defaultTimeZone) }],
   });
   const policies = new ScanPolicyReconciler({
@@ -133,6 +144,7 @@ async function main(): Promise<void> {
     audit: { namespaceLabels: (namespace) => admission.caches.namespaceLabels(namespace), images: (image) => admission.caches.images.lookup(image), gateExempt: ownImages(config), excludedNamespaces: [config.namespace, ...alwaysExcludedNamespaces, ...config.webhookExcludeNamespaces] },
     auditIntervalMs: config.auditIntervalMs,
     cachesSynced: () => admission.caches.synced(),
+    notifier,
   });
   const mayCoverCluster = (namespace: string): boolean => namespace === config.namespace || config.complianceClusterNamespaces.includes(namespace);
   const compliance = new ComplianceReportReconciler({
@@ -146,6 +158,7 @@ async function main(): Promise<void> {
     cachesSynced: () => admission.caches.synced(),
     ...(config.openReports === 'auto' ? { openReports: openReportsWriter(client) } : {}),
     mayCoverCluster,
+    notifier,
   });
   const schedules = new ScheduledScanReconciler({
     client,
@@ -157,6 +170,7 @@ async function main(): Promise<void> {
     mayCoverCluster,
     findings: (scan) => severeFindings(scan, { client, parser: reportParser }),
     defaultTimeZone,
+    notifier,
   });
   const reportRotation = new CertificateRotationReconciler(reportTls, 'ReportCertificate');
   const byController: Array<[ControllerName, Reconciler]> = [['imagescan', imageScans], ['scanpolicy', policies], ['compliancereport', compliance], ['scheduledscan', schedules]];
@@ -173,6 +187,7 @@ async function main(): Promise<void> {
     periodicKeys: [admission.queueKey, reportRotation.queueKey],
     beforeTerm: async () => dispatcher.reset(await listScanJobs(client)),
   });
+  leading = () => manager.isLeader;
   // New or changed policies change what the API server must send to the webhook.
   admission.caches.policies.onChange(() => manager.enqueue(admission.queueKey));
   if (config.trivyServerURL) {
@@ -187,7 +202,7 @@ async function main(): Promise<void> {
   }
   readiness = () => (admission.caches.synced() ? manager.ready() : { ok: false, reason: 'admission caches not synced' });
   const servers = admission.server ? [server, reports, admission.server.server] : [server, reports];
-  installSignalHandlers(manager, servers, log);
+  installSignalHandlers(manager, servers, notifications, log);
   log.info({ identity: config.identity, namespace: config.namespace, workers: config.workers, metricsPort: boundPort(server), reportPort: boundPort(reports), webhookPort: admission.server ? boundPort(admission.server.server) : undefined }, 'starting');
   await manager.start();
 }
@@ -227,7 +242,7 @@ function createScanCache(config: OperatorConfig, metrics: ScanMetrics, log: Logg
   return new FallbackCache({ url: config.redisURL, ttlSeconds: Math.ceil(config.rescanAfterMs / 1000), commandTimeoutMs: 1_000 }, front, metrics, log);
 }
 
-function installSignalHandlers(manager: Manager, servers: Server[], log: Logger): void {
+function installSignalHandlers(manager: Manager, servers: Server[], notifications: Notifications, log: Logger): void {
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) {
@@ -238,6 +253,8 @@ function installSignalHandlers(manager: Manager, servers: Server[], log: Logger)
     log.info({ signal }, 'shutting down');
     manager
       .shutdown()
+      // Pending deliveries go to this replica's shard, marked stopped: the leader adopts them at once.
+      .then(() => notifications.stop())
       .then(() => Promise.all(servers.map((server) => new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());

@@ -18,6 +18,7 @@ import * as yaml from 'js-yaml';
 import { ConfigError, loadConfig } from '../operator/platform/config';
 import { webhookHosts } from '../operator/features/admission';
 import { listableKindList } from '../operator/engine/inventory';
+import { parseReceivers } from '../operator/features/notify/receivers';
 
 // Compiled to dist/test/, two levels below the repo root.
 const root = path.resolve(__dirname, '..', '..');
@@ -229,7 +230,7 @@ void test('ClusterRole grants exactly the least-privilege set', () => {
   }
 });
 
-void test('namespaced Role covers only its Lease and the webhook and report certificate Secrets', () => {
+void test('namespaced Role covers only its Lease, the webhook and report certificate Secrets and the receivers\' signing-key Secrets', () => {
   // Stub rendering keeps every conditional rule: the self-managed webhook view.
   const role = stubRender('role.yaml');
   assert.equal(role.kind, 'Role');
@@ -239,6 +240,8 @@ void test('namespaced Role covers only its Lease and the webhook and report cert
     'coordination.k8s.io/leases:get[TEMPLATED]',
     'coordination.k8s.io/leases:update[TEMPLATED]',
     'core/secrets:create',
+    // The webhook notification receivers' Secrets, get by name (the stub renders the range loop so).
+    'core/secrets:get[TEMPLATEDTEMPLATED,TEMPLATEDTEMPLATEDTEMPLATED]',
     'core/secrets:get[TEMPLATED]',
     'core/secrets:get[TEMPLATED]',
     'core/secrets:update[TEMPLATED]',
@@ -787,4 +790,30 @@ void test('cert-manager Issuers and Certificates exist only when enabled, for th
   assert.deepEqual(own[0]?.spec?.issuerRef, { name: 'corp-ca', kind: 'ClusterIssuer' });
   assert.equal(own[0]?.spec?.secretName, 'securestack-webhook-tls');
   assert.match(renderFails('webhook.certManager.enabled=true', 'webhook.certManager.issuerRef.kind=ClusterIssuer'), /issuerRef needs a name/);
+});
+
+void test('notification receivers render as the operator parses them, and the Role may get exactly their Secrets', () => {
+  assert.ok(helm, 'helm is missing');
+  const receivers = [
+    { name: 'ops', url: 'https://hooks.example.com/securestack', events: ['scan.failed', 'policy.violation'], secret: { name: 'hook-ops', key: 'signingKey' } },
+    { name: 'siem', url: 'https://siem.example.com/in', events: ['*'], secret: { name: 'hook-siem' } },
+  ];
+  const objects = render(`json:notifications.receivers=${JSON.stringify(receivers)}`, 'notifications.maxBodyBytes=1048576');
+  const env = operatorContainer(objects).env;
+  const config = operatorConfig(env);
+  assert.equal(config.notifyMaxBodyBytes, 1_048_576, 'not rendered as 1.048576e+06');
+  const parsed = parseReceivers(config.notifyReceivers);
+  assert.deepEqual(parsed.map((receiver) => [receiver.name, receiver.url.href, receiver.secret.name, receiver.events.size]), [
+    ['ops', 'https://hooks.example.com/securestack', 'hook-ops', 2],
+    ['siem', 'https://siem.example.com/in', 'hook-siem', 7],
+  ]);
+  const role = objects.find((o) => o.kind === 'Role' && o.metadata.namespace === 'sec' && o.metadata.name === 'rel-securestack');
+  const secretRules = (role?.rules ?? []).filter((rule) => rule.resources.includes('secrets') && rule.resourceNames?.includes('hook-ops'));
+  assert.deepEqual(secretRules.map((rule) => ({ names: rule.resourceNames, verbs: rule.verbs })), [{ names: ['hook-ops', 'hook-siem'], verbs: ['get'] }]);
+
+  // Defaults: no receivers, notifications off, no extra Secret access.
+  const defaults = render();
+  assert.deepEqual(parseReceivers(operatorConfig(operatorContainer(defaults).env).notifyReceivers), []);
+  const defaultRole = defaults.find((o) => o.kind === 'Role' && o.metadata.name === 'rel-securestack');
+  assert.ok(!(defaultRole?.rules ?? []).some((rule) => rule.resourceNames?.includes('hook-ops')));
 });

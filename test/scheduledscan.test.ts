@@ -18,6 +18,7 @@ import { kubectl, waitFor } from './support/cluster';
 import { ensureCrds } from './support/crds';
 import { startOperator, waitUntilLeading, type OperatorProcess } from './support/operator';
 import { TestResources, fixtureDigest, freePort, requireScanEnvironment, scanJobsForDigest, scanOperatorEnv } from './support/scanenv';
+import { startTestReceiver, type TestReceiver } from './support/webhook-receiver';
 
 const run = randomBytes(3).toString('hex');
 
@@ -63,15 +64,28 @@ describe('ScheduledScan on the real plane', { concurrency: true }, () => {
   let home: string;
   let operator: OperatorProcess;
 
+  const signingKey = randomBytes(32);
+  let receiver: TestReceiver;
+
   before(async () => {
     await ensureCrds();
     home = await resources.namespace('schedules');
-    operator = resources.track(startOperator({ identity: `schedules-${run}`, namespace: home, leaseName: 'schedules', env: { SECURESTACK_CONTROLLERS: 'scheduledscan,compliancereport' } }));
+    // Finished runs are also sent to a webhook receiver, signed (docs/notifications.md).
+    await kubectl(['create', 'secret', 'generic', 'hook-key', `--from-literal=signingKey=${signingKey.toString('base64')}`], { namespace: home });
+    receiver = await startTestReceiver(signingKey);
+    operator = resources.track(startOperator({
+      identity: `schedules-${run}`, namespace: home, leaseName: 'schedules',
+      env: {
+        SECURESTACK_CONTROLLERS: 'scheduledscan,compliancereport',
+        SECURESTACK_NOTIFY_RECEIVERS: JSON.stringify([{ name: 'hook', url: receiver.url, events: ['schedule.run.completed', 'schedule.run.failed'], secret: { name: 'hook-key' }, caBundle: receiver.ca.certPem }]),
+      },
+    }));
     await waitUntilLeading(operator, home, 'schedules');
   });
 
   after(async () => {
     await resources.stopOperators();
+    await receiver.stop();
     await resources.deleteNamespaces();
   });
 
@@ -120,6 +134,15 @@ describe('ScheduledScan on the real plane', { concurrency: true }, () => {
     assert.ok(await operator.metric('securestack_scheduledscan_runs_total', { scheduledscan: name, result: 'started' }) >= 1);
     assert.ok(await operator.metric('securestack_scheduledscan_runs_total', { scheduledscan: name, result: 'succeeded' }) >= 1);
     assert.ok(await operator.metric('securestack_scheduledscan_next_run_timestamp_seconds', { scheduledscan: name }) > scheduledTime / 1000);
+    // The receiver heard about the run, once, signed.
+    const delivery = await waitFor('a schedule.run.completed delivery', () => Promise.resolve(receiver.requests.find((request) => {
+      const body = JSON.parse(request.body) as { type: string; data: { name?: string } };
+      return body.type === 'schedule.run.completed' && body.data.name === lastRun?.name;
+    })), { timeoutMs: 30_000, intervalMs: 200 });
+    assert.equal(delivery.verified, true);
+    const body = JSON.parse(delivery.body) as { data: { subject: { kind: string; name: string; uid?: string }; result: string; score?: number; target: string } };
+    assert.deepEqual([body.data.subject.kind, body.data.subject.name, body.data.subject.uid, body.data.result, body.data.target, body.data.score], ['ScheduledScan', name, scheduled.metadata.uid, 'Succeeded', 'compliance', reportScore]);
+    assert.equal(receiver.countById().get(delivery.id), 1);
     const columns = await kubectl(['get', 'scheduledscan', name, '--no-headers', '-o', 'custom-columns=S:.spec.schedule,SU:.spec.suspend,L:.status.lastScheduleTime'], { namespace: home });
     assert.equal(columns.stdout.trim().split(/\s+/).join(' '), `* * * * * false ${status?.lastScheduleTime ?? ''}`);
     await kubectl(['delete', 'scheduledscan', name], { namespace: home });

@@ -117,6 +117,32 @@ export interface OperatorConfig {
    * and what is wrong with them, which a tenant must not read about another's.
    */
   complianceClusterNamespaces: string[];
+  // ---- signed webhook notifications (docs/notifications.md) ----
+  /**
+   * The receivers as a JSON array (checked in full at start by features/notify/receivers.ts,
+   * which stops the process with a line naming this setting); empty: notifications off.
+   */
+  notifyReceivers: string;
+  /** A file holding that JSON array instead (a mounted ConfigMap, say); not both. */
+  notifyReceiversFile: string;
+  /** Pending deliveries kept per replica; past it the oldest is dropped (and counted). */
+  notifyQueueSize: number;
+  /** One attempt (connect, TLS, request, answer) ends after this long. */
+  notifyTimeoutMs: number;
+  /** Attempts per delivery before it is given up (and counted as failed). */
+  notifyMaxAttempts: number;
+  /** First retry delay; doubles per failed attempt, with jitter. */
+  notifyBackoffMs: number;
+  /** Longest retry delay (also the most a receiver's Retry-After is honoured for). */
+  notifyBackoffCapMs: number;
+  /** Attempts in flight per receiver. */
+  notifyConcurrency: number;
+  /** How often changed pending deliveries are written to this replica's ConfigMap. */
+  notifyFlushIntervalMs: number;
+  /** A replica's shard silent this long is adopted by the leader. */
+  notifyAdoptAfterMs: number;
+  /** Largest delivery body; a larger event is dropped (and counted). */
+  notifyMaxBodyBytes: number;
 }
 
 export class ConfigError extends Error {}
@@ -438,6 +464,51 @@ const settings: { [K in keyof OperatorConfig]: Setting<K> } = {
     key: 'reportCertSecret', env: 'SECURESTACK_REPORT_CERT_SECRET', flag: 'report-cert-secret',
     parse: matching(dns1123), fallback: () => 'securestack-reports-tls', expects: 'a Secret name',
   },
+  // ---- signed webhook notifications (docs/notifications.md) ----
+  notifyReceivers: {
+    key: 'notifyReceivers', env: 'SECURESTACK_NOTIFY_RECEIVERS', flag: 'notify-receivers',
+    parse: (raw) => raw.trim(), fallback: () => '', expects: 'a JSON array of receivers (docs/notifications.md)',
+  },
+  notifyReceiversFile: {
+    key: 'notifyReceiversFile', env: 'SECURESTACK_NOTIFY_RECEIVERS_FILE', flag: 'notify-receivers-file',
+    parse: matching(/^\/[^\0]*$/), fallback: () => '', expects: 'an absolute path to a file holding the receivers JSON',
+  },
+  notifyQueueSize: {
+    key: 'notifyQueueSize', env: 'SECURESTACK_NOTIFY_QUEUE_SIZE', flag: 'notify-queue-size',
+    parse: integer(1, 100_000), fallback: () => 10_000, expects: 'an integer between 1 and 100000',
+  },
+  notifyTimeoutMs: {
+    key: 'notifyTimeoutMs', env: 'SECURESTACK_NOTIFY_TIMEOUT', flag: 'notify-timeout',
+    parse: duration(100, 60_000), fallback: () => 10_000, expects: 'a duration between 100ms and 1m, e.g. 10s',
+  },
+  notifyMaxAttempts: {
+    key: 'notifyMaxAttempts', env: 'SECURESTACK_NOTIFY_MAX_ATTEMPTS', flag: 'notify-max-attempts',
+    parse: integer(1, 100), fallback: () => 15, expects: 'an integer between 1 and 100',
+  },
+  notifyBackoffMs: {
+    key: 'notifyBackoffMs', env: 'SECURESTACK_NOTIFY_BACKOFF', flag: 'notify-backoff',
+    parse: duration(10, 600_000), fallback: () => 1_000, expects: 'a duration between 10ms and 10m, e.g. 1s',
+  },
+  notifyBackoffCapMs: {
+    key: 'notifyBackoffCapMs', env: 'SECURESTACK_NOTIFY_BACKOFF_CAP', flag: 'notify-backoff-cap',
+    parse: duration(100, 24 * 3_600_000), fallback: () => 5 * 60_000, expects: 'a duration between 100ms and 24h, e.g. 5m',
+  },
+  notifyConcurrency: {
+    key: 'notifyConcurrency', env: 'SECURESTACK_NOTIFY_CONCURRENCY', flag: 'notify-concurrency',
+    parse: integer(1, 64), fallback: () => 4, expects: 'an integer between 1 and 64',
+  },
+  notifyFlushIntervalMs: {
+    key: 'notifyFlushIntervalMs', env: 'SECURESTACK_NOTIFY_FLUSH_INTERVAL', flag: 'notify-flush-interval',
+    parse: duration(50, 60_000), fallback: () => 250, expects: 'a duration between 50ms and 1m, e.g. 250ms',
+  },
+  notifyAdoptAfterMs: {
+    key: 'notifyAdoptAfterMs', env: 'SECURESTACK_NOTIFY_ADOPT_AFTER', flag: 'notify-adopt-after',
+    parse: duration(1_000, 3_600_000), fallback: () => 30_000, expects: 'a duration between 1s and 1h, e.g. 30s',
+  },
+  notifyMaxBodyBytes: {
+    key: 'notifyMaxBodyBytes', env: 'SECURESTACK_NOTIFY_MAX_BODY_BYTES', flag: 'notify-max-body-bytes',
+    parse: integer(1_024, 1_048_576), fallback: () => 256 * 1024, expects: 'a byte count between 1024 and 1048576',
+  },
 };
 
 /** Reads `--name=value` and `--name value` flags. Unknown flags are an error. */
@@ -484,6 +555,9 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
   checkLeaderTimings(config);
   if (config.webhookDeadlineMs >= config.webhookTimeoutSeconds * 1000) {
     throw new ConfigError('invalid setting SECURESTACK_WEBHOOK_DEADLINE: must be shorter than SECURESTACK_WEBHOOK_TIMEOUT, so an answer (per failurePolicy) reaches the API server in time');
+  }
+  if (config.notifyBackoffMs > config.notifyBackoffCapMs) {
+    throw new ConfigError('invalid setting SECURESTACK_NOTIFY_BACKOFF: must not be longer than SECURESTACK_NOTIFY_BACKOFF_CAP');
   }
   if (!config.reportURL) config.reportURL = `https://securestack-reports.${config.namespace}.svc:${config.reportPort}`;
   return config;

@@ -53,6 +53,8 @@ export interface AdmissionOptions {
   deadlineMs: number;
   /** Images to queue ImageScans for (never called for dry-run requests). */
   requestScans(namespace: string, images: readonly string[]): void;
+  /** Called for each denied (non-dry-run) request, synchronously: the webhook notification hook. */
+  onDeny?: (request: AdmissionRequest, enforced: readonly PolicyVerdict[], message: string) => void;
   now?: () => number;
 }
 
@@ -89,6 +91,7 @@ export class AdmissionHandler {
       } else {
         const verdicts = this.evaluate(request);
         ({ response, decision, mode } = this.decide(request, verdicts));
+        if (!response.allowed && !request.dryRun) this.options.onDeny?.(request, verdicts.filter((verdict) => verdict.policy.mode === 'Enforce' && verdict.violations.length > 0), response.status?.message ?? '');
         const images = verdicts.flatMap((verdict) => verdict.unscannedImages);
         if (images.length > 0 && !request.dryRun && request.namespace) this.options.requestScans(request.namespace, [...new Set(images)]);
       }

@@ -23,6 +23,9 @@ import { createAdmissionMetrics, type AdmissionMetrics } from './metrics';
 import { ScanRequester } from './scan-requests';
 import { WebhookServer, validatePath } from './server';
 import { ResourceValidationHandler, validateResourcesPath, type ResourceValidator } from './resource-validation';
+import type { Notifier } from '../../api/notifications';
+import type { AdmissionRequest } from './admission';
+import type { PolicyVerdict } from '../../engine/evaluate';
 
 export const webhookName = 'validate.securestack.io';
 export const resourcesWebhookName = 'resources.validate.securestack.io';
@@ -52,6 +55,8 @@ export interface AdmissionDeps {
   events: EventRecorder;
   /** Checks of SecureStack's own resources beyond their schemas (the ScheduledScan's schedule). */
   resourceValidators?: readonly ResourceValidator[];
+  /** Webhook notifications: policy.violation for each Enforce denial (every replica). */
+  notifier?: Notifier;
 }
 
 /** Names the webhook certificate covers: the Service, and the host of a configured URL. */
@@ -105,6 +110,7 @@ export async function startAdmission(deps: AdmissionDeps): Promise<Admission> {
     failurePolicy: config.webhookFailurePolicy,
     deadlineMs: config.webhookDeadlineMs,
     requestScans: (namespace, images) => scans.request(namespace, images),
+    ...(deps.notifier ? { onDeny: denialPublisher(deps.notifier) } : {}),
   });
   const resources = deps.resourceValidators && deps.resourceValidators.length > 0 ? new ResourceValidationHandler(deps.resourceValidators) : undefined;
   const server = await WebhookServer.start({ port: config.webhookPort, host: config.bindAddress, tls: certs, handler, ...(resources ? { resources } : {}), log, maxBodyBytes: config.webhookMaxBodyBytes });
@@ -121,6 +127,36 @@ export async function startAdmission(deps: AdmissionDeps): Promise<Admission> {
       certs.stop();
       caches.stop();
     },
+  };
+}
+
+/**
+ * A denial as a policy.violation notification. The AdmissionReview uid identifies the request
+ * (the API server sends the same uid when it calls again for it), so it is the dedupe key.
+ */
+export function denialPublisher(notifier: Notifier): (request: AdmissionRequest, enforced: readonly PolicyVerdict[], message: string) => void {
+  return (request, enforced, message) => {
+    const object = request.object ?? request.oldObject;
+    const { group, version, kind } = request.kind;
+    notifier.publish({
+      type: 'policy.violation',
+      subject: {
+        apiVersion: group ? `${group}/${version}` : version,
+        kind,
+        ...(request.namespace ? { namespace: request.namespace } : {}),
+        name: request.name || object?.metadata?.name || `${object?.metadata?.generateName ?? ''}*`,
+      },
+      occurredAt: new Date().toISOString(),
+      dedupeKey: `admission/${request.uid}`,
+      data: {
+        source: 'admission',
+        mode: 'Enforce',
+        operation: request.operation,
+        policies: enforced.map((verdict) => verdict.policy.name),
+        rules: [...new Set(enforced.flatMap((verdict) => verdict.violations.map((violation) => violation.ruleId)))],
+        message: message.slice(0, 4096),
+      },
+    });
   };
 }
 

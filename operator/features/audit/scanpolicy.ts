@@ -14,6 +14,8 @@ import { writeStatus } from '../../platform/runtime/status';
 import { cachedObject, type ReconcileContext, type ReconcileResult, type Reconciler } from '../../platform/runtime/reconciler';
 import type { PolicyMetrics } from './metrics';
 import { scanPolicyType } from '../../api/resources';
+import type { Notifier } from '../../api/notifications';
+import { createHash } from 'node:crypto';
 
 export interface ScanPolicyDeps {
   client: KubeClient;
@@ -23,6 +25,8 @@ export interface ScanPolicyDeps {
   auditIntervalMs: number;
   /** Audits wait for the watched caches (namespace labels, ImageScans) to be complete. */
   cachesSynced(): boolean;
+  /** Webhook notifications: policy.violation when an audit finds a different set of violations. */
+  notifier?: Notifier;
 }
 
 /** Most rules listed in status.audit.violations (the CRD's maxItems). */
@@ -85,6 +89,9 @@ export class ScanPolicyReconciler implements Reconciler {
     const found = [...result.byRule.values()].reduce((sum, count) => sum + count, 0);
     const previousCounts = JSON.stringify(policy.status?.audit?.violations ?? []);
     // The audit's own condition: later passes that only confirm Ready leave it as it is.
+    // On a change of the counts only (a re-audit finding the same is no news), before the status
+    // write so a write lost to a 409 re-publishes the same key.
+    if (found > 0 && previousCounts !== JSON.stringify(audit.violations)) this.publishViolations(policy, result.objects, found, audit);
     const conditions = setCondition(policy.status?.conditions, { type: 'Audited', status: 'True', reason: 'AuditCompleted', message: `${result.objects} object(s) evaluated, ${found} violation(s)${skipped}` }, generation);
     await this.writeStatus(policy, context, { phase: 'Ready', ruleCount: compiled.policy.ruleCount, audit, conditions }, ready, { type: 'Normal', reason: 'PolicyReady' });
     if (previousCounts !== JSON.stringify(audit.violations)) {
@@ -92,6 +99,19 @@ export class ScanPolicyReconciler implements Reconciler {
     }
     context.log.info({ objects: result.objects, violations: found }, 'policy audit finished');
     return { requeueAfterMs: this.deps.auditIntervalMs };
+  }
+
+  private publishViolations(policy: ScanPolicy, objects: number, found: number, audit: NonNullable<ScanPolicyStatus['audit']>): void {
+    if (!this.deps.notifier) return;
+    const counts = JSON.stringify(audit.violations ?? []);
+    const { uid = '', name = '', generation = 0 } = policy.metadata;
+    this.deps.notifier.publish({
+      type: 'policy.violation',
+      subject: { apiVersion: policy.apiVersion ?? 'securestack.io/v1alpha1', kind: 'ScanPolicy', name, uid },
+      occurredAt: audit.lastRunAt ?? new Date().toISOString(),
+      dedupeKey: `scanpolicy/${uid}/audit/${generation}/${createHash('sha256').update(counts).digest('hex').slice(0, 16)}`,
+      data: { source: 'audit', mode: policy.spec.mode, policy: name, objects, violations: found, rules: (audit.violations ?? []).slice(0, 20) },
+    });
   }
 
   private setState(policy: string, state: 'ready' | 'invalid' | undefined): void {

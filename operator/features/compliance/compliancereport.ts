@@ -8,6 +8,7 @@
  */
 import type { ComplianceReport, ComplianceReportStatus } from '../../api/types.generated';
 import { complianceReportType } from '../../api/resources';
+import type { Notifier } from '../../api/notifications';
 import { ComplianceTally, compileFramework, customFramework, evaluateObject, summarize, type CompiledFramework, type ControlOutcome, type ObjectVerdict } from '../../engine/compliance/evaluate';
 import type { Framework } from '../../engine/compliance/framework';
 import { fitControls } from '../../engine/compliance/status';
@@ -46,6 +47,8 @@ export interface ComplianceDeps {
   mayCoverCluster(namespace: string): boolean;
   now?: () => number;
   pageSize?: number;
+  /** Webhook notifications: compliance.score.dropped. */
+  notifier?: Notifier;
 }
 
 const syncWaitMs = 1_000;
@@ -206,6 +209,9 @@ export class ComplianceReportReconciler implements Reconciler {
     const { controls, examplesCut } = fitControls(evaluation.outcomes, rest);
     const counts = `${summary.pass} pass, ${summary.fail} fail, ${summary.manual} manual, ${summary.skip} skip`;
     const message = `${evaluation.objects} object(s) evaluated: ${counts}${summary.score !== undefined ? `; score ${summary.score}` : ''}${examplesCut ? ' (examples shortened to keep status small; every result is in the results ConfigMaps)' : ''}`;
+    // Before the status write that records the new score: a write lost to a 409 is evaluated again
+    // and publishes the same key (one delivery id per drop), a crash after it loses nothing.
+    this.publishScoreDrop(report, framework.id, summary, request);
     const written = await this.write(report, context, {
       phase: 'Completed',
       generatedAt: evaluation.generatedAt,
@@ -243,6 +249,20 @@ export class ComplianceReportReconciler implements Reconciler {
       await this.deps.events.record(report, 'Warning', 'OpenReportsFailed', message.slice(0, 1024), context.log);
       return { type: 'OpenReports', status: 'False', reason: 'WriteFailed', message };
     }
+  }
+
+  private publishScoreDrop(report: ComplianceReport, frameworkId: string, summary: NonNullable<ComplianceReportStatus['summary']>, request: string): void {
+    const before = summary.previousScore;
+    const after = summary.score;
+    if (!this.deps.notifier || before === undefined || after === undefined || after >= before) return;
+    const { uid = '', namespace = '', name = '', generation = 0 } = report.metadata;
+    this.deps.notifier.publish({
+      type: 'compliance.score.dropped',
+      subject: { apiVersion: report.apiVersion ?? 'securestack.io/v1alpha1', kind: 'ComplianceReport', namespace, name, uid },
+      occurredAt: new Date().toISOString(),
+      dedupeKey: `compliancereport/${uid}/score-dropped/${generation}/${request}/${before}/${after}`,
+      data: { framework: frameworkId, previousScore: before, score: after, scoreChange: summary.scoreChange, pass: summary.pass, fail: summary.fail },
+    });
   }
 
   /** Events for what an auditor follows: the score moving, and controls that newly fail. */

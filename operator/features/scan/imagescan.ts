@@ -28,6 +28,7 @@ import type { ResolvedScanTarget } from './resolver';
 import type { ResultStore } from './results';
 import type { SbomBlob } from './sbom-store';
 import { imageScanType } from '../../api/resources';
+import { noNotifier, type NotificationEvent, type Notifier } from '../../api/notifications';
 
 const defaultTimeout = '10m';
 const defaultScannerName = 'trivy';
@@ -59,6 +60,8 @@ export interface ImageScanDeps {
    * uploader: it stays valid for the Job's whole life (operator/features/scan/report-tls.ts).
    */
   reportCaPem: () => string;
+  /** Webhook notifications: scan.completed, scan.failed, finding.critical (on transitions only). */
+  notifier?: Notifier;
 }
 
 interface Found {
@@ -136,7 +139,10 @@ export class ImageScanReconciler implements Reconciler {
         condition: { type: 'Scanned', status: 'False', reason: err.reason, message: `Resolving ${scan.spec.image}: ${err.message}` },
         event: { type: 'Warning', reason: 'ScanFailed' },
       });
-      if (scan.status?.phase !== 'Failed') this.deps.metrics.scansTotal.inc({ result: 'failed' });
+      if (scan.status?.phase !== 'Failed') {
+        this.deps.metrics.scansTotal.inc({ result: 'failed' });
+        this.notify(scanFailedEvent(scan, err.reason, `Resolving ${scan.spec.image}: ${err.message}`, `resolve/${scan.status?.startedAt ?? ''}`));
+      }
       return undefined;
     }
   }
@@ -190,6 +196,8 @@ export class ImageScanReconciler implements Reconciler {
     const attempts = scan.status?.attempts ?? 1;
     if (failure.final || attempts > this.deps.config.scanRetries) {
       this.deps.dispatcher.release(queueKey);
+      // Before the status write: a write lost to a 409 comes back with the same key (same delivery id).
+      this.notify(scanFailedEvent(scan, failure.reason, failure.message, `${scan.status?.startedAt ?? ''}/${attempts}`, digest));
       await this.writeStatus(scan, context, {
         phase: 'Failed',
         digest,
@@ -328,6 +336,9 @@ export class ImageScanReconciler implements Reconciler {
     const previous = scan.status ?? {};
     const completedAt = rfc3339(new Date(found.scannedAt));
     const wasComplete = previous.phase === 'Completed' && previous.completedAt === completedAt && previous.observedGeneration === scan.metadata?.generation;
+    // Published before the status write, on the transition only; a write lost to a 409 is
+    // retried with the same dedupe keys, so receivers see one delivery id per transition.
+    if (!wasComplete) for (const event of completionEvents(scan, digest, summary, completedAt, found.cached)) this.notify(event);
     await this.writeStatus(scan, context, {
       phase: 'Completed',
       digest,
@@ -354,6 +365,10 @@ export class ImageScanReconciler implements Reconciler {
       if (since) this.deps.metrics.scanDuration.observe((Date.now() - since) / 1000);
     }
     return { requeueAfterMs: this.deps.config.rescanAfterMs };
+  }
+
+  private notify(event: NotificationEvent): void {
+    (this.deps.notifier ?? noNotifier).publish(event);
   }
 
   private recordVulnerabilities(queueKey: string, scan: ImageScan, digest: string, counts: ScanSummary['summary']): void {
@@ -394,6 +409,53 @@ export class ImageScanReconciler implements Reconciler {
       },
     });
   }
+}
+
+function subjectOf(scan: ImageScan): NotificationEvent['subject'] {
+  return { apiVersion: scan.apiVersion ?? 'securestack.io/v1alpha1', kind: 'ImageScan', namespace: scan.metadata?.namespace ?? '', name: scan.metadata?.name ?? '', uid: scan.metadata?.uid ?? '' };
+}
+
+function scanFailedEvent(scan: ImageScan, reason: string, message: string, round: string, digest?: string): NotificationEvent {
+  return {
+    type: 'scan.failed',
+    subject: subjectOf(scan),
+    occurredAt: new Date().toISOString(),
+    dedupeKey: `imagescan/${scan.metadata?.uid ?? ''}/failed/${scan.metadata?.generation ?? 0}/${round}/${reason}`,
+    data: { image: scan.spec.image, ...(digest ? { digest } : {}), reason, message },
+  };
+}
+
+/**
+ * scan.completed, and finding.critical when the result has critical findings the previous
+ * status did not (by id among the top findings, or by count). Pure, for tests.
+ */
+export function completionEvents(scan: ImageScan, digest: string, summary: ScanSummary, completedAt: string, cached: boolean): NotificationEvent[] {
+  const uid = scan.metadata?.uid ?? '';
+  const counts = summary.summary;
+  const subject = subjectOf(scan);
+  const base = { image: scan.spec.image, digest };
+  const events: NotificationEvent[] = [{
+    type: 'scan.completed',
+    subject,
+    occurredAt: completedAt,
+    dedupeKey: `imagescan/${uid}/completed/${digest}/${completedAt}`,
+    data: { ...base, cached, summary: counts, scanner: summary.scanner },
+  }];
+  const previous = scan.status;
+  const before = new Set((previous?.topFindings ?? []).filter((finding) => finding.severity === 'CRITICAL').map((finding) => finding.id));
+  const critical = summary.topFindings.filter((finding) => finding.severity === 'CRITICAL');
+  const newIds = critical.map((finding) => finding.id).filter((id) => !before.has(id)).sort();
+  const previousCount = previous?.summary?.critical ?? 0;
+  if (newIds.length > 0 || counts.critical > previousCount) {
+    events.push({
+      type: 'finding.critical',
+      subject,
+      occurredAt: completedAt,
+      dedupeKey: `imagescan/${uid}/critical/${digest}/${completedAt}/${newIds.join(',') || `count:${counts.critical}`}`,
+      data: { ...base, critical: counts.critical, previousCritical: previousCount, newFindings: critical.filter((finding) => newIds.includes(finding.id)) },
+    });
+  }
+  return events;
 }
 
 /**

@@ -10,6 +10,7 @@
  * the reconciler keeps no state that a new leader would lack, except which Warning Events it has
  * recorded already (a new leader may record one of them once more).
  */
+import type { Notifier } from '../../api/notifications';
 import type { ScheduledScan, ScheduledScanStatus } from '../../api/types.generated';
 import { scheduledScanType, complianceReportType, imageScanType } from '../../api/resources';
 import { resolveScope, type NamespaceInfo } from '../../engine/scope';
@@ -40,6 +41,8 @@ export interface ScheduleDeps {
   /** Whether a ScheduledScan in this namespace may scan other namespaces' images. */
   mayCoverCluster(namespace: string): boolean;
   findings?: FindingsOf;
+  /** Webhook notifications: schedule.run.completed and schedule.run.failed for each finished run. */
+  notifier?: Notifier;
   /** The zone of schedules without timeZone. */
   defaultTimeZone: string;
   now?: () => number;
@@ -157,6 +160,7 @@ export class ScheduledScanReconciler implements Reconciler {
       const created = Math.min(...run.objects.map((object) => Date.parse(object.metadata.creationTimestamp ?? '') || run.scheduledTime));
       if (run.completionTime !== undefined) this.deps.metrics.runDuration.observe({ target: targetOf(scheduledScan), result: summary.result }, Math.max(0, run.completionTime - created) / 1000);
       await this.deps.events.record(scheduledScan, succeeded ? 'Normal' : 'Warning', succeeded ? 'RunCompleted' : 'RunFailed', `Run ${run.name} (scheduled ${rfc3339(new Date(run.scheduledTime))}) ${describe(summary)}`, context.log);
+      this.notify(scheduledScan, summary);
       if (succeeded && run.completionTime !== undefined) {
         const last = status.lastSuccessfulTime ? Date.parse(status.lastSuccessfulTime) : 0;
         if (run.completionTime > last) status.lastSuccessfulTime = rfc3339(new Date(run.completionTime));
@@ -292,6 +296,7 @@ export class ScheduledScanReconciler implements Reconciler {
       const recorded: RunSummary = { kind: 'ImageScan', name, scheduledTime: rfc3339(new Date(due.scheduledTime)), completionTime: rfc3339(new Date(this.now())), result: 'Succeeded', images: 0, critical: 0, high: 0, newCritical: 0, newHigh: 0 };
       this.deps.metrics.runs.inc({ ...labels, result: 'succeeded' });
       await this.deps.events.record(scheduledScan, 'Normal', 'RunCompleted', `Run ${name} found no running image in its scope`, context.log);
+      this.notify(scheduledScan, recorded);
       return { active: remaining, recorded };
     }
     const started: Run = { name, kind: runKind(scheduledScan), scheduledTime: due.scheduledTime, objects, finished: 0, failed: 0, done: false };
@@ -344,6 +349,22 @@ export class ScheduledScanReconciler implements Reconciler {
         if (!nextText) delete next.nextScheduleTime;
         if (next.active?.length === 0) delete next.active;
       },
+    });
+  }
+
+  /**
+   * schedule.run.completed or schedule.run.failed, keyed by the run (the ScheduledScan's uid and
+   * the run's name): a reconcile that records the same run again after a failed status write
+   * publishes the same delivery id.
+   */
+  private notify(scheduledScan: ScheduledScan, summary: RunSummary): void {
+    const meta = scheduledScan.metadata;
+    this.deps.notifier?.publish({
+      type: summary.result === 'Succeeded' ? 'schedule.run.completed' : 'schedule.run.failed',
+      subject: { apiVersion: 'securestack.io/v1alpha1', kind: 'ScheduledScan', namespace: meta.namespace ?? '', name: meta.name ?? '', uid: meta.uid ?? '' },
+      occurredAt: summary.completionTime ?? rfc3339(new Date(this.now())),
+      dedupeKey: `schedule-run/${meta.uid ?? ''}/${summary.name}`,
+      data: { ...summary, schedule: scheduledScan.spec.schedule, target: targetOf(scheduledScan) },
     });
   }
 
