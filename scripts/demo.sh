@@ -123,3 +123,21 @@ for report in cluster-cis payments-pss-restricted; do
 done
 say "OpenReports written for them (kubectl get reports.openreports.io -A)"
 kubectl get reports.openreports.io -A -l securestack.io/compliancereport-namespace=demo
+
+say "Schedules: the ScheduledScans from examples/, and one that scans the images running in demo every minute"
+printf '%s\n' 'apiVersion: securestack.io/v1alpha1' 'kind: ScheduledScan' 'metadata: {name: demo-running-images, namespace: demo}' \
+  'spec:' '  schedule: "* * * * *"' '  concurrencyPolicy: Forbid' '  successfulRunsHistoryLimit: 1' \
+  '  runningImagesTemplate:' '    spec:' '      scope: {namespaces: [demo]}' | kubectl apply -f -
+say "kubectl apply of a ScheduledScan with a range that runs backwards (the webhook refuses it)"
+printf '%s\n' 'apiVersion: securestack.io/v1alpha1' 'kind: ScheduledScan' 'metadata: {name: backwards, namespace: demo}' \
+  'spec:' '  schedule: "0 5-3 * * *"' '  imageScanTemplate: {spec: {image: nginx:1.27}}' | kubectl apply -f - || true
+say "Waiting for the first run of demo-running-images (it is due at the next whole minute)"
+for _ in $(seq 1 150); do
+  [ -n "$(kubectl get scheduledscan demo-running-images -n demo -o jsonpath='{.status.recentRuns[0].name}')" ] && break
+  sleep 1
+done
+kubectl get scheduledscans -n demo -o wide
+say "The run's summary (status.recentRuns[0]) and the schedule's Events"
+kubectl get scheduledscan demo-running-images -n demo -o jsonpath='{.status.recentRuns[0]}' |
+  node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(require("js-yaml").dump(JSON.parse(s||"{}"))))'
+kubectl get events -n demo --field-selector involvedObject.kind=ScheduledScan --sort-by=.lastTimestamp | tail -n 6

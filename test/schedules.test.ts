@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ComplianceReport, ImageScan, ScheduledScan } from '../operator/api/types.generated';
 import { parseCron } from '../operator/features/schedules/cron';
-import { dueRun, maxMissedRuns, nextScheduleDeltaMs, requeueDelay } from '../operator/features/schedules/due';
+import { dueRun, maxMissedRuns, maxRequeueMs, nextScheduleDeltaMs, requeueDelay } from '../operator/features/schedules/due';
 import { groupRuns, imageObjectName, objectOutcome, runName, runObjects, SCHEDULED_BY_LABEL, SCHEDULED_TIME_ANNOTATION, SCHEDULED_TIME_LABEL } from '../operator/features/schedules/runs';
 import { checkSchedule, timeZoneProblem } from '../operator/features/schedules/validate';
 
@@ -103,11 +103,17 @@ describe('dueRun: which due time runs now', () => {
     assert.deepEqual(due, { kind: 'run', scheduledTime: at('2026-05-01T14:30:00Z'), missed: 2, next: at('2026-05-01T16:00:00Z') });
   });
 
-  it('requeues 100 ms after the next due time, like the CronJob controller', () => {
+  it('requeues 100 ms after the next due time, like the CronJob controller, and at least every hour', () => {
     assert.equal(nextScheduleDeltaMs, 100);
     assert.equal(requeueDelay(at('2026-05-01T10:01:00Z'), at('2026-05-01T10:00:30Z')), 30_100);
     assert.equal(requeueDelay(at('2026-05-01T10:01:00Z'), at('2026-05-01T10:01:05Z')), 100);
     assert.equal(requeueDelay(undefined, 0), undefined);
+    // At most an hour: a @yearly schedule's next run is further than a Node timer can wait.
+    assert.equal(maxRequeueMs, 3_600_000);
+    assert.equal(requeueDelay(at('2026-05-01T11:00:00Z') - nextScheduleDeltaMs, at('2026-05-01T10:00:00Z')), 3_600_000);
+    assert.equal(requeueDelay(at('2026-05-01T11:00:00Z') - nextScheduleDeltaMs + 1, at('2026-05-01T10:00:00Z')), 3_600_000);
+    assert.equal(requeueDelay(at('2026-05-01T11:00:00Z') - nextScheduleDeltaMs - 1, at('2026-05-01T10:00:00Z')), 3_599_999);
+    assert.equal(requeueDelay(at('2027-01-01T00:00:00Z'), at('2026-05-01T10:00:00Z')), 3_600_000);
   });
 });
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { WorkQueue } from '../operator/platform/runtime/workqueue';
+import { WorkQueue, maxTimerMs } from '../operator/platform/runtime/workqueue';
 
 describe('WorkQueue', () => {
   it('dedupes a key added several times before it is taken', async () => {
@@ -61,6 +61,17 @@ describe('WorkQueue', () => {
     assert.equal(queue.depth, 1);
     assert.equal(await queue.get(), 'k');
     queue.done('k');
+    assert.equal(queue.depth, 0);
+    queue.shutDown();
+  });
+
+  it('addAfter longer than a Node timer can wait does not fire at once', async () => {
+    const queue = new WorkQueue();
+    // 2^31 ms and a year: Node would run such a timer after 1 ms; the queue waits the longest it can.
+    queue.addAfter('far', maxTimerMs + 1);
+    queue.addAfter('year', 365 * 86_400_000);
+    queue.addAfter('edge', maxTimerMs);
+    await sleep(50);
     assert.equal(queue.depth, 0);
     queue.shutDown();
   });

@@ -53,9 +53,16 @@ export function dueRun(schedule: CronSchedule, history: ScheduleHistory, now: nu
   return { kind: 'run', scheduledTime: mostRecent, missed: due - 1, ...withNext(t) };
 }
 
+/**
+ * The longest wait before looking again: a @yearly schedule's next run is months away, more than
+ * a Node timer can wait (about 24.8 days; a longer one fires at once), and an hourly look costs
+ * nothing.
+ */
+export const maxRequeueMs = 3_600_000;
+
 /** How long to wait before looking again for a run after `now`, or undefined when there is none. */
 export function requeueDelay(next: number | undefined, now: number): number | undefined {
-  return next === undefined ? undefined : Math.max(0, next - now) + nextScheduleDeltaMs;
+  return next === undefined ? undefined : Math.min(maxRequeueMs, Math.max(0, next - now) + nextScheduleDeltaMs);
 }
 
 function nextAfter(schedule: CronSchedule, after: number): number | undefined {

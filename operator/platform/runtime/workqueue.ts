@@ -25,6 +25,9 @@ export interface WorkQueueOptions {
 
 export const defaultBackoff: BackoffOptions = { baseDelayMs: 500, maxDelayMs: 5 * 60_000 };
 
+/** The longest delay a Node timer keeps (longer ones fire after 1 ms). */
+export const maxTimerMs = 2_147_483_647;
+
 export class WorkQueue {
   private readonly queue: string[] = [];
   private readonly queued = new Set<string>();
@@ -68,6 +71,8 @@ export class WorkQueue {
       this.add(key);
       return;
     }
+    // Node runs a timer longer than 2^31 - 1 ms at once: wait at most that long, then come back.
+    delayMs = Math.min(delayMs, maxTimerMs);
     const due = Date.now() + delayMs;
     const pending = this.delayed.get(key);
     if (pending && pending.due <= due) return;
