@@ -53,7 +53,7 @@ async function untilMinute(offsetMs: number): Promise<number> {
 /** Finishes an ImageScan of a run as its controller would: Completed (or Failed) for its generation. */
 async function finish(namespace: string, scan: ImageScan, phase: 'Completed' | 'Failed', at = new Date()): Promise<void> {
   const time = at.toISOString().replace(/\.\d{3}Z$/, 'Z');
-  const status = { phase, observedGeneration: scan.metadata.generation ?? 1, completedAt: time, summary: { critical: 0, high: 0, medium: 0, low: 0, unknown: 0, fixable: 0 }, conditions: [{ type: 'Ready', status: phase === 'Completed' ? 'True' : 'False', reason: phase === 'Completed' ? 'Scanned' : 'ScanFailed', message: phase === 'Completed' ? 'done' : 'the image could not be pulled', lastTransitionTime: time }] };
+  const status = { phase, observedGeneration: scan.metadata.generation ?? 1, completedAt: time, summary: { critical: 0, high: 0, medium: 0, low: 0, unknown: 0, fixable: 0 }, conditions: [{ type: 'Scanned', status: phase === 'Completed' ? 'True' : 'False', reason: phase === 'Completed' ? 'Scanned' : 'ScanFailed', message: phase === 'Completed' ? 'done' : 'the image could not be pulled', lastTransitionTime: time }] };
   await kubectl(['patch', 'imagescan', scan.metadata.name ?? '', '--subresource=status', '--type=merge', '-p', JSON.stringify({ status })], { namespace });
 }
 

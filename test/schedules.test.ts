@@ -171,8 +171,14 @@ describe('runs: names, objects and outcomes', () => {
     assert.deepEqual(objectOutcome(done), { finished: true, failed: false, at: at('2026-05-01T10:02:00Z') });
     const running: ComplianceReport = { ...base, status: { phase: 'Running', observedGeneration: 2 } };
     assert.equal(objectOutcome(running).finished, false);
-    const failed: ImageScan = { apiVersion: 'securestack.io/v1alpha1', kind: 'ImageScan', metadata: { name: 's', generation: 1 }, spec: { image: 'x' }, status: { phase: 'Failed', observedGeneration: 1, completedAt: '2026-05-01T10:03:00Z', conditions: [{ type: 'Ready', status: 'False', reason: 'X', message: 'no such image', lastTransitionTime: '2026-05-01T10:03:00Z' }] } };
+    const failed: ImageScan = { apiVersion: 'securestack.io/v1alpha1', kind: 'ImageScan', metadata: { name: 's', generation: 1 }, spec: { image: 'x' }, status: { phase: 'Failed', observedGeneration: 1, completedAt: '2026-05-01T10:03:00Z', conditions: [{ type: 'Scanned', status: 'False', reason: 'X', message: 'no such image', lastTransitionTime: '2026-05-01T10:03:00Z' }] } };
     assert.deepEqual(objectOutcome(failed), { finished: true, failed: true, at: at('2026-05-01T10:03:00Z'), message: 'ImageScan s: no such image' });
+    // Answered from the scan cache: completedAt names when the cached scan ran; the run ended when this ImageScan got it.
+    const cached: ImageScan = { ...failed, status: { phase: 'Completed', observedGeneration: 1, completedAt: '2026-05-01T04:00:00Z', conditions: [{ type: 'Scanned', status: 'True', reason: 'Cached', message: 'from the cache', lastTransitionTime: '2026-05-01T10:04:00Z' }] } };
+    assert.deepEqual(objectOutcome(cached), { finished: true, failed: false, at: at('2026-05-01T10:04:00Z') });
+    // A report's generatedAt after its condition's transition (a second evaluation, Ready all along) wins.
+    const again: ComplianceReport = { ...base, status: { phase: 'Completed', observedGeneration: 2, generatedAt: '2026-05-01T11:00:00Z', conditions: [{ type: 'Ready', status: 'True', reason: 'Evaluated', message: 'ok', lastTransitionTime: '2026-05-01T10:02:00Z' }] } };
+    assert.deepEqual(objectOutcome(again), { finished: true, failed: false, at: at('2026-05-01T11:00:00Z') });
   });
 
   it('groups owned objects into runs by scheduled time, oldest first; a run is done when every object is', () => {

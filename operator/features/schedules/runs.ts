@@ -106,25 +106,32 @@ export interface Run {
   failure?: string;
 }
 
+/** The condition that says how an object of a run ended: an ImageScan's Scanned, a ComplianceReport's Ready. */
+const outcomeCondition: Record<RunKind, string> = { ImageScan: 'Scanned', ComplianceReport: 'Ready' };
+
 /** Whether an object of a run has finished, and how. */
 export function objectOutcome(object: RunObject): { finished: boolean; failed: boolean; at?: number; message?: string } {
   const status = object.status;
   // A ComplianceReport's status may be from before a spec change: only this generation's counts.
   if (!status || status.observedGeneration !== object.metadata.generation) return { finished: false, failed: false };
-  const ready = status.conditions?.find((condition) => condition.type === 'Ready');
-  if (status.phase === 'Completed') return { finished: true, failed: false, ...timeOf(finishedAt(object) ?? ready?.lastTransitionTime) };
-  if (status.phase === 'Failed') return { finished: true, failed: true, ...timeOf(finishedAt(object) ?? ready?.lastTransitionTime), message: `${object.kind} ${object.metadata.name ?? ''}: ${ready?.message ?? 'failed'}` };
-  return { finished: false, failed: false };
+  const condition = status.conditions?.find((entry) => entry.type === outcomeCondition[object.kind]);
+  if (status.phase !== 'Completed' && status.phase !== 'Failed') return { finished: false, failed: false };
+  const at = finishedAt(object, condition?.lastTransitionTime);
+  if (status.phase === 'Completed') return { finished: true, failed: false, ...at };
+  return { finished: true, failed: true, ...at, message: `${object.kind} ${object.metadata.name ?? ''}: ${condition?.message ?? 'failed'}` };
 }
 
-function finishedAt(object: RunObject): string | undefined {
-  return object.kind === 'ImageScan' ? object.status?.completedAt : object.status?.generatedAt;
+/**
+ * When this object finished: the later of its outcome condition's transition and the time its
+ * result names. An ImageScan answered from the scan cache names when the cached scan ran (hours
+ * ago, perhaps); the condition says when this object got it.
+ */
+function finishedAt(object: RunObject, transition: string | undefined): { at?: number } {
+  const named = object.kind === 'ImageScan' ? object.status?.completedAt : object.status?.generatedAt;
+  const times = [transition, named].map((text) => (text ? Date.parse(text) : NaN)).filter((time) => !Number.isNaN(time));
+  return times.length > 0 ? { at: Math.max(...times) } : {};
 }
 
-function timeOf(text: string | undefined): { at?: number } {
-  const at = text ? Date.parse(text) : NaN;
-  return Number.isNaN(at) ? {} : { at };
-}
 
 /** The runs of a ScheduledScan from the objects it owns, oldest first. */
 export function groupRuns(scheduledScan: ScheduledScan, owned: readonly RunObject[]): Run[] {
