@@ -12,7 +12,11 @@ WORKDIR /app
 # Dependencies first so the layer is reused while only sources change. No package in the
 # lockfile has an install script, so --ignore-scripts costs nothing and runs no registry code.
 COPY package.json package-lock.json ./
-RUN npm ci --ignore-scripts --no-audit --no-fund
+# Behind a TLS-inspecting proxy, pass its CA bundle as a build secret (never a layer):
+#   buildah build --secret id=ca,src=/etc/ssl/certs/ca-certificates.crt ...   (docker buildx: the same flag)
+RUN --mount=type=secret,id=ca,required=false \
+    if [ -s /run/secrets/ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/ca; fi; \
+    npm ci --ignore-scripts --no-audit --no-fund
 # .dockerignore admits only tsconfig.json, operator/ and crds/ (dev tools in tools/, tests and benches stay out),
 # so this copies sources without tests, local builds or node_modules.
 COPY . .

@@ -35,6 +35,9 @@ declare -A debian_package=(
   [htpasswd]=apache2-utils          # the auth registry's bcrypt password file
   [redis-server]=redis-server       # the shared scan cache
   [redis-cli]=redis-tools
+  [buildah]=buildah                 # builds the image from the Dockerfile without a Docker engine (image.sh)
+  [mmdebstrap]=mmdebstrap           # the image's Debian root file system (image.sh)
+  [unshare]=util-linux [chroot]=coreutils  # run the image read-only as its user (test/support/image.ts)
 )
 # Commands that are not Debian packages of this project's kind, with how to get them.
 # Node: package.json's engines is what SecureStack runs on. The machine's own Node only has to run

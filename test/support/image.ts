@@ -1,0 +1,160 @@
+// The SecureStack image as the tests use it: built by test/env/image.sh (buildah, chroot
+// isolation, a Node base made from Debian packages), inspected through buildah, and run without a
+// container engine the way a kubelet runs it under the chart's securityContext: the image's root
+// file system mounted read-only in a private mount namespace, an empty /tmp, the process chrooted
+// into it as UID/GID 65532, with the host's network (the test plane is on loopback).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, realpathSync } from 'node:fs';
+import * as path from 'node:path';
+import { repoRoot } from './cluster';
+
+const HOW_TO = 'run `npm test` (its prerequisites install buildah and mmdebstrap) or `apt-get install -y buildah mmdebstrap`, then `bash test/env/image.sh`';
+
+function storageDir(): string {
+  return process.env.SECURESTACK_CONTAINERS_DIR ?? path.join(repoRoot(), '.testenv', 'containers');
+}
+
+/** buildah with the storage test/env/image.sh builds into; throws with its stderr on failure. */
+export function buildah(args: string[], options: { allowFail?: boolean } = {}): { code: number; stdout: string; stderr: string } {
+  const storage = storageDir();
+  const result = spawnSync('buildah', ['--root', path.join(storage, 'root'), '--runroot', path.join(storage, 'runroot'), '--storage-driver', 'vfs', ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if (result.error) throw new Error(`buildah could not run (${result.error.message}): ${HOW_TO}`);
+  const outcome = { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+  if (outcome.code !== 0 && !options.allowFail) throw new Error(`buildah ${args.join(' ')} failed (${outcome.code}): ${outcome.stderr.slice(-2000)}`);
+  return outcome;
+}
+
+/** Builds (or reuses) the image; its name. Takes minutes the first time (the base image), seconds after. */
+export function buildImage(): string {
+  const result = spawnSync('bash', [path.join(repoRoot(), 'test', 'env', 'image.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
+  if (result.status !== 0) throw new Error(`test/env/image.sh failed (${result.status ?? result.signal}): ${(result.stderr ?? '').slice(-3000)}\n${HOW_TO}`);
+  const image = result.stdout.trim().split('\n').at(-1) ?? '';
+  if (!image) throw new Error('test/env/image.sh printed no image name');
+  return image;
+}
+
+export interface ImageConfig {
+  user: string;
+  workingDir: string;
+  entrypoint: string[];
+  env: string[];
+  /** As buildah lists it, for example "212 MB". */
+  size: string;
+}
+
+/** Bytes of the image's root file system, unpacked (what a node stores for it). */
+export function unpackedBytes(rootfs: string): number {
+  const result = spawnSync('du', ['-sb', rootfs], { encoding: 'utf8' });
+  return Number(result.stdout.split('\t')[0]);
+}
+
+export function inspectImage(image: string): ImageConfig {
+  const inspected = JSON.parse(buildah(['inspect', '--type', 'image', image]).stdout) as { OCIv1: { config: { User?: string; WorkingDir?: string; Entrypoint?: string[]; Env?: string[] } } };
+  const config = inspected.OCIv1.config;
+  return { user: config.User ?? '', workingDir: config.WorkingDir ?? '', entrypoint: config.Entrypoint ?? [], env: config.Env ?? [], size: sizeOf(image) };
+}
+
+function sizeOf(image: string): string {
+  const listed = JSON.parse(buildah(['images', '--json', image]).stdout) as Array<{ size?: string }>;
+  return listed[0]?.size ?? '';
+}
+
+/** A working container of the image with its root file system mounted on the host. */
+export interface MountedImage {
+  container: string;
+  rootfs: string;
+  remove(): void;
+}
+
+export function mountImage(image: string): MountedImage {
+  const container = buildah(['from', '--pull=never', image]).stdout.trim();
+  const rootfs = buildah(['mount', container]).stdout.trim();
+  return {
+    container,
+    rootfs,
+    remove: () => {
+      buildah(['umount', container], { allowFail: true });
+      buildah(['rm', container], { allowFail: true });
+    },
+  };
+}
+
+export interface RunOptions {
+  /** argv inside the image (absolute program path or one on the image's PATH). */
+  argv: string[];
+  env?: Record<string, string>;
+  /** Host directories bind-mounted read-only at the given paths inside the image. */
+  readOnlyMounts?: Record<string, string>;
+  user?: string;
+  workingDir?: string;
+}
+
+/**
+ * Runs a process from a mounted image as a kubelet would with readOnlyRootFilesystem, runAsUser
+ * 65532 and an emptyDir at /tmp: a private mount namespace (unshare), the root file system
+ * bind-mounted read-only, /proc, /dev and /tmp mounted, then chroot with the user's ids.
+ */
+export function runInImage(mounted: MountedImage, options: RunOptions): ChildProcess {
+  const root = mounted.rootfs;
+  const mounts = Object.entries(options.readOnlyMounts ?? {});
+  // Mount points live in the working container's own layer, made before the root turns read-only.
+  // A path through an absolute symbolic link in the image (Debian's /var/run -> /run) would land
+  // on the host: refuse it.
+  for (const [, inside] of mounts) {
+    let existing = path.join(root, inside);
+    while (!existsSync(existing)) existing = path.dirname(existing);
+    if (!realpathSync(existing).startsWith(`${realpathSync(root)}/`) && realpathSync(existing) !== realpathSync(root)) throw new Error(`mount point ${inside} leaves the image's root file system through a symbolic link`);
+    mkdirSync(path.join(root, inside), { recursive: true });
+  }
+  for (const dir of ['proc', 'dev', 'tmp']) if (!existsSync(path.join(root, dir))) mkdirSync(path.join(root, dir));
+  const quote = (text: string): string => `'${text.replace(/'/g, `'\\''`)}'`;
+  const script = [
+    'set -e',
+    `mount --bind ${quote(root)} ${quote(root)}`,
+    ...mounts.flatMap(([host, inside]) => [`mount --bind ${quote(host)} ${quote(path.join(root, inside))}`, `mount -o remount,bind,ro ${quote(path.join(root, inside))}`]),
+    `mount -t proc proc ${quote(path.join(root, 'proc'))}`,
+    `mount --rbind /dev ${quote(path.join(root, 'dev'))}`,
+    `mount -t tmpfs -o mode=1777,size=64m tmpfs ${quote(path.join(root, 'tmp'))}`,
+    `mount -o remount,bind,ro ${quote(root)}`,
+    `cd ${quote(root)}`,
+    // env -i: only the image's and the caller's variables, as in a container.
+    `exec chroot --userspec=${options.user ?? '65532:65532'} ${quote(root)} /usr/bin/env -i ${Object.entries(options.env ?? {}).map(([key, value]) => quote(`${key}=${value}`)).join(' ')} /bin/sh -c ${quote(`cd ${options.workingDir ?? '/'} && exec "$@"`)} sh ${options.argv.map(quote).join(' ')}`,
+  ].join('\n');
+  // Its own process group: unshare --fork ignores SIGTERM itself, so stopping signals the group
+  // (stopInImage); --kill-child takes the process down if unshare is killed outright.
+  return spawn('unshare', ['--mount', '--propagation', 'private', '--fork', '--kill-child', 'sh', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+}
+
+/** SIGTERM to the process in the image (as a kubelet stops a container), SIGKILL after `graceMs`. */
+export async function stopInImage(child: ChildProcess, graceMs = 15_000): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const signal = (name: NodeJS.Signals): void => {
+    try {
+      process.kill(-(child.pid ?? 0), name);
+    } catch {
+      // Already gone.
+    }
+  };
+  signal('SIGTERM');
+  const timer = setTimeout(() => signal('SIGKILL'), graceMs);
+  try {
+    return await exited;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Runs a command in the image to completion; its exit code and output. */
+export function runInImageSync(mounted: MountedImage, options: RunOptions, timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = runInImage(mounted, options);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const timer = setTimeout(() => void stopInImage(child, 0), timeoutMs);
+  return new Promise((resolve) => child.once('exit', (code) => {
+    clearTimeout(timer);
+    resolve({ code, stdout, stderr });
+  }));
+}
