@@ -11,7 +11,7 @@ import { operatorNodeFlags } from '../operator/platform/node-flags';
 import { createTestNamespace, deleteNamespace, kubectl, requireCluster, waitFor } from './support/cluster';
 import { ensureCrds } from './support/crds';
 import { buildImage, inspectImage, mountImage, runInImage, runInImageSync, stopInImage, unpackedBytes, type MountedImage } from './support/image';
-import { freePort } from './support/scanenv';
+import { freePort, requireScanEnvironment } from './support/scanenv';
 
 /** Every file below `dir` (relative paths), without following links. */
 function filesBelow(dir: string, prefix = ''): string[] {
@@ -78,6 +78,17 @@ describe('the SecureStack image', () => {
     const seen = JSON.parse(result.stdout.trim()) as Record<string, unknown>;
     assert.deepEqual({ ...seen, node: undefined }, { uid: 65532, gid: 65532, app: 'EROFS', root: 'EROFS', tmp: 'written', node: undefined });
     assert.equal(seen.node, process.version, 'the image ships the Node the tests run on');
+  });
+
+  it('is pushed to the plane\'s registry, which serves the same digest', async () => {
+    const env = await requireScanEnvironment();
+    const pushed = buildImage(`${env.registry}/securestack/operator:test`);
+    const [reference, digest] = pushed.split('@');
+    assert.equal(reference, `${env.registry}/securestack/operator:test`);
+    assert.match(digest ?? '', /^sha256:[a-f0-9]{64}$/);
+    const response = await fetch(`http://${env.registry}/v2/securestack/operator/manifests/test`, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' } });
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('docker-content-digest'), digest);
   });
 
   it('starts the operator from the image against the test plane: it takes the Lease and answers /healthz and /readyz', async () => {

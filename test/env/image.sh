@@ -19,6 +19,10 @@
 #   SECURESTACK_IMAGE          name of the built image                          [localhost/securestack:dev]
 #   SECURESTACK_CONTAINERS_DIR buildah storage                                   [<repo>/.testenv/containers]
 #   SECURESTACK_DEBIAN_MIRROR  Debian mirror for mmdebstrap                      [the first URIs of /etc/apt/sources.list.d/debian.sources]
+#
+#   bash test/env/image.sh --push HOST:PORT/REPO:TAG   also pushes it to a plain-HTTP registry (the
+#                                                      test plane's, for the demo to scan), and
+#                                                      prints that reference with its digest instead
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
@@ -76,4 +80,11 @@ ca="${NODE_EXTRA_CA_CERTS:-/etc/ssl/certs/ca-certificates.crt}"
 secret=()
 [ -s "$ca" ] && secret=(--secret "id=ca,src=$ca")
 bah build --quiet --isolation chroot --layers "${secret[@]}" --build-arg "NODE_IMAGE=$base" -t "$image" -f Dockerfile . >&2
-echo "$image"
+if [ "${1:-}" = --push ]; then
+  target="${2:?usage: image.sh --push HOST:PORT/REPO:TAG}"
+  digest_file="$storage/work/push-digest"
+  bah push --quiet --tls-verify=false --digestfile "$digest_file" "$image" "docker://$target" >&2
+  echo "$target@$(cat "$digest_file")"
+else
+  echo "$image"
+fi

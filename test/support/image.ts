@@ -24,9 +24,12 @@ export function buildah(args: string[], options: { allowFail?: boolean } = {}): 
   return outcome;
 }
 
-/** Builds (or reuses) the image; its name. Takes minutes the first time (the base image), seconds after. */
-export function buildImage(): string {
-  const result = spawnSync('bash', [path.join(repoRoot(), 'test', 'env', 'image.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
+/**
+ * Builds (or reuses) the image; its name, or with `pushTo` (HOST:PORT/REPO:TAG of a plain-HTTP
+ * registry) the pushed reference with its digest. Minutes the first time (the base image), seconds after.
+ */
+export function buildImage(pushTo?: string): string {
+  const result = spawnSync('bash', [path.join(repoRoot(), 'test', 'env', 'image.sh'), ...(pushTo ? ['--push', pushTo] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
   if (result.status !== 0) throw new Error(`test/env/image.sh failed (${result.status ?? result.signal}): ${(result.stderr ?? '').slice(-3000)}\n${HOW_TO}`);
   const image = result.stdout.trim().split('\n').at(-1) ?? '';
   if (!image) throw new Error('test/env/image.sh printed no image name');
