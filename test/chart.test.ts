@@ -313,6 +313,25 @@ void test('helm lint and template render the hardened Deployment', () => {
   assert.equal(env.find((e) => e.name === 'POD_NAME')?.valueFrom?.fieldRef?.fieldPath, 'metadata.name');
   assert.deepEqual(container.volumeMounts, [{ name: 'tmp', mountPath: '/tmp' }]);
 
+  // The NetworkPolicy option: only the three ports; scan Jobs to the report port; narrowed peers; egress rules.
+  assert.equal(objects.some((o) => o.kind === 'NetworkPolicy'), false, 'off by default');
+  const policies = yaml.loadAll(runHelm(['template', 'rel', chart, '--namespace', 'sec', '--kube-version', '1.36.1', '--set', 'networkPolicy.enabled=true',
+    '--set-json', 'networkPolicy.metricsFrom=[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"monitoring"}}}]'])) as K8sObject[];
+  const policy = policies.find((o) => o?.kind === 'NetworkPolicy');
+  assert.ok(policy?.spec);
+  assert.deepEqual(policy.spec.podSelector, { matchLabels: { 'app.kubernetes.io/name': 'securestack', 'app.kubernetes.io/instance': 'rel' } });
+  assert.deepEqual(policy.spec.policyTypes, ['Ingress']);
+  assert.deepEqual(policy.spec.ingress, [
+    { ports: [{ port: 'webhook', protocol: 'TCP' }] },
+    { ports: [{ port: 'reports', protocol: 'TCP' }], from: [{ namespaceSelector: {}, podSelector: { matchLabels: { 'securestack.io/component': 'scanner' } } }] },
+    { ports: [{ port: 'metrics', protocol: 'TCP' }], from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }] },
+  ]);
+  const withEgress = (yaml.loadAll(runHelm(['template', 'rel', chart, '--kube-version', '1.36.1', '--set', 'networkPolicy.enabled=true', '--set-json', 'networkPolicy.egress=[{"ports":[{"port":443}]}]'])) as K8sObject[]).find((o) => o?.kind === 'NetworkPolicy');
+  assert.deepEqual([withEgress?.spec?.policyTypes, withEgress?.spec?.egress], [['Ingress', 'Egress'], [{ ports: [{ port: 443 }] }]]);
+  // Every port the policy names is a container port of the Deployment.
+  const portNames = (container.ports as { name: string }[]).map((port) => port.name).sort();
+  assert.deepEqual(portNames, ['metrics', 'reports', 'webhook']);
+
   // Toggles render without RBAC, ServiceAccount or PDB.
   const minimal = runHelm(['template', 'rel', chart, '--kube-version', '1.36.1', '--set', 'rbac.create=false', '--set', 'serviceAccount.create=false', '--set', 'podDisruptionBudget.enabled=false']);
   assert.deepEqual(
