@@ -15,6 +15,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
+import { compileFramework, evaluateObject } from '../operator/engine/compliance/evaluate';
+import { frameworkById } from '../operator/engine/compliance/frameworks';
+import type { KubeObject } from '../operator/engine/types';
 import { ConfigError, loadConfig } from '../operator/platform/config';
 import { webhookHosts } from '../operator/features/admission';
 import { listableKindList } from '../operator/engine/inventory';
@@ -331,6 +334,15 @@ void test('helm lint and template render the hardened Deployment', () => {
   // Every port the policy names is a container port of the Deployment.
   const portNames = (container.ports as { name: string }[]).map((port) => port.name).sort();
   assert.deepEqual(portNames, ['metrics', 'reports', 'webhook']);
+
+  // The operator's own pods pass Pod Security restricted (latest), judged by SecureStack's rules:
+  // its namespace can carry pod-security.kubernetes.io/enforce=restricted (docs in NOTES.txt).
+  const restricted = compileFramework(frameworkById('pss-restricted') ?? assert.fail('no pss-restricted framework'), 'latest');
+  assert.ok(restricted.ok);
+  const verdict = evaluateObject(restricted.compiled, deploy as unknown as KubeObject, { now: Date.now() });
+  assert.ok(verdict);
+  assert.deepEqual(verdict.failed, [], JSON.stringify(verdict.failed));
+  assert.equal(verdict.passed.length, restricted.compiled.controls.length);
 
   // Toggles render without RBAC, ServiceAccount or PDB.
   const minimal = runHelm(['template', 'rel', chart, '--kube-version', '1.36.1', '--set', 'rbac.create=false', '--set', 'serviceAccount.create=false', '--set', 'podDisruptionBudget.enabled=false']);
