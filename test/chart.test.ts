@@ -589,7 +589,8 @@ interface CertManagerObject extends K8sObject {
 function renderFails(...sets: string[]): string {
   assert.ok(helm);
   const args = ['template', 'rel', chart, '--namespace', 'sec', '--kube-version', '1.36.1'];
-  for (const set of sets) args.push('--set', set);
+  // A flag (--skip-schema-validation) passes as it is; anything else is a --set.
+  for (const set of sets) args.push(...(set.startsWith('--') ? [set] : ['--set', set]));
   const res = spawnSync(helm, args, { encoding: 'utf8' });
   assert.notEqual(res.status, 0, `helm ${args.join(' ')} should fail`);
   return `${res.stdout}${res.stderr}`;
@@ -717,10 +718,13 @@ void test('webhook and audit settings set through values reach the operator', ()
   // A timeout from a values file (a float64) still renders as whole seconds.
   assert.equal(plainEnv(operatorContainer(render('json:webhook.timeoutSeconds=30')).env).SECURESTACK_WEBHOOK_TIMEOUT, '30s');
 
-  // What the template can check stops the install; what it cannot, the operator refuses at start.
-  assert.match(renderFails('webhook.failurePolicy=fail'), /webhook\.failurePolicy must be Fail or Ignore/);
-  assert.match(renderFails('webhook.timeoutSeconds=31'), /webhook\.timeoutSeconds must be between 1 and 30/);
-  assert.match(renderFails('webhook.timeoutSeconds=0'), /webhook\.timeoutSeconds must be between 1 and 30/);
+  // What values.schema.json or the template can check stops the install (the template's own
+  // checks stay for --skip-schema-validation); what they cannot, the operator refuses at start.
+  assert.match(renderFails('webhook.failurePolicy=fail'), /at '\/webhook\/failurePolicy': value must be one of 'Ignore', 'Fail'/);
+  assert.match(renderFails('webhook.timeoutSeconds=31'), /at '\/webhook\/timeoutSeconds': maximum: got 31, want 30/);
+  assert.match(renderFails('webhook.timeoutSeconds=0'), /at '\/webhook\/timeoutSeconds': minimum: got 0, want 1/);
+  assert.match(renderFails('--skip-schema-validation', 'webhook.failurePolicy=fail'), /webhook\.failurePolicy must be Fail or Ignore/);
+  assert.match(renderFails('--skip-schema-validation', 'webhook.timeoutSeconds=31'), /webhook\.timeoutSeconds must be between 1 and 30/);
   const slowDeadline = operatorContainer(render('webhook.timeoutSeconds=2', 'webhook.evaluationDeadline=2s')).env;
   assert.throws(() => operatorConfig(slowDeadline), (err: unknown) => err instanceof ConfigError && /SECURESTACK_WEBHOOK_DEADLINE/.test(err.message));
 });
@@ -847,4 +851,34 @@ void test('notification receivers render as the operator parses them, and the Ro
   assert.deepEqual(parseReceivers(operatorConfig(operatorContainer(defaults).env).notifyReceivers), []);
   const defaultRole = defaults.find((o) => o.kind === 'Role' && o.metadata.name === 'rel-securestack');
   assert.ok(!(defaultRole?.rules ?? []).some((rule) => rule.resourceNames?.includes('hook-ops')));
+});
+
+// ---- values.schema.json -------------------------------------------------------------------
+
+void test('values.schema.json admits the defaults and refuses a bad value with a message naming it, at each bound and one past', () => {
+  assert.ok(helm, 'helm is missing: `npm test` builds it with test/env/build.sh and sets $HELM, or put helm on PATH');
+  const render = (...sets: string[]): { status: number | null; output: string } => {
+    const res = spawnSync(helm, ['template', 'rel', chart, '--kube-version', '1.36.1', ...sets.flatMap((set) => ['--set', set])], { encoding: 'utf8' });
+    return { status: res.status, output: `${res.stdout}${res.stderr}` };
+  };
+  // Every default passes (lint --strict runs the schema on values.yaml): additionalProperties false
+  // everywhere means every key of values.yaml has a schema entry.
+  runHelm(['lint', chart, '--strict', '--kube-version', '1.36.1']);
+  const cases: Array<{ ok: string[]; bad: string; message: RegExp }> = [
+    { ok: ['replicaCount=1', 'replicaCount=20'], bad: 'replicaCount=0', message: /at '\/replicaCount': minimum: got 0, want 1/ },
+    { ok: ['webhook.timeoutSeconds=30'], bad: 'webhook.timeoutSeconds=31', message: /at '\/webhook\/timeoutSeconds': maximum: got 31, want 30/ },
+    { ok: ['scanning.maxConcurrentScans=500'], bad: 'scanning.maxConcurrentScans=501', message: /at '\/scanning\/maxConcurrentScans': maximum: got 501, want 500/ },
+    { ok: ['operator.workers=64'], bad: 'operator.workers=65', message: /at '\/operator\/workers'/ },
+    { ok: ['webhook.failurePolicy=Fail'], bad: 'webhook.failurePolicy=Maybe', message: /at '\/webhook\/failurePolicy': value must be one of 'Ignore', 'Fail'/ },
+    { ok: ['operator.resyncPeriod=1h30m'], bad: 'operator.resyncPeriod=10 minutes', message: /at '\/operator\/resyncPeriod'/ },
+    { ok: ['operator.controllers={scheduledscan,imagescan}'], bad: 'operator.controllers={cronjob}', message: /at '\/operator\/controllers\/0'/ },
+    { ok: ['image.digest=sha256:' + 'a'.repeat(64)], bad: 'image.digest=sha256:abc', message: /at '\/image\/digest'/ },
+    { ok: ['compliance.openReports=off'], bad: 'operator.wrokers=3', message: /at '\/operator': additional properties 'wrokers' not allowed/ },
+  ];
+  for (const { ok, bad, message } of cases) {
+    for (const good of ok) assert.equal(render(good).status, 0, `${good} should render: ${render(good).output.slice(-300)}`);
+    const refused = render(bad);
+    assert.notEqual(refused.status, 0, `${bad} should be refused`);
+    assert.match(refused.output, message, bad);
+  }
 });
