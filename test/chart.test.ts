@@ -18,6 +18,7 @@ import * as yaml from 'js-yaml';
 import { compileFramework, evaluateObject } from '../operator/engine/compliance/evaluate';
 import { frameworkById } from '../operator/engine/compliance/frameworks';
 import type { KubeObject } from '../operator/engine/types';
+import { chartReadmePath, chartValueRows, renderChartReadme, valueComments } from '../tools/chart-readme';
 import { ConfigError, loadConfig } from '../operator/platform/config';
 import { webhookHosts } from '../operator/features/admission';
 import { listableKindList } from '../operator/engine/inventory';
@@ -881,4 +882,16 @@ void test('values.schema.json admits the defaults and refuses a bad value with a
     assert.notEqual(refused.status, 0, `${bad} should be refused`);
     assert.match(refused.output, message, bad);
   }
+});
+
+// ---- the chart README ---------------------------------------------------------------------
+
+void test('charts/securestack/README.md is the rendering of values.yaml, and every value is described', () => {
+  const committed = readFileSync(chartReadmePath(), 'utf8');
+  assert.ok(committed === renderChartReadme(), 'charts/securestack/README.md is stale: run `npm run build && npm run gen-chart-readme` and commit the result');
+  const undescribed = chartValueRows().filter((row) => row.description === '').map((row) => row.key);
+  assert.deepEqual(undescribed, [], 'values without a `# --` comment in values.yaml or a description in values.schema.json');
+  // The `# --` comment wins, continuation lines included; a plain comment above it is not part of it.
+  const comments = valueComments('# a note\n# -- First line\n# second line.\nkey: 1\nparent:\n  # -- Nested.\n  child: x\nplain: 2\n');
+  assert.deepEqual([...comments.entries()], [['key', 'First line second line.'], ['parent.child', 'Nested.']]);
 });
