@@ -139,8 +139,8 @@ describe('the SecureStack image', () => {
         return response?.status === 200 ? response : undefined;
       }, { timeoutMs: 30_000 });
       assert.equal(ready.status, 200);
-      const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-      assert.match(metrics, /^securestack_leader 1$/m);
+      // The Lease is taken before the term starts (its state rebuilt first); the gauge follows.
+      await waitFor('securestack_leader 1', async () => (/^securestack_leader 1$/m.test(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { signal: AbortSignal.timeout(2_000) })).text()) ? true : undefined), { timeoutMs: 30_000, intervalMs: 200 });
     } catch (err) {
       throw new Error(`${err instanceof Error ? err.message : String(err)}\noutput: ${output.slice(-3000)}`);
     } finally {
