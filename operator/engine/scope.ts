@@ -42,3 +42,12 @@ const perNamespaceListLimit = 16;
 export function listTargets(scope: ResolvedScope): (string | undefined)[] {
   return scope.namespaces !== 'all' && scope.namespaces.size <= perNamespaceListLimit ? [...scope.namespaces].sort() : [undefined];
 }
+
+/**
+ * The namespaces a scope reaches beyond `own`, for messages ("all" when it covers every one), at
+ * most five named and "..." after: what a tenant outside the cluster namespaces may not cover.
+ */
+export function namespacesBeyond(scope: ResolvedScope, own: string): string | undefined {
+  const others = scope.namespaces === 'all' ? ['all'] : [...scope.namespaces].filter((namespace) => namespace !== own);
+  return others.length === 0 ? undefined : `${others.slice(0, 5).join(', ')}${others.length > 5 ? ', ...' : ''}`;
+}

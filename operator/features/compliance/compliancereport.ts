@@ -24,6 +24,7 @@ import type { ComplianceMetrics } from './metrics';
 import type { OpenReportsWriter } from './openreports';
 import { storeResults, type ComplianceResults } from './results-store';
 import { listTargets, objectsInScope, resolveScope, type NamespaceInfo, type ResolvedScope } from './scope';
+import { namespacesBeyond } from '../../engine/scope';
 
 /** Setting this annotation to a new value asks for another evaluation. */
 export const EVALUATE_ANNOTATION = 'securestack.io/evaluate';
@@ -133,9 +134,9 @@ export class ComplianceReportReconciler implements Reconciler {
     const own = report.metadata.namespace ?? '';
     if (this.deps.mayCoverCluster(own)) return undefined;
     const scope = resolveScope(report.spec.scope, this.deps.namespaces());
-    const others = scope.namespaces === 'all' ? ['all'] : [...scope.namespaces].filter((namespace) => namespace !== own);
-    if (!scope.clusterScoped && others.length === 0) return undefined;
-    const what = scope.clusterScoped ? 'the whole cluster' : `namespace(s) ${others.slice(0, 5).join(', ')}${others.length > 5 ? ', ...' : ''}`;
+    const others = namespacesBeyond(scope, own);
+    if (!scope.clusterScoped && others === undefined) return undefined;
+    const what = scope.clusterScoped ? 'the whole cluster' : `namespace(s) ${others ?? ''}`;
     return `spec.scope: a ComplianceReport in namespace ${own} may evaluate only ${own}, not ${what}; create it in the operator's namespace or one listed in SECURESTACK_COMPLIANCE_CLUSTER_NAMESPACES (chart: compliance.clusterNamespaces)`;
   }
 

@@ -13,7 +13,7 @@
 import type { Notifier } from '../../api/notifications';
 import type { ScheduledScan, ScheduledScanStatus } from '../../api/types.generated';
 import { scheduledScanType, complianceReportType, imageScanType } from '../../api/resources';
-import { resolveScope, type NamespaceInfo } from '../../engine/scope';
+import { namespacesBeyond, resolveScope, type NamespaceInfo } from '../../engine/scope';
 import { isAlreadyExists, KubeApiError, type KubeClient, type ObjectKey, type ResourceType } from '../../platform/kube/client';
 import { rfc3339, type ConditionUpdate } from '../../platform/runtime/conditions';
 import type { EventRecorder } from '../../platform/runtime/events';
@@ -136,9 +136,9 @@ export class ScheduledScanReconciler implements Reconciler {
     const own = scheduledScan.metadata.namespace ?? '';
     if (!template || this.deps.mayCoverCluster(own)) return undefined;
     const scope = resolveScope({ ...template.spec.scope }, this.deps.namespaces());
-    const others = scope.namespaces === 'all' ? ['all'] : [...scope.namespaces].filter((namespace) => namespace !== own);
-    if (others.length === 0) return undefined;
-    return `spec.runningImagesTemplate.spec.scope: a ScheduledScan in namespace ${own} may scan the images running in ${own} only, not in ${others.slice(0, 5).join(', ')}${others.length > 5 ? ', ...' : ''}; create it in the operator's namespace or one listed in SECURESTACK_COMPLIANCE_CLUSTER_NAMESPACES (chart: compliance.clusterNamespaces)`;
+    const others = namespacesBeyond(scope, own);
+    if (others === undefined) return undefined;
+    return `spec.runningImagesTemplate.spec.scope: a ScheduledScan in namespace ${own} may scan the images running in ${own} only, not in ${others}; create it in the operator's namespace or one listed in SECURESTACK_COMPLIANCE_CLUSTER_NAMESPACES (chart: compliance.clusterNamespaces)`;
   }
 
   /**
