@@ -231,7 +231,26 @@ start_etcd() {
   wait_until "etcd health" etcd curl -sf --max-time 2 "http://127.0.0.1:$etcd_port/health"
 }
 
+# The API server's "cluster" egress (webhooks and aggregated APIs called through their Service,
+# kubelet traffic) goes through the node player's HTTP CONNECT proxy, which plays kube-proxy for
+# the pods it runs in their own network (test/env/nodeplayer/services.ts). Targets it does not
+# know are dialled as they are.
+write_egress_config() {
+  cat >"$run/egress-selector.yaml" <<EOF
+apiVersion: apiserver.k8s.io/v1beta1
+kind: EgressSelectorConfiguration
+egressSelections:
+- name: cluster
+  connection:
+    proxyProtocol: HTTPConnect
+    transport:
+      uds:
+        udsName: $run/nodeplayer/cluster-egress.sock
+EOF
+}
+
 start_apiserver() {
+  write_egress_config
   # Default admission plugins stay on (NamespaceLifecycle, LimitRanger, ServiceAccount, PodSecurity,
   # Mutating/ValidatingAdmissionWebhook, ValidatingAdmissionPolicy, ResourceQuota, ...);
   # NodeRestriction is added as in kubeadm clusters.
@@ -255,6 +274,7 @@ start_apiserver() {
     --service-account-signing-key-file="$pki/sa.key" \
     --service-cluster-ip-range="$service_cidr" \
     --endpoint-reconciler-type=none \
+    --egress-selector-config-file="$run/egress-selector.yaml" \
     --profiling=false
   wait_until "kube-apiserver /readyz" kube-apiserver api_get /readyz
 }
@@ -394,8 +414,10 @@ start_registries() {
 
 # ---------------------------------------------------------------------------------------------
 # The node player (test/env/nodeplayer, docs/testenv.md): plays the kubelet for pods labelled
-# securestack.io/component=scanner, running their containers as local processes. It needs the
-# compiled dist/, and an image map (<run>/nodeplayer-images.json) saying what each image runs.
+# securestack.io/component=scanner or =operator, running their containers as local processes or
+# from an image's unpacked root file system. It needs the compiled dist/, and an image map
+# (<run>/nodeplayer-images.json, plus any <run>/nodeplayer-images.d/*.json a test adds) saying
+# what each image runs.
 nodeplayer_wanted() { [ "${SECURESTACK_NODEPLAYER:-1}" != 0 ]; }
 nodeplayer_main="$root/dist/test/env/nodeplayer/main.js"
 
@@ -544,7 +566,7 @@ start_trivy_server
 log "starting redis on 127.0.0.1:$redis_port (shared scan cache)"
 start_redis
 if nodeplayer_wanted; then
-  log "starting the node player for pods labelled securestack.io/component=scanner"
+  log "starting the node player for pods labelled securestack.io/component=scanner or =operator"
   write_nodeplayer_images "$bin"
   start_nodeplayer
 fi

@@ -4,8 +4,8 @@
 // file system mounted read-only in a private mount namespace, an empty /tmp, the process chrooted
 // into it as UID/GID 65532, with the host's network (the test plane is on loopback).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, realpathSync } from 'node:fs';
 import * as path from 'node:path';
+import { chrootArgv, prepareMountPoints, type ChrootSpec } from '../env/nodeplayer/chroot';
 import { repoRoot } from './cluster';
 
 const HOW_TO = 'run `npm test` (its prerequisites install buildah and mmdebstrap) or `apt-get install -y buildah mmdebstrap`, then `bash test/env/image.sh`';
@@ -98,34 +98,20 @@ export interface RunOptions {
  * bind-mounted read-only, /proc, /dev and /tmp mounted, then chroot with the user's ids.
  */
 export function runInImage(mounted: MountedImage, options: RunOptions): ChildProcess {
-  const root = mounted.rootfs;
-  const mounts = Object.entries(options.readOnlyMounts ?? {});
-  // Mount points live in the working container's own layer, made before the root turns read-only.
-  // A path through an absolute symbolic link in the image (Debian's /var/run -> /run) would land
-  // on the host: refuse it.
-  for (const [, inside] of mounts) {
-    let existing = path.join(root, inside);
-    while (!existsSync(existing)) existing = path.dirname(existing);
-    if (!realpathSync(existing).startsWith(`${realpathSync(root)}/`) && realpathSync(existing) !== realpathSync(root)) throw new Error(`mount point ${inside} leaves the image's root file system through a symbolic link`);
-    mkdirSync(path.join(root, inside), { recursive: true });
-  }
-  for (const dir of ['proc', 'dev', 'tmp']) if (!existsSync(path.join(root, dir))) mkdirSync(path.join(root, dir));
-  const quote = (text: string): string => `'${text.replace(/'/g, `'\\''`)}'`;
-  const script = [
-    'set -e',
-    `mount --bind ${quote(root)} ${quote(root)}`,
-    ...mounts.flatMap(([host, inside]) => [`mount --bind ${quote(host)} ${quote(path.join(root, inside))}`, `mount -o remount,bind,ro ${quote(path.join(root, inside))}`]),
-    `mount -t proc proc ${quote(path.join(root, 'proc'))}`,
-    `mount --rbind /dev ${quote(path.join(root, 'dev'))}`,
-    `mount -t tmpfs -o mode=1777,size=64m tmpfs ${quote(path.join(root, 'tmp'))}`,
-    `mount -o remount,bind,ro ${quote(root)}`,
-    `cd ${quote(root)}`,
-    // env -i: only the image's and the caller's variables, as in a container.
-    `exec chroot --userspec=${options.user ?? '65532:65532'} ${quote(root)} /usr/bin/env -i ${Object.entries(options.env ?? {}).map(([key, value]) => quote(`${key}=${value}`)).join(' ')} /bin/sh -c ${quote(`cd ${options.workingDir ?? '/'} && exec "$@"`)} sh ${options.argv.map(quote).join(' ')}`,
-  ].join('\n');
-  // Its own process group: unshare --fork ignores SIGTERM itself, so stopping signals the group
-  // (stopInImage); --kill-child takes the process down if unshare is killed outright.
-  return spawn('unshare', ['--mount', '--propagation', 'private', '--fork', '--kill-child', 'sh', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const spec: ChrootSpec = {
+    rootfs: mounted.rootfs,
+    argv: options.argv,
+    env: options.env ?? {},
+    user: options.user ?? '65532:65532',
+    workingDir: options.workingDir ?? '/',
+    mounts: Object.entries(options.readOnlyMounts ?? {}).map(([host, inside]) => ({ host, inside, readOnly: true })),
+    readOnlyRoot: true,
+    tmpfsTmp: true,
+  };
+  prepareMountPoints(spec);
+  const [program, ...args] = chrootArgv(spec);
+  // Its own process group, so stopping signals the group (stopInImage).
+  return spawn(program ?? 'unshare', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
 }
 
 /** SIGTERM to the process in the image (as a kubelet stops a container), SIGKILL after `graceMs`. */

@@ -3,7 +3,7 @@
 //   node dist/test/env/nodeplayer/main.js --run-dir <run> [--kubeconfig <file>] [--images <file>]
 //
 // Environment: SECURESTACK_NODEPLAYER_IMAGES (image map, default <run>/nodeplayer-images.json),
-// SECURESTACK_NODEPLAYER_SELECTOR (default securestack.io/component=scanner),
+// SECURESTACK_NODEPLAYER_SELECTOR (default securestack.io/component in (scanner,operator)),
 // SECURESTACK_NODEPLAYER_MAX_RUNTIME (seconds any pod may run, default 1800),
 // SECURESTACK_NODEPLAYER_KILL_GRACE (seconds between SIGTERM and SIGKILL, default 5).
 import * as path from 'node:path';
@@ -44,7 +44,7 @@ async function main(): Promise<void> {
     runDir,
     kubeconfig: arg('kubeconfig') ?? path.join(runDir, 'kubeconfig'),
     imagesFile: arg('images') ?? process.env.SECURESTACK_NODEPLAYER_IMAGES ?? path.join(runDir, 'nodeplayer-images.json'),
-    labelSelector: process.env.SECURESTACK_NODEPLAYER_SELECTOR || 'securestack.io/component=scanner',
+    labelSelector: process.env.SECURESTACK_NODEPLAYER_SELECTOR || 'securestack.io/component in (scanner,operator)',
     maxRuntimeSeconds: seconds('SECURESTACK_NODEPLAYER_MAX_RUNTIME', 1800),
     killGraceSeconds: seconds('SECURESTACK_NODEPLAYER_KILL_GRACE', 5),
   });

@@ -7,7 +7,9 @@ import { hostname } from 'node:os';
 import * as path from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
 import { KubeApiError, KubeClient } from '../../../operator/platform/kube/client';
+import type { PodNetwork } from './network';
 import { killGroup, PodRun, POD_MARKER, RUN_MARKER, type PodHost } from './pod';
+import { ServiceProxy } from './services';
 
 export interface PlayerOptions {
   kubeconfig: string;
@@ -61,6 +63,9 @@ export class Player implements PodHost {
   private currentWatch: (() => void) | undefined;
   private leaseTimer: NodeJS.Timeout | undefined;
   private readonly identity = `nodeplayer-${hostname()}-${process.pid}`;
+  /** Pods with their own network, by pod IP. */
+  private readonly networks = new Map<string, PodNetwork>();
+  private readonly serviceProxy: ServiceProxy;
 
   constructor(private readonly opts: PlayerOptions) {
     this.runDir = opts.runDir;
@@ -71,6 +76,16 @@ export class Player implements PodHost {
     const server = this.client.access.server ?? new URL('https://127.0.0.1:443');
     this.apiHost = server.hostname;
     this.apiPort = server.port || '443';
+    this.serviceProxy = new ServiceProxy(this.client, this.runDir, (ip) => this.networks.get(ip), log);
+  }
+
+  get hostsFile(): string {
+    return this.serviceProxy.hostsFile;
+  }
+
+  registerNetwork(podIP: string, network: PodNetwork | undefined): void {
+    if (network) this.networks.set(podIP, network);
+    else this.networks.delete(podIP);
   }
 
   log(msg: string, fields?: Record<string, unknown>): void {
@@ -82,6 +97,7 @@ export class Player implements PodHost {
     mkdirSync(path.join(this.runDir, 'nodeplayer', 'pods'), { recursive: true });
     this.killLeftoverProcesses();
     const rv = await this.resync(true);
+    await this.serviceProxy.start();
     await this.renewLease();
     this.leaseTimer = setInterval(() => {
       this.renewLease().catch((err: unknown) => log('lease renewal failed', { error: errText(err) }));
@@ -107,6 +123,7 @@ export class Player implements PodHost {
     for (const r of runs) {
       r.forceKill();
     }
+    this.serviceProxy.stop();
     rmSync(path.join(this.runDir, 'nodeplayer', 'ready'), { force: true });
     await this.client.request('delete leases', 'DELETE', leasePath).catch(() => undefined);
   }

@@ -1,9 +1,12 @@
 // One pod played by the node player: its volumes as local folders, its containers as local
 // processes, its status written through the pods/status subresource the way a kubelet writes it.
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
+import { chrootArgv, prepareMountPoints, type ChrootMount } from './chroot';
+import { PodNetwork } from './network';
+import { ReadinessProbe } from './probes';
 import {
   expandVars,
   lookupImage,
@@ -25,7 +28,11 @@ export interface PodHost {
   apiPort: string;
   killGraceSeconds: number;
   maxRuntimeSeconds: number;
+  /** The node's /etc/hosts for chrooted containers: Service names at their node addresses. */
+  hostsFile: string | undefined;
   log(msg: string, fields?: Record<string, unknown>): void;
+  /** Makes a pod's own network reachable at its IP (Services route to it), or forgets it. */
+  registerNetwork(podIP: string, network: PodNetwork | undefined): void;
   patchStatus(namespace: string, name: string, status: Record<string, unknown>): Promise<void>;
   readSecret(namespace: string, name: string): Promise<Record<string, Buffer> | undefined>;
   readConfigMap(namespace: string, name: string): Promise<Record<string, Buffer> | undefined>;
@@ -78,6 +85,8 @@ interface Condition {
 
 interface Prepared {
   argv: string[];
+  /** What the log shows instead of argv: the container's own command (the chroot wrapper carries its environment). */
+  shown?: string[];
   env: Record<string, string>;
   cwd: string;
   logPath: string;
@@ -119,6 +128,9 @@ export class PodRun {
   private startTime = '';
   private patchChain: Promise<void> = Promise.resolve();
   private timers: NodeJS.Timeout[] = [];
+  /** The pod's own network namespace: pods whose every container runs from an image root. */
+  private network: PodNetwork | undefined;
+  private readonly probes: ReadinessProbe[] = [];
 
   constructor(
     private readonly host: PodHost,
@@ -198,6 +210,7 @@ export class PodRun {
     try {
       const images = this.resolveImages();
       mkdirSync(path.join(this.dir, 'root'), { recursive: true });
+      await this.startNetwork(images);
       mkdirSync(path.join(this.host.runDir, 'logs', 'pods'), { recursive: true });
       if (this.initStatuses.length > 0) {
         this.markRunning(this.initStatuses, 0);
@@ -222,14 +235,10 @@ export class PodRun {
         this.setCondition('Initialized', 'True');
         this.phase = 'Running';
         this.statuses.forEach((_, i) => this.markRunning(this.statuses, i));
-        this.setCondition('ContainersReady', 'True');
-        this.setCondition('Ready', 'True');
-        await this.writeStatus();
-      } else {
-        this.setCondition('ContainersReady', 'True');
-        this.setCondition('Ready', 'True');
-        await this.writeStatus();
       }
+      this.startProbes();
+      this.updateReadiness();
+      await this.writeStatus();
       const results = await Promise.all(
         spec.containers.map((c, i) => this.runContainer(c, this.statuses, i, images.get(c.name), volumes)),
       );
@@ -242,6 +251,13 @@ export class PodRun {
     } finally {
       for (const t of this.timers) {
         clearTimeout(t);
+      }
+      for (const probe of this.probes) {
+        probe.stop();
+      }
+      if (this.network) {
+        this.host.registerNetwork(this.podIP, undefined);
+        this.network.stop();
       }
     }
     const abort = this.aborted;
@@ -299,7 +315,7 @@ export class PodRun {
     let map: ImageMap = {};
     let mapError = '';
     try {
-      map = parseImageMap(readFileSync(this.host.imagesFile, 'utf8'), this.host.imagesFile);
+      map = readImageMaps(this.host.imagesFile);
     } catch (err) {
       mapError = ` (the map could not be read: ${err instanceof Error ? err.message : String(err)})`;
     }
@@ -364,7 +380,8 @@ export class PodRun {
     if (s && !s.state.terminated) {
       s.state = { running: { startedAt: now() } };
       s.started = true;
-      s.ready = statuses === this.statuses;
+      // A container with a readiness probe is ready once the probe says so (probes.ts).
+      s.ready = statuses === this.statuses && !this.probedContainer(s.name);
     }
   }
 
@@ -425,6 +442,8 @@ export class PodRun {
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     if (v.emptyDir) {
+      // As the kubelet makes it: writable by whatever user the containers run as.
+      chmodSync(dir, 0o777);
       return dir;
     }
     if (v.secret) {
@@ -611,6 +630,9 @@ export class PodRun {
         env[e.name] = expandVars(e.value ?? '', lookup);
       }
     }
+    if (image.rootfs) {
+      return this.prepareChrooted(c, image, image.rootfs, volumes, env);
+    }
     // Mount paths -> local folders, for argv, env values and the working directory.
     const mappings: PathMapping[] = [];
     for (const m of c.volumeMounts ?? []) {
@@ -662,6 +684,113 @@ export class PodRun {
       cwd,
       logPath: path.join(this.host.runDir, 'logs', 'pods', `${safeFileName(this.namespace, this.name, c.name)}.log`),
     };
+  }
+
+  /**
+   * A container whose image is an unpacked root file system: chrooted into it with its volumes
+   * bind-mounted at their mount paths, so paths are the container's own and need no rewriting.
+   */
+  private prepareChrooted(c: k8s.V1Container, image: ImageEntry, rootfs: string, volumes: Map<string, string>, env: Record<string, string>): Prepared {
+    const lookup = (name: string): string | undefined => env[name];
+    const mounts: ChrootMount[] = [];
+    for (const m of c.volumeMounts ?? []) {
+      const base = volumes.get(m.name);
+      if (base === undefined) {
+        throw new PodFailure('CreateContainerConfigError', `volumeMount ${m.name} names no volume of the pod`);
+      }
+      const sub = m.subPathExpr ? expandVars(m.subPathExpr, lookup) : (m.subPath ?? '');
+      const host = sub ? path.join(base, sub) : base;
+      if (sub && !existsSync(host)) {
+        mkdirSync(host, { recursive: true });
+      }
+      mounts.push({ host, inside: m.mountPath, readOnly: m.readOnly === true });
+    }
+    if (this.host.hostsFile && !mounts.some((m) => m.inside === '/etc/hosts')) {
+      mounts.push({ host: this.host.hostsFile, inside: '/etc/hosts', readOnly: true });
+    }
+    const imageEnv = Object.fromEntries((image.env ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+    const expand = (text: string): string => expandVars(text, lookup);
+    const command = c.command && c.command.length > 0 ? c.command.map(expand) : image.entrypoint;
+    const args = c.args ? c.args.map(expand) : c.command && c.command.length > 0 ? [] : (image.cmd ?? []);
+    const markers = { [RUN_MARKER]: this.host.runDir, [POD_MARKER]: this.uid };
+    const sc = c.securityContext;
+    const podSc = this.pod.spec?.securityContext;
+    const uid = sc?.runAsUser ?? podSc?.runAsUser;
+    const gid = sc?.runAsGroup ?? podSc?.runAsGroup;
+    const [imageUid = '0', imageGid] = (image.user ?? '0').split(':');
+    const spec = {
+      rootfs,
+      argv: [...command, ...args],
+      env: { ...imageEnv, HOSTNAME: this.name, ...env, ...markers },
+      user: `${uid ?? imageUid}:${gid ?? imageGid ?? uid ?? imageUid}`,
+      workingDir: c.workingDir || image.workingDir || '/',
+      mounts,
+      readOnlyRoot: sc?.readOnlyRootFilesystem === true,
+      tmpfsTmp: false,
+      netns: this.network?.namespacePath,
+    };
+    if (spec.argv.length === 0) {
+      throw new PodFailure('CreateContainerConfigError', 'no command: the container sets none and the image has no entrypoint');
+    }
+    prepareMountPoints(spec);
+    return {
+      argv: chrootArgv(spec),
+      shown: spec.argv,
+      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...markers },
+      cwd: path.join(this.dir, 'root'),
+      logPath: path.join(this.host.runDir, 'logs', 'pods', `${safeFileName(this.namespace, this.name, c.name)}.log`),
+    };
+  }
+
+  /**
+   * A pod whose every container runs from an image root, and that does not ask for the node's
+   * network, gets its own network namespace (network.ts), reachable at its pod IP.
+   */
+  private async startNetwork(images: Map<string, ImageEntry>): Promise<void> {
+    const spec = this.pod.spec ?? { containers: [] };
+    const all = [...(spec.initContainers ?? []), ...spec.containers];
+    if (spec.hostNetwork || !all.every((c) => images.get(c.name)?.rootfs)) {
+      return;
+    }
+    const declared = all.flatMap((c) => (c.ports ?? []).map((p) => p.containerPort));
+    this.network = new PodNetwork(path.join(this.host.runDir, 'nodeplayer', 'net', this.uid.slice(0, 8)), { [RUN_MARKER]: this.host.runDir, [POD_MARKER]: this.uid });
+    await this.network.start(declared);
+    this.host.registerNetwork(this.podIP, this.network);
+  }
+
+  private probedContainer(name: string): boolean {
+    return this.network !== undefined && this.pod.spec?.containers.some((c) => c.name === name && c.readinessProbe) === true;
+  }
+
+  /** Readiness probes of a pod with its own network: they reach the container through it. */
+  private startProbes(): void {
+    const network = this.network;
+    if (!network) {
+      return;
+    }
+    for (const [i, c] of (this.pod.spec?.containers ?? []).entries()) {
+      if (!c.readinessProbe) {
+        continue;
+      }
+      const probe = new ReadinessProbe(c, (port) => network.connect(port), (ready) => {
+        const status = this.statuses[i];
+        if (!status || status.ready === ready || !status.state.running) {
+          return;
+        }
+        status.ready = ready;
+        this.updateReadiness();
+        void this.writeStatus().catch(() => undefined);
+      });
+      this.probes.push(probe);
+      probe.start();
+    }
+  }
+
+  /** ContainersReady and Ready follow the containers' readiness, as the kubelet sets them. */
+  private updateReadiness(): void {
+    const ready = this.statuses.every((s) => s.ready);
+    this.setCondition('ContainersReady', ready ? 'True' : 'False', ready ? undefined : 'ContainersNotReady');
+    this.setCondition('Ready', ready ? 'True' : 'False', ready ? undefined : 'ContainersNotReady');
   }
 
   /** Runs one container to its end (restarting it under restartPolicy OnFailure/Always). */
@@ -736,7 +865,7 @@ export class PodRun {
           killGroup(pgid, 'SIGKILL');
         }
       }
-      this.host.log('container started', { pod: `${this.namespace}/${this.name}`, container: name, pid: pgid, argv: p.argv, cwd: p.cwd });
+      this.host.log('container started', { pod: `${this.namespace}/${this.name}`, container: name, pid: pgid, argv: p.shown ?? p.argv, cwd: p.cwd });
       let settled = false;
       const finish = (t: Terminated): void => {
         if (settled) {
@@ -789,6 +918,18 @@ export class PodRun {
 }
 
 class RetryableMount extends Error {}
+
+/** The image map file merged with every *.json of its `.d` folder (which tests may add to). */
+function readImageMaps(file: string): ImageMap {
+  const map = parseImageMap(readFileSync(file, 'utf8'), file);
+  const extra = `${file.replace(/\.json$/, '')}.d`;
+  if (existsSync(extra)) {
+    for (const name of readdirSync(extra).filter((n) => n.endsWith('.json')).sort()) {
+      Object.assign(map, parseImageMap(readFileSync(path.join(extra, name), 'utf8'), path.join(extra, name)));
+    }
+  }
+  return map;
+}
 
 function writeFile(dir: string, rel: string, data: string | Buffer, mode: number): void {
   const target = path.join(dir, rel);

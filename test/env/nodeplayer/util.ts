@@ -7,8 +7,17 @@ export interface ImageEntry {
   entrypoint: string[];
   /** The image's CMD: default arguments when the container sets neither command nor args. */
   cmd?: string[];
-  /** The image's WORKDIR as a local folder. */
+  /** The image's WORKDIR as a local folder (as the folder inside the image for `rootfs` entries). */
   workingDir?: string;
+  /**
+   * The image's unpacked root file system: the container then runs chrooted into it (chroot.ts)
+   * with `entrypoint`, `cmd` and `workingDir` as the image's own, instead of as local processes.
+   */
+  rootfs?: string;
+  /** The image's USER ("uid" or "uid:gid"), for rootfs entries when the pod sets none. */
+  user?: string;
+  /** The image's ENV ("NAME=value"), for rootfs entries. */
+  env?: string[];
 }
 
 export type ImageMap = Record<string, ImageEntry>;
@@ -32,10 +41,22 @@ export function parseImageMap(text: string, source: string): ImageMap {
     if (v.cmd !== undefined && !isStrings(v.cmd)) {
       throw new Error(`${source}: entry ${repo}: cmd must be an array of strings`);
     }
-    if (v.workingDir !== undefined && typeof v.workingDir !== 'string') {
-      throw new Error(`${source}: entry ${repo}: workingDir must be a string`);
+    for (const key of ['workingDir', 'rootfs', 'user'] as const) {
+      if (v[key] !== undefined && typeof v[key] !== 'string') {
+        throw new Error(`${source}: entry ${repo}: ${key} must be a string`);
+      }
     }
-    out[repo] = { entrypoint: v.entrypoint, cmd: v.cmd, workingDir: v.workingDir };
+    if (v.env !== undefined && !isStrings(v.env)) {
+      throw new Error(`${source}: entry ${repo}: env must be an array of strings`);
+    }
+    out[repo] = {
+      entrypoint: v.entrypoint,
+      cmd: v.cmd,
+      workingDir: v.workingDir as string | undefined,
+      rootfs: v.rootfs as string | undefined,
+      user: v.user as string | undefined,
+      env: v.env,
+    };
   }
   return out;
 }
@@ -185,4 +206,34 @@ export function parseQuantity(q: string | number): number {
 /** "<ns>_<name>_<container>" made safe as one file name. */
 export function safeFileName(...parts: string[]): string {
   return parts.map((p) => p.replace(/[^A-Za-z0-9._-]/g, '-')).join('_');
+}
+
+/** A TCP listener of the node that a pod's sandbox mirrors inside the pod. */
+export interface LoopbackListener {
+  address: string;
+  port: number;
+}
+
+/**
+ * The IPv4 listeners a pod should reach on the node, from the text of /proc/<pid>/net/tcp:
+ * sockets in state LISTEN (0A) bound to a loopback address (127.0.0.0/8) as they are, and those
+ * bound to every address (0.0.0.0) as 127.0.0.1. Each address and port once.
+ */
+export function hostLoopbackListeners(procNetTcp: string): LoopbackListener[] {
+  const out = new Map<string, LoopbackListener>();
+  for (const line of procNetTcp.split('\n').slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    const local = fields[1];
+    if (fields[3] !== '0A' || !local) continue;
+    const [hexAddress = '', hexPort = ''] = local.split(':');
+    if (hexAddress.length !== 8) continue;
+    // The kernel prints the address as one little-endian 32-bit word.
+    const octets = [6, 4, 2, 0].map((i) => parseInt(hexAddress.slice(i, i + 2), 16));
+    const port = parseInt(hexPort, 16);
+    let address = octets.join('.');
+    if (address === '0.0.0.0') address = '127.0.0.1';
+    else if (octets[0] !== 127) continue;
+    out.set(`${address}:${port}`, { address, port });
+  }
+  return [...out.values()];
 }
