@@ -22,7 +22,8 @@
 #
 #   bash test/env/image.sh --push HOST:PORT/REPO:TAG   also pushes it to a plain-HTTP registry (the
 #                                                      test plane's, for the demo to scan), and
-#                                                      prints that reference with its digest instead
+#                                                      prints that reference with its digest on a
+#                                                      second line, after the image's name
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
@@ -84,6 +85,7 @@ if [ "${1:-}" = --push ]; then
   target="${2:?usage: image.sh --push HOST:PORT/REPO:TAG}"
   digest_file="$storage/work/push-digest"
   bah push --quiet --tls-verify=false --digestfile "$digest_file" "$image" "docker://$target" >&2
+  echo "$image"
   echo "$target@$(cat "$digest_file")"
 else
   echo "$image"

@@ -118,12 +118,16 @@ export function kubectl(args: string[], opts: KubectlOptions = {}): Promise<Kube
     fullArgs.push('--namespace', opts.namespace);
   }
   fullArgs.push(...args);
-  const timeoutMs = opts.timeoutMs ?? DEFAULT_KUBECTL_TIMEOUT_MS;
   const shown = `kubectl ${args.join(' ')}${opts.namespace !== undefined ? ` -n ${opts.namespace}` : ''}`;
+  return runTool(process.env.SECURESTACK_KUBECTL ?? 'kubectl', fullArgs, shown, opts);
+}
 
+/** Runs a command-line tool (kubectl, helm) with the kubectl options: input, timeout, allowFail. */
+export function runTool(program: string, fullArgs: string[], shown: string, opts: KubectlOptions = {}): Promise<KubectlResult> {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_KUBECTL_TIMEOUT_MS;
   return new Promise<KubectlResult>((resolve, reject) => {
     // No stdin pipe unless there is input: nothing to write, so no write to a closed pipe.
-    const child = spawn(process.env.SECURESTACK_KUBECTL ?? 'kubectl', fullArgs, {
+    const child = spawn(program, fullArgs, {
       stdio: [opts.input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -138,7 +142,7 @@ export function kubectl(args: string[], opts: KubectlOptions = {}): Promise<Kube
 
     child.on('error', (err) => {
       clearTimeout(timer);
-      reject(new Error(`${shown}: cannot run kubectl (${err.message})`));
+      reject(new Error(`${shown}: cannot run ${program} (${err.message})`));
     });
     child.on('close', (exitCode) => {
       clearTimeout(timer);

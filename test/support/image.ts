@@ -4,9 +4,11 @@
 // file system mounted read-only in a private mount namespace, an empty /tmp, the process chrooted
 // into it as UID/GID 65532, with the host's network (the test plane is on loopback).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { chrootArgv, prepareMountPoints, type ChrootSpec } from '../env/nodeplayer/chroot';
 import { repoRoot } from './cluster';
+import { runDir as nodeplayerRunDir } from './nodeplayer';
 
 const HOW_TO = 'run `npm test` (its prerequisites install buildah and mmdebstrap) or `apt-get install -y buildah mmdebstrap`, then `bash test/env/image.sh`';
 
@@ -29,11 +31,17 @@ export function buildah(args: string[], options: { allowFail?: boolean } = {}): 
  * registry) the pushed reference with its digest. Minutes the first time (the base image), seconds after.
  */
 export function buildImage(pushTo?: string): string {
+  const built = buildAndPushImage(pushTo);
+  return built.pushed ?? built.image;
+}
+
+/** Builds the image and, with `pushTo`, pushes it: the local name and the pushed reference@digest. */
+export function buildAndPushImage(pushTo?: string): { image: string; pushed?: string } {
   const result = spawnSync('bash', [path.join(repoRoot(), 'test', 'env', 'image.sh'), ...(pushTo ? ['--push', pushTo] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
   if (result.status !== 0) throw new Error(`test/env/image.sh failed (${result.status ?? result.signal}): ${(result.stderr ?? '').slice(-3000)}\n${HOW_TO}`);
-  const image = result.stdout.trim().split('\n').at(-1) ?? '';
-  if (!image) throw new Error('test/env/image.sh printed no image name');
-  return image;
+  const [image = '', pushed] = result.stdout.trim().split('\n').slice(pushTo ? -2 : -1);
+  if (!image || (pushTo && !pushed)) throw new Error(`test/env/image.sh printed no image name: ${result.stdout}`);
+  return pushed ? { image, pushed } : { image };
 }
 
 export interface ImageConfig {
@@ -146,4 +154,18 @@ export function runInImageSync(mounted: MountedImage, options: RunOptions, timeo
     clearTimeout(timer);
     resolve({ code, stdout, stderr });
   }));
+}
+
+/**
+ * Tells the node player to run `repository` (any tag or digest) from the mounted image's root
+ * file system with the image's own configuration: an entry in <run>/nodeplayer-images.d. Returns
+ * the function that takes it away again.
+ */
+export function playImageFromRoot(name: string, repository: string, mounted: MountedImage, config: ImageConfig): () => void {
+  const dir = path.join(nodeplayerRunDir(), 'nodeplayer-images.d');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${name}.json`);
+  const entry = { rootfs: mounted.rootfs, entrypoint: config.entrypoint, workingDir: config.workingDir, user: config.user, env: config.env };
+  writeFileSync(file, `${JSON.stringify({ [repository]: entry }, null, 2)}\n`);
+  return () => rmSync(file, { force: true });
 }

@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { OperatorConfig } from '../../platform/config';
 import { KubeApiError, type KubeClient, type ObjectKey, type ResourceType } from '../../platform/kube/client';
 import type { Logger } from '../../platform/log';
+import { installationOwner, type OwnerLookup } from '../../platform/kube/owner';
 import type { EventRecorder } from '../../platform/runtime/events';
 import { ensureLeading, keyOf, type ReconcileContext, type ReconcileResult, type Reconciler } from '../../platform/runtime/reconciler';
 import { TemplateVerdictCache } from '../../engine/template-verdicts';
@@ -89,6 +90,7 @@ export async function startAdmission(deps: AdmissionDeps): Promise<Admission> {
     log: log.child({ module: 'webhook-certs' }),
     registry: deps.registry,
     events: deps.events,
+    owner: installationOwner(client, config.webhookOwnerClusterRole),
     selfManaged: !config.webhookCertManager,
     caValidityMs: config.webhookCaValidityMs,
     servingValidityMs: config.webhookCertValidityMs,
@@ -275,11 +277,10 @@ class WebhookReconciler implements Reconciler {
   }
 
   /** The installation's ClusterRole as owner: deleting the release garbage-collects the configuration. */
-  private async owner(): Promise<V1OwnerReference | undefined> {
-    const name = this.config.webhookOwnerClusterRole;
-    if (!name) return undefined;
-    const apiVersion = 'rbac.authorization.k8s.io/v1';
-    const uid = await this.client.uidOf(apiVersion, 'ClusterRole', name);
-    return uid ? { apiVersion, kind: 'ClusterRole', name, uid } : undefined;
+  private owner(): Promise<V1OwnerReference | undefined> {
+    this.ownerLookup ??= installationOwner(this.client, this.config.webhookOwnerClusterRole);
+    return this.ownerLookup();
   }
+
+  private ownerLookup: OwnerLookup | undefined;
 }

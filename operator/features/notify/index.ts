@@ -7,6 +7,7 @@ import type { Registry } from 'prom-client';
 import type { OperatorConfig } from '../../platform/config';
 import type { KubeClient } from '../../platform/kube/client';
 import type { Logger } from '../../platform/log';
+import { installationOwner } from '../../platform/kube/owner';
 import type { EventRecorder } from '../../platform/runtime/events';
 import { noNotifier, type Notifier } from './events';
 import { SecretKeys } from './keys';
@@ -22,7 +23,7 @@ const keyRefreshMs = 60_000;
 
 export type NotifySettings = Pick<
   OperatorConfig,
-  'namespace' | 'identity' | 'leaseName' | 'notifyQueueSize' | 'notifyTimeoutMs' | 'notifyMaxAttempts' | 'notifyBackoffMs' | 'notifyBackoffCapMs' | 'notifyConcurrency' | 'notifyFlushIntervalMs' | 'notifyAdoptAfterMs' | 'notifyMaxBodyBytes'
+  'namespace' | 'identity' | 'leaseName' | 'notifyQueueSize' | 'notifyTimeoutMs' | 'notifyMaxAttempts' | 'notifyBackoffMs' | 'notifyBackoffCapMs' | 'notifyConcurrency' | 'notifyFlushIntervalMs' | 'notifyAdoptAfterMs' | 'notifyMaxBodyBytes' | 'webhookOwnerClusterRole'
 >;
 
 export interface NotificationsDeps {
@@ -70,7 +71,7 @@ export async function startNotifications(deps: NotificationsDeps): Promise<Notif
     backoff: { baseMs: config.notifyBackoffMs, capMs: config.notifyBackoffCapMs },
     concurrency: config.notifyConcurrency,
     maxBodyBytes: config.notifyMaxBodyBytes,
-    store: new ConfigMapDeliveryStore({ client, namespace: config.namespace, identity: config.identity, adoptAfterMs: config.notifyAdoptAfterMs }),
+    store: new ConfigMapDeliveryStore({ client, namespace: config.namespace, identity: config.identity, adoptAfterMs: config.notifyAdoptAfterMs, owner: installationOwner(client, config.webhookOwnerClusterRole) }),
     flushIntervalMs: config.notifyFlushIntervalMs,
     heartbeatMs: third,
     adoptIntervalMs: third,

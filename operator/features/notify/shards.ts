@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gunzip as gunzipCallback, gzip as gzipCallback } from 'node:zlib';
 import { isConflict, isNotFound, type ConfigMap, type KubeClient } from '../../platform/kube/client';
+import { withOwner, type OwnerLookup } from '../../platform/kube/owner';
 import type { Delivery } from './queue';
 
 const gzip = promisify(gzipCallback);
@@ -56,6 +57,8 @@ export interface ConfigMapStoreOptions {
   namespace: string;
   identity: string;
   adoptAfterMs: number;
+  /** The installation's owner, named by each shard so uninstalling removes it (platform/kube/owner.ts). */
+  owner?: OwnerLookup;
   now?: () => number;
 }
 
@@ -92,6 +95,7 @@ export class ConfigMapDeliveryStore implements DeliveryStore {
         namespace: this.options.namespace,
         labels: { 'app.kubernetes.io/managed-by': 'securestack', [shardLabel]: 'true' },
         annotations: { [ownerAnnotation]: this.options.identity, [stateAnnotation]: state, [heartbeatAnnotation]: new Date(this.now()).toISOString() },
+        ownerReferences: withOwner(undefined, await this.options.owner?.().catch(() => undefined)),
       },
       binaryData: { [dataKey]: bytes.toString('base64') },
     };

@@ -15,6 +15,7 @@ import type { Registry } from 'prom-client';
 import type { OperatorConfig } from '../../platform/config';
 import type { KubeClient } from '../../platform/kube/client';
 import type { Logger } from '../../platform/log';
+import { installationOwner } from '../../platform/kube/owner';
 import type { EventRecorder } from '../../platform/runtime/events';
 import { ServingCertificates } from '../../platform/tls/serving';
 
@@ -59,6 +60,7 @@ export function reportCertificates(deps: ReportCertificateDeps, timings: ReportC
     log: deps.log.child({ module: 'report-certs' }),
     registry: deps.registry,
     events: deps.events,
+    owner: installationOwner(deps.client, deps.config.webhookOwnerClusterRole),
     ...timings,
   });
 }

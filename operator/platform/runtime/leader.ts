@@ -15,6 +15,8 @@
  */
 import type { KubeClient, Lease } from '../kube/client';
 import { isAlreadyExists, isConflict } from '../kube/client';
+import type { V1OwnerReference } from '@kubernetes/client-node';
+import { withOwner, type OwnerLookup } from '../kube/owner';
 import type { Logger } from '../log';
 
 export interface LeaderElectionOptions {
@@ -26,6 +28,8 @@ export interface LeaderElectionOptions {
   renewDeadlineMs: number;
   retryPeriodMs: number;
   log: Logger;
+  /** The installation's owner, named by the Lease so uninstalling removes it (platform/kube/owner.ts). */
+  owner?: OwnerLookup;
   onStartedLeading: () => void;
   onStoppedLeading: () => void;
 }
@@ -122,14 +126,15 @@ export class LeaderElector {
     const { client, namespace, name, identity } = this.options;
     try {
       const lease = await client.getLease(namespace, name);
+      const owner = await this.options.owner?.().catch(() => undefined);
       if (!lease) {
-        await client.createLease(namespace, this.leaseFor(undefined));
+        await client.createLease(namespace, this.leaseFor(undefined, owner));
         return true;
       }
       const holder = lease.spec?.holderIdentity ?? '';
       this.observe(holder, String(lease.spec?.renewTime ?? ''));
       if (holder !== '' && holder !== identity && !this.observedExpired(lease)) return false;
-      await client.replaceLease(namespace, this.leaseFor(lease));
+      await client.replaceLease(namespace, this.leaseFor(lease, owner));
       return true;
     } catch (err) {
       if (!isConflict(err) && !isAlreadyExists(err)) {
@@ -151,7 +156,7 @@ export class LeaderElector {
   }
 
   /** The Lease as this process writes it: renewed if held, taken over otherwise. */
-  private leaseFor(current: Lease | undefined): Lease {
+  private leaseFor(current: Lease | undefined, owner?: V1OwnerReference): Lease {
     const { name, namespace, identity, leaseDurationMs } = this.options;
     const now = microTime();
     const takingOver = current?.spec?.holderIdentity !== identity;
@@ -159,7 +164,7 @@ export class LeaderElector {
     return {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
-      metadata: { ...(current?.metadata ?? {}), name, namespace },
+      metadata: { ...(current?.metadata ?? {}), name, namespace, ownerReferences: withOwner(current?.metadata?.ownerReferences, owner) },
       spec: {
         holderIdentity: identity,
         leaseDurationSeconds: Math.ceil(leaseDurationMs / 1000),

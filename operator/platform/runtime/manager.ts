@@ -11,6 +11,7 @@ import type { OperatorConfig } from '../config';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { collectionPath, isConflict, type KubeClient, type ResourceType } from '../kube/client';
 import type { Informer, InformerFactory, Keep } from '../kube/informer';
+import { installationOwner } from '../kube/owner';
 import type { Logger } from '../log';
 import { LeaderElector } from './leader';
 import type { OperatorMetrics } from './metrics';
@@ -83,6 +84,7 @@ export class Manager {
       renewDeadlineMs: config.renewDeadlineMs,
       retryPeriodMs: config.retryPeriodMs,
       log: options.log,
+      owner: installationOwner(options.client, config.webhookOwnerClusterRole),
       onStartedLeading: () => this.startTerm(),
       onStoppedLeading: () => this.endTerm(),
     });

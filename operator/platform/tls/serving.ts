@@ -18,6 +18,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { Server as TlsServer } from 'node:tls';
 import type { V1Secret } from '@kubernetes/client-node';
+import { withOwner, type OwnerLookup } from '../kube/owner';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { isAlreadyExists, isConflict, type KubeClient } from '../kube/client';
 import type { Logger } from '../log';
@@ -61,6 +62,8 @@ export interface ServingCertificatesOptions {
   secretName: string;
   /** DNS names and IP addresses the serving certificate must cover. */
   hosts: readonly string[];
+  /** The installation's owner, named by the Secret so uninstalling removes it (platform/kube/owner.ts). */
+  owner?: OwnerLookup;
   log: Logger;
   /** Metrics are registered here (or reused when another instance already registered them). */
   registry?: Registry;
@@ -330,6 +333,7 @@ export class ServingCertificates {
   private async write(current: V1Secret | undefined, state: ManagedState): Promise<boolean> {
     const { client, namespace } = this.options;
     const body = secretBody(this.options.secretName, this.options.purpose, state, current);
+    body.metadata = { ...body.metadata, ownerReferences: withOwner(current?.metadata?.ownerReferences, await this.options.owner?.().catch(() => undefined)) };
     try {
       const written = current ? await client.replaceSecret(namespace, body) : await client.createSecret(namespace, body);
       this.adopt(materialOf(managedState(written) ?? state));

@@ -109,6 +109,8 @@ class PodFailure extends Error {
 }
 
 const now = (): string => new Date().toISOString();
+/** Failures before any container could start, which a kubelet retries rather than failing the pod. */
+const SETUP_FAILURES = ['ErrImageNeverPull', 'CreateContainerConfigError', 'FailedMount'];
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 };
 
 export class PodRun {
@@ -264,6 +266,12 @@ export class PodRun {
     if (abort) {
       failure = new PodFailure(abort.reason, abort.message);
     }
+    if (failure && !abort && (this.pod.spec?.restartPolicy ?? 'Always') === 'Always' && SETUP_FAILURES.includes(failure.reason)) {
+      // A kubelet keeps such a pod Pending with its containers waiting, rather than failing it:
+      // a Deployment's ReplicaSet would otherwise replace it at once, again and again.
+      await this.stayPending(failure);
+      return;
+    }
     this.phase = failure ? 'Failed' : 'Succeeded';
     // Whatever never ran is reported as terminated, so the pod's status is complete and final.
     for (const s of [...this.initStatuses, ...this.statuses]) {
@@ -308,6 +316,24 @@ export class PodRun {
       message: failure?.message,
       durationMs: Date.now() - started,
     });
+  }
+
+  private async stayPending(failure: PodFailure): Promise<void> {
+    this.phase = 'Pending';
+    // null drops the state a strategic merge would otherwise keep beside `waiting`.
+    const waiting = (s: ContainerStatus): Record<string, unknown> => ({
+      ...s,
+      ready: false,
+      started: false,
+      state: { waiting: { reason: s.state.terminated?.reason ?? failure.reason, message: s.state.terminated?.message ?? failure.message }, running: null, terminated: null },
+    });
+    this.setCondition('ContainersReady', 'False', 'ContainersNotReady');
+    this.setCondition('Ready', 'False', 'ContainersNotReady');
+    await this.writeStatus({
+      containerStatuses: this.statuses.map(waiting),
+      ...(this.initStatuses.length > 0 ? { initContainerStatuses: this.initStatuses.map(waiting) } : {}),
+    }).catch(() => undefined);
+    this.host.log('pod left pending', { pod: `${this.namespace}/${this.name}`, reason: failure.reason, message: failure.message });
   }
 
   /** Every container's image must be in the map, or the pod fails before anything runs. */
