@@ -13,45 +13,13 @@ import { load } from 'js-yaml';
 import { createTestNamespace, deleteNamespace, kubectl, repoRoot, waitFor } from './support/cluster';
 import { ensureCrds } from './support/crds';
 import { helm } from './support/helm';
-import { buildAndPushImage, inspectImage, mountImage, playImageFromRoot, type MountedImage } from './support/image';
+import { admissionAnswer, chart, fullname, installRelease, leaseName, prepareOperatorImage, privilegedPod, release, releaseLeftovers, releaseNamespace } from './support/helm-release';
 import { requireScanEnvironment, type ScanEnvironment } from './support/scanenv';
-import { imageRepository } from './env/nodeplayer/util';
-
-const chart = path.join(repoRoot(), 'charts', 'securestack');
-const release = 'sshelm';
-const releaseNamespace = 'securestack-helm-test';
-const fullname = `${release}-securestack`;
-const leaseName = 'securestack-controller';
 
 let env: ScanEnvironment;
-let mounted: MountedImage | undefined;
 let imageRef = '';
 let workloads = '';
 const cleanups: Array<() => Promise<void> | void> = [];
-
-/** The values of the first install, as a platform team would pass them (docs/install.md). */
-function installValues(): string[] {
-  const [reference = '', digest] = imageRef.split('@');
-  return [
-    `image.repository=${imageRepository(reference)}`,
-    `image.digest=${digest}`,
-    'replicaCount=2',
-    `scanning.trivyServer=${env.trivyServer}`,
-    `scanning.insecureRegistries={${env.registry}}`,
-    // Fail closed: a webhook that stops answering shows up as refused requests, not as silence.
-    'webhook.failurePolicy=Fail',
-  ];
-}
-
-const privilegedPod = (name: string): string[] => ['run', name, '--image=busybox:1.36', '--privileged=true', '--restart=Never', '--dry-run=server'];
-
-/** Denied, allowed, or not answered (the webhook unreachable under failurePolicy Fail). */
-async function admissionAnswer(namespace: string): Promise<'denied' | 'allowed' | 'unanswered'> {
-  const result = await kubectl(privilegedPod('probe'), { namespace, allowFail: true, timeoutMs: 20_000 });
-  if (result.code === 0) return 'allowed';
-  if (/admission webhook "validate\.securestack\.io" denied the request/.test(result.stderr) && /disallow-privileged/.test(result.stderr)) return 'denied';
-  return 'unanswered';
-}
 
 async function leaseHolder(): Promise<string> {
   const result = await kubectl(['get', 'lease', leaseName, '-o', 'jsonpath={.spec.holderIdentity}'], { namespace: releaseNamespace, allowFail: true });
@@ -82,12 +50,9 @@ describe('the chart installed on the test plane, the operator running from its i
   // Building and pushing the image takes minutes the first time.
   before(async () => {
     env = await requireScanEnvironment();
-    // The same tag image.test.ts pushes: blobs already there make this push quick.
-    const { image, pushed } = buildAndPushImage(`${env.registry}/securestack/operator:test`);
-    imageRef = pushed ?? '';
-    mounted = mountImage(image);
-    cleanups.push(() => mounted?.remove());
-    cleanups.push(playImageFromRoot('helm-install-test', imageRepository(imageRef), mounted, inspectImage(image)));
+    const prepared = prepareOperatorImage(env);
+    imageRef = prepared.imageRef;
+    cleanups.push(prepared.cleanup);
     workloads = await createTestNamespace('helm-workloads', { labels: { 'securestack.io/profile': 'restricted' } });
     cleanups.push(() => deleteNamespace(workloads));
     await helm(['uninstall', release, '--wait'], { namespace: releaseNamespace, allowFail: true });
@@ -103,7 +68,7 @@ describe('the chart installed on the test plane, the operator running from its i
 
   it('installs: two replicas from the image become Ready and the API server calls the webhook through the Service', async (t) => {
     const started = Date.now();
-    await helm(['install', release, chart, '--create-namespace', '--wait', '--timeout', '180s', ...installValues().flatMap((v) => ['--set', v])], { namespace: releaseNamespace, timeoutMs: 200_000 });
+    await installRelease(env, imageRef);
     const installed = Date.now();
     const pods = await operatorPods();
     assert.equal(pods.filter((p) => p.ready).length, 2, JSON.stringify(pods));
@@ -228,25 +193,3 @@ describe('the chart installed on the test plane, the operator running from its i
     assert.equal(await admissionAnswer(workloads), 'allowed');
   });
 });
-
-/**
- * What the release left: every cluster-scoped object (CRDs excepted) whose name or instance label
- * is the release's, and in the release namespace every object of the kinds it creates, apart from
- * what Kubernetes puts in any namespace (the default ServiceAccount, kube-root-ca.crt).
- */
-async function releaseLeftovers(): Promise<string[]> {
-  const left: string[] = [];
-  const clusterKinds = (await kubectl(['api-resources', '--namespaced=false', '--verbs=list', '-o', 'name'])).stdout.split('\n').filter((k) => k && !k.startsWith('customresourcedefinitions') && !k.startsWith('namespaces') && !k.startsWith('componentstatuses'));
-  const clusterObjects = await kubectl(['get', clusterKinds.join(','), '-o', 'json'], { timeoutMs: 60_000 });
-  for (const item of (JSON.parse(clusterObjects.stdout) as { items: Array<{ kind: string; metadata: { name: string; labels?: Record<string, string> } }> }).items) {
-    if (item.metadata.name.includes(release) || item.metadata.labels?.['app.kubernetes.io/instance'] === release) left.push(`${item.kind}/${item.metadata.name}`);
-  }
-  const namespaced = await kubectl(['get', 'deployments,replicasets,pods,services,secrets,configmaps,leases.coordination.k8s.io,serviceaccounts,roles,rolebindings,networkpolicies,poddisruptionbudgets,endpointslices', '-o', 'json'], { namespace: releaseNamespace, allowFail: true });
-  if (namespaced.code === 0) {
-    for (const item of (JSON.parse(namespaced.stdout) as { items: Array<{ kind: string; metadata: { name: string } }> }).items) {
-      const expected = (item.kind === 'ServiceAccount' && item.metadata.name === 'default') || (item.kind === 'ConfigMap' && item.metadata.name === 'kube-root-ca.crt');
-      if (!expected) left.push(`${item.kind}/${releaseNamespace}/${item.metadata.name}`);
-    }
-  }
-  return left;
-}
