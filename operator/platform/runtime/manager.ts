@@ -13,7 +13,7 @@ import { collectionPath, isConflict, type KubeClient, type ResourceType } from '
 import type { Informer, InformerFactory, Keep } from '../kube/informer';
 import type { Logger } from '../log';
 import { LeaderElector } from './leader';
-import type { OperatorMetrics } from './metrics';
+import { zeroSeries, type OperatorMetrics } from './metrics';
 import { ReconcileAborted, keyOf, parseKey, type Reconciler } from './reconciler';
 import { WorkQueue } from './workqueue';
 
@@ -73,6 +73,8 @@ export class Manager {
 
   constructor(private readonly options: ManagerOptions) {
     for (const reconciler of options.reconcilers) this.reconcilers.set(reconciler.type.kind, reconciler);
+    // The first reconcile error must be an increase: the error-rate panel and alert read rate().
+    zeroSeries(options.metrics.reconcileTotal, [...this.reconcilers.keys()].map((kind) => ({ kind, result: 'error' })));
     const { config } = options;
     this.elector = new LeaderElector({
       client: options.client,
