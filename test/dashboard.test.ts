@@ -60,6 +60,15 @@ describe('the Grafana dashboard', () => {
     }
   });
 
+  it('docs/observability.md describes every panel with its queries', () => {
+    const doc = readFileSync(path.join(root, 'docs', 'observability.md'), 'utf8');
+    for (const panel of dataPanels(dashboard)) {
+      assert.ok(doc.includes(`| ${panel.title} | ${panel.description ?? ''} |`), `docs/observability.md has a row for the panel "${panel.title}" with its description`);
+      // In a Markdown table a | inside code is written \|.
+      for (const target of panel.targets ?? []) assert.ok(doc.includes(`\`${target.expr.replace(/\|/g, '\\|')}\``), `docs/observability.md shows ${panel.title} ${target.refId}: ${target.expr}`);
+    }
+  });
+
   it('the metric checker finds names, regular expressions and unknown metrics', () => {
     const exported = new Set(['securestack_a_total', 'securestack_webhook_x', 'securestack_report_x']);
     assert.deepEqual(metricsIn('sum by (job, le) (rate(securestack_a_total{job=~"$job", result="x"}[$__rate_interval])) / up'), ['securestack_a_total', 'up']);

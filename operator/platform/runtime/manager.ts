@@ -193,6 +193,8 @@ export class Manager {
     metrics.leader.set(1);
     metrics.leaderTransitions.inc({ event: 'started' });
     const queue = new WorkQueue({ onDepthChange: (depth) => metrics.queueDepth.set({ queue: queueName }, depth) });
+    // Idle workers take keys before they queue, so the depth may never change: show 0 from the start.
+    metrics.queueDepth.set({ queue: queueName }, queue.depth);
     const abort = new AbortController();
     const resyncTimer = setInterval(() => this.resync(), config.resyncPeriodMs);
     resyncTimer.unref();
