@@ -300,7 +300,7 @@ void test('helm lint and template render the hardened Deployment', () => {
   const out = runHelm(['template', 'rel', chart, '--namespace', 'sec', '--kube-version', '1.36.1']);
   const objects = yaml.loadAll(out).filter((o): o is K8sObject => typeof o === 'object' && o !== null);
   const kinds = objects.map((o) => o.kind).sort();
-  assert.deepEqual(kinds, ['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'Service', 'ServiceAccount']);
+  assert.deepEqual(kinds, ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'Deployment', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'Service', 'ServiceAccount']);
   for (const o of objects.filter((x) => !x.kind.startsWith('Cluster'))) assert.equal(o.metadata.namespace, 'sec', `${o.kind} namespace`);
 
   const deploy = objects.find((o) => o.kind === 'Deployment');
@@ -349,7 +349,7 @@ void test('helm lint and template render the hardened Deployment', () => {
   const minimal = runHelm(['template', 'rel', chart, '--kube-version', '1.36.1', '--set', 'rbac.create=false', '--set', 'serviceAccount.create=false', '--set', 'podDisruptionBudget.enabled=false']);
   assert.deepEqual(
     yaml.loadAll(minimal).filter((o): o is K8sObject => typeof o === 'object' && o !== null).map((o) => o.kind).sort(),
-    ['Deployment', 'Service', 'Service'],
+    ['ConfigMap', 'Deployment', 'Service', 'Service'],
   );
 });
 
@@ -878,7 +878,7 @@ void test('values.schema.json admits the defaults and refuses a bad value with a
     { ok: ['monitoring.prometheusRule.certificateWarningDays=1', 'monitoring.prometheusRule.certificateWarningDays=365'], bad: 'monitoring.prometheusRule.certificateWarningDays=366', message: /at '\/monitoring\/prometheusRule\/certificateWarningDays': maximum: got 366, want 365/ },
     { ok: ['monitoring.prometheusRule.certificateCriticalDays=1'], bad: 'monitoring.prometheusRule.certificateCriticalDays=0', message: /at '\/monitoring\/prometheusRule\/certificateCriticalDays': minimum: got 0, want 1/ },
     { ok: ['monitoring.prometheusRule.complianceScoreDrop=0', 'monitoring.prometheusRule.complianceScoreDrop=100'], bad: 'monitoring.prometheusRule.complianceScoreDrop=101', message: /at '\/monitoring\/prometheusRule\/complianceScoreDrop': maximum: got 101, want 100/ },
-    { ok: ['monitoring.prometheusRule.scanQueueThreshold=0', 'monitoring.prometheusRule.scanQueueThreshold=1000000'], bad: 'monitoring.prometheusRule.scanQueueThreshold=1000001', message: /at '\/monitoring\/prometheusRule\/scanQueueThreshold': maximum: got 1000001, want 1000000/ },
+    { ok: ['monitoring.prometheusRule.scanQueueThreshold=0', 'monitoring.prometheusRule.scanQueueThreshold=1000000'], bad: 'monitoring.prometheusRule.scanQueueThreshold=1000001', message: /at '\/monitoring\/prometheusRule\/scanQueueThreshold': maximum/ },
     { ok: ['monitoring.prometheusRule.scanFailureThreshold=0'], bad: 'monitoring.prometheusRule.scanFailureThreshold=-1', message: /at '\/monitoring\/prometheusRule\/scanFailureThreshold': minimum: got -1, want 0/ },
     { ok: ['monitoring.prometheusRule.failOpenThreshold=1000000'], bad: 'monitoring.prometheusRule.failOpenThreshold=1000001', message: /at '\/monitoring\/prometheusRule\/failOpenThreshold': maximum/ },
     { ok: ['monitoring.prometheusRule.fixableCriticalThreshold=1000000'], bad: 'monitoring.prometheusRule.fixableCriticalThreshold=1000001', message: /at '\/monitoring\/prometheusRule\/fixableCriticalThreshold': maximum/ },
