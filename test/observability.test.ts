@@ -53,8 +53,8 @@ interface AlertRule {
 }
 
 /** The rule groups of the PrometheusRule helm renders (release securestack, its defaults). */
-function renderedRuleGroups(): { name: string; rules: AlertRule[] }[] {
-  const out = run(requireTool('helm'), ['template', 'securestack', chart, '--namespace', 'securestack-system', '--kube-version', '1.36.1', '--set', 'monitoring.prometheusRule.enabled=true', '--show-only', 'templates/prometheusrule.yaml']);
+function renderedRuleGroups(namespace = 'securestack-system'): { name: string; rules: AlertRule[] }[] {
+  const out = run(requireTool('helm'), ['template', 'securestack', chart, '--namespace', namespace, '--kube-version', '1.36.1', '--set', 'monitoring.prometheusRule.enabled=true', '--show-only', 'templates/prometheusrule.yaml']);
   const rule = yaml.load(out) as { kind: string; spec: { groups: { name: string; rules: AlertRule[] }[] } };
   assert.equal(rule.kind, 'PrometheusRule');
   return rule.spec.groups;
@@ -278,7 +278,8 @@ describe('the dashboard and the alerts on a real Prometheus scraping the operato
 
     // Every alert expression evaluates; in this healthy cluster exactly one fires: the running
     // image has fixable critical vulnerabilities, as many as its ImageScan counts.
-    const rules = renderedRuleGroups().flatMap((group) => group.rules);
+    // Rendered for a release in the operator's namespace, which Prometheus puts on the target.
+    const rules = renderedRuleGroups(home).flatMap((group) => group.rules);
     const firing: string[] = [];
     for (const rule of rules) {
       const answer = await server.query(rule.expr);
