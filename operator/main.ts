@@ -11,6 +11,7 @@ import { ConfigError, loadConfig, type ControllerName, type OperatorConfig } fro
 import type { Reconciler } from './platform/runtime/reconciler';
 import { ImageScanReconciler } from './features/scan/imagescan';
 import { WorkloadIndex, WorkloadReconciler, podWatch } from './features/scan/workloads';
+import { runningFindingsGauge, runningImageFindings } from './features/scan/running-findings';
 import { KubeClient, collectionPath } from './platform/kube/client';
 import { RegistryClient } from './platform/registry';
 import { createLogger, type Logger } from './platform/log';
@@ -127,6 +128,7 @@ async function main(): Promise<void> {
     excludeNamespaces: [...config.workloadExcludeNamespaces, config.namespace],
     podSelector: config.workloadPodSelector,
   }, (pods) => scanMetrics.workloadPods.set(pods));
+  runningFindingsGauge(metrics.registry, () => runningImageFindings(workloads, (namespace) => cachedImageScans(informers, namespace)));
   // Health first: while admission waits (for cert-manager's certificate, say) the pod is alive
   // but not ready, instead of crash-looping.
   let readiness = (): { ok: boolean; reason: string } => ({ ok: false, reason: 'starting' });

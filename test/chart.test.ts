@@ -300,7 +300,7 @@ void test('helm lint and template render the hardened Deployment', () => {
   const out = runHelm(['template', 'rel', chart, '--namespace', 'sec', '--kube-version', '1.36.1']);
   const objects = yaml.loadAll(out).filter((o): o is K8sObject => typeof o === 'object' && o !== null);
   const kinds = objects.map((o) => o.kind).sort();
-  assert.deepEqual(kinds, ['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'Service', 'ServiceAccount']);
+  assert.deepEqual(kinds, ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'Deployment', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'Service', 'ServiceAccount']);
   for (const o of objects.filter((x) => !x.kind.startsWith('Cluster'))) assert.equal(o.metadata.namespace, 'sec', `${o.kind} namespace`);
 
   const deploy = objects.find((o) => o.kind === 'Deployment');
@@ -349,7 +349,7 @@ void test('helm lint and template render the hardened Deployment', () => {
   const minimal = runHelm(['template', 'rel', chart, '--kube-version', '1.36.1', '--set', 'rbac.create=false', '--set', 'serviceAccount.create=false', '--set', 'podDisruptionBudget.enabled=false']);
   assert.deepEqual(
     yaml.loadAll(minimal).filter((o): o is K8sObject => typeof o === 'object' && o !== null).map((o) => o.kind).sort(),
-    ['Deployment', 'Service', 'Service'],
+    ['ConfigMap', 'Deployment', 'Service', 'Service'],
   );
 });
 
@@ -875,6 +875,17 @@ void test('values.schema.json admits the defaults and refuses a bad value with a
     { ok: ['operator.controllers={scheduledscan,imagescan}'], bad: 'operator.controllers={cronjob}', message: /at '\/operator\/controllers\/0'/ },
     { ok: ['image.digest=sha256:' + 'a'.repeat(64)], bad: 'image.digest=sha256:abc', message: /at '\/image\/digest'/ },
     { ok: ['compliance.openReports=off'], bad: 'operator.wrokers=3', message: /at '\/operator': additional properties 'wrokers' not allowed/ },
+    { ok: ['monitoring.prometheusRule.certificateWarningDays=1', 'monitoring.prometheusRule.certificateWarningDays=365'], bad: 'monitoring.prometheusRule.certificateWarningDays=366', message: /at '\/monitoring\/prometheusRule\/certificateWarningDays': maximum: got 366, want 365/ },
+    { ok: ['monitoring.prometheusRule.certificateCriticalDays=1'], bad: 'monitoring.prometheusRule.certificateCriticalDays=0', message: /at '\/monitoring\/prometheusRule\/certificateCriticalDays': minimum: got 0, want 1/ },
+    { ok: ['monitoring.prometheusRule.complianceScoreDrop=0', 'monitoring.prometheusRule.complianceScoreDrop=100'], bad: 'monitoring.prometheusRule.complianceScoreDrop=101', message: /at '\/monitoring\/prometheusRule\/complianceScoreDrop': maximum: got 101, want 100/ },
+    { ok: ['monitoring.prometheusRule.scanQueueThreshold=0', 'monitoring.prometheusRule.scanQueueThreshold=1000000'], bad: 'monitoring.prometheusRule.scanQueueThreshold=1000001', message: /at '\/monitoring\/prometheusRule\/scanQueueThreshold': maximum/ },
+    { ok: ['monitoring.prometheusRule.scanFailureThreshold=0'], bad: 'monitoring.prometheusRule.scanFailureThreshold=-1', message: /at '\/monitoring\/prometheusRule\/scanFailureThreshold': minimum: got -1, want 0/ },
+    { ok: ['monitoring.prometheusRule.failOpenThreshold=1000000'], bad: 'monitoring.prometheusRule.failOpenThreshold=1000001', message: /at '\/monitoring\/prometheusRule\/failOpenThreshold': maximum/ },
+    { ok: ['monitoring.prometheusRule.fixableCriticalThreshold=1000000'], bad: 'monitoring.prometheusRule.fixableCriticalThreshold=1000001', message: /at '\/monitoring\/prometheusRule\/fixableCriticalThreshold': maximum/ },
+    { ok: ['monitoring.prometheusRule.noLeaderFor=1h30m', 'monitoring.prometheusRule.complianceScoreWindow=7d'], bad: 'monitoring.prometheusRule.noLeaderFor=5 minutes', message: /at '\/monitoring\/prometheusRule\/noLeaderFor'/ },
+    { ok: ['monitoring.serviceMonitor.scrapeTimeout=10s'], bad: 'monitoring.serviceMonitor.interval=30', message: /at '\/monitoring\/serviceMonitor\/interval'/ },
+    { ok: ['monitoring.dashboard.namespace=grafana'], bad: 'monitoring.dashboard.namespace=Grafana', message: /at '\/monitoring\/dashboard\/namespace'/ },
+    { ok: ['monitoring.serviceMonitor.enabled=true'], bad: 'monitoring.serviceMonitor.enable=true', message: /at '\/monitoring\/serviceMonitor': additional properties 'enable' not allowed/ },
   ];
   for (const { ok, bad, message } of cases) {
     for (const good of ok) assert.equal(render(good).status, 0, `${good} should render: ${render(good).output.slice(-300)}`);
@@ -894,4 +905,99 @@ void test('charts/securestack/README.md is the rendering of values.yaml, and eve
   // The `# --` comment wins, continuation lines included; a plain comment above it is not part of it.
   const comments = valueComments('# a note\n# -- First line\n# second line.\nkey: 1\nparent:\n  # -- Nested.\n  child: x\nplain: 2\n');
   assert.deepEqual([...comments.entries()], [['key', 'First line second line.'], ['parent.child', 'Nested.']]);
+});
+
+// ---- monitoring: ServiceMonitor, PrometheusRule, dashboard ConfigMap ----------------------------
+
+interface MonitoringObject extends K8sObject {
+  apiVersion: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  data?: Record<string, string>;
+}
+
+function monitoringObjects(...sets: string[]): MonitoringObject[] {
+  return (render(...sets) as unknown as MonitoringObject[]).filter((o) => ['ServiceMonitor', 'PrometheusRule'].includes(o.kind) || (o.kind === 'ConfigMap' && o.metadata.name.endsWith('-dashboard')));
+}
+
+void test('ServiceMonitor and PrometheusRule render only when enabled; the dashboard ConfigMap by default', () => {
+  assert.ok(helm, 'helm is missing: `npm test` builds it with test/env/build.sh and sets $HELM, or put helm on PATH');
+  assert.deepEqual(monitoringObjects().map((o) => o.kind), ['ConfigMap']);
+  assert.deepEqual(monitoringObjects('monitoring.dashboard.enabled=false'), []);
+  const all = monitoringObjects('monitoring.serviceMonitor.enabled=true', 'monitoring.prometheusRule.enabled=true');
+  assert.deepEqual(all.map((o) => `${o.apiVersion} ${o.kind}`).sort(), ['monitoring.coreos.com/v1 PrometheusRule', 'monitoring.coreos.com/v1 ServiceMonitor', 'v1 ConfigMap']);
+});
+
+void test('the ServiceMonitor scrapes the Service\'s metrics port with the values given', () => {
+  const service = render().find((o) => o.kind === 'Service' && o.metadata.name === 'rel-securestack') as unknown as { metadata: { labels: Record<string, string> }; spec: { ports: { name: string }[] } } | undefined;
+  assert.ok(service?.spec.ports.some((port) => port.name === 'metrics'), 'the Service has a metrics port');
+  const defaults = monitoringObjects('monitoring.serviceMonitor.enabled=true').find((o) => o.kind === 'ServiceMonitor');
+  const spec = defaults?.spec as { selector: { matchLabels: Record<string, string> }; namespaceSelector: { matchNames: string[] }; endpoints: Record<string, unknown>[] };
+  for (const [key, value] of Object.entries(spec.selector.matchLabels)) assert.equal(service?.metadata.labels[key], value, `the selector matches the Service (${key})`);
+  assert.deepEqual(spec.namespaceSelector, { matchNames: ['sec'] });
+  assert.deepEqual(spec.endpoints, [{ port: 'metrics', path: '/metrics', interval: '30s', honorLabels: true }]);
+  const relabel = { sourceLabels: ['__meta_kubernetes_pod_node_name'], targetLabel: 'node' };
+  const drop = { sourceLabels: ['__name__'], regex: 'go_.*', action: 'drop' };
+  const custom = monitoringObjects('monitoring.serviceMonitor.enabled=true', 'monitoring.serviceMonitor.interval=1m', 'monitoring.serviceMonitor.scrapeTimeout=20s', 'monitoring.serviceMonitor.honorLabels=false',
+    'monitoring.serviceMonitor.labels.release=kps', `json:monitoring.serviceMonitor.relabelings=${JSON.stringify([relabel])}`, `json:monitoring.serviceMonitor.metricRelabelings=${JSON.stringify([drop])}`).find((o) => o.kind === 'ServiceMonitor');
+  assert.equal(custom?.metadata.labels?.release, 'kps');
+  assert.deepEqual((custom?.spec as typeof spec).endpoints, [{ port: 'metrics', path: '/metrics', interval: '1m', scrapeTimeout: '20s', honorLabels: false, relabelings: [relabel], metricRelabelings: [drop] }]);
+});
+
+interface RenderedAlert {
+  alert: string;
+  expr: string;
+  for?: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+function renderedAlerts(...sets: string[]): RenderedAlert[] {
+  const rule = monitoringObjects('monitoring.prometheusRule.enabled=true', ...sets).find((o) => o.kind === 'PrometheusRule');
+  return ((rule?.spec as { groups: { rules: RenderedAlert[] }[] } | undefined)?.groups ?? []).flatMap((group) => group.rules);
+}
+
+void test('the PrometheusRule\'s alerts select the release\'s job and take their thresholds from values', () => {
+  const names = ['SecureStackWebhookUnavailable', 'SecureStackWebhookFailingOpen', 'SecureStackCertificateExpiring', 'SecureStackCertificateExpiryCritical', 'SecureStackScansFailing', 'SecureStackScanQueueBacklog', 'SecureStackFixableCriticalInRunningImages', 'SecureStackComplianceScoreDropped', 'SecureStackNoLeader'];
+  const defaults = renderedAlerts();
+  assert.deepEqual(defaults.map((a) => a.alert), names);
+  for (const alert of defaults) {
+    assert.match(alert.expr, /job="rel-securestack"/, `${alert.alert} selects the ServiceMonitor's job`);
+    assert.ok(['critical', 'warning'].includes(alert.labels.severity ?? ''), alert.alert);
+    assert.equal(alert.annotations.runbook_url, `https://github.com/securestack/securestack/blob/main/docs/observability.md#${alert.alert.toLowerCase()}`);
+  }
+  const custom = renderedAlerts('monitoring.prometheusRule.webhookUnavailableFor=2m', 'monitoring.prometheusRule.failOpenThreshold=3', 'monitoring.prometheusRule.certificateWarningDays=30',
+    'monitoring.prometheusRule.certificateCriticalDays=7', 'monitoring.prometheusRule.scanFailureThreshold=5', 'monitoring.prometheusRule.scanQueueThreshold=50', 'monitoring.prometheusRule.scanQueueFor=1h',
+    'monitoring.prometheusRule.fixableCriticalThreshold=2', 'monitoring.prometheusRule.complianceScoreDrop=25', 'monitoring.prometheusRule.complianceScoreWindow=7d', 'monitoring.prometheusRule.noLeaderFor=10m',
+    'monitoring.prometheusRule.runbookBaseURL=https://wiki.example/securestack', 'monitoring.prometheusRule.alertLabels.team=platform');
+  const byName = new Map(custom.map((a) => [a.alert, a]));
+  assert.equal(byName.get('SecureStackWebhookUnavailable')?.for, '2m');
+  assert.match(byName.get('SecureStackWebhookFailingOpen')?.expr ?? '', /\[10m\]\)\) > 3$/);
+  assert.match(byName.get('SecureStackCertificateExpiring')?.expr ?? '', /< 30 \* 86400$/);
+  assert.match(byName.get('SecureStackCertificateExpiryCritical')?.expr ?? '', /< 7 \* 86400$/);
+  assert.match(byName.get('SecureStackScansFailing')?.expr ?? '', /\[30m\]\)\) > 5$/);
+  assert.match(byName.get('SecureStackScanQueueBacklog')?.expr ?? '', /> 50$/);
+  assert.equal(byName.get('SecureStackScanQueueBacklog')?.for, '1h');
+  assert.match(byName.get('SecureStackFixableCriticalInRunningImages')?.expr ?? '', /> 2$/);
+  assert.match(byName.get('SecureStackComplianceScoreDropped')?.expr ?? '', /\[7d\]\) - .* > 25$/);
+  assert.equal(byName.get('SecureStackNoLeader')?.for, '10m');
+  for (const alert of custom) {
+    assert.equal(alert.labels.team, 'platform', `${alert.alert} carries alertLabels`);
+    assert.ok(alert.annotations.runbook_url?.startsWith('https://wiki.example/securestack#'), alert.alert);
+  }
+  // Without the webhook, no webhook alerts.
+  assert.deepEqual(renderedAlerts('webhook.enabled=false').map((a) => a.alert), names.filter((name) => !name.startsWith('SecureStackWebhook')));
+});
+
+void test('the dashboard ConfigMap holds the dashboard JSON with the sidecar label, namespace and annotations from values', () => {
+  const dashboard = readFileSync(path.join(chart, 'dashboards', 'securestack.json'), 'utf8');
+  const configMap = monitoringObjects()[0];
+  assert.equal(configMap?.metadata.name, 'rel-securestack-dashboard');
+  assert.equal(configMap.metadata.namespace, 'sec');
+  assert.equal(configMap.metadata.labels?.grafana_dashboard, '1');
+  assert.deepEqual(JSON.parse(configMap.data?.['securestack.json'] ?? '{}'), JSON.parse(dashboard), 'the data is the dashboard file, untouched by the template engine');
+  const custom = monitoringObjects('monitoring.dashboard.namespace=grafana', 'monitoring.dashboard.labelKey=dashboards.example/load', 'monitoring.dashboard.labelValue=yes', 'monitoring.dashboard.annotations.grafana_folder=Security')[0];
+  assert.equal(custom?.metadata.namespace, 'grafana');
+  assert.equal(custom.metadata.labels?.['dashboards.example/load'], 'yes');
+  assert.equal(custom.metadata.labels?.grafana_dashboard, undefined);
+  assert.deepEqual(custom.metadata.annotations, { grafana_folder: 'Security' });
 });

@@ -192,6 +192,15 @@ describe('prerequisite step', () => {
     assertNothingStarted(farm, r);
   });
 
+  it('names promtool and prometheus, which test/observability.test.ts runs, with their Debian package', () => {
+    const farm = makeFarm(['promtool', 'prometheus']);
+    const r = run(farm, [prereqs]);
+    assert.equal(r.code, MISSING_EXIT_CODE, r.stderr);
+    assert.match(r.stderr, /- prometheus,promtool missing \(Debian package prometheus\)/);
+    assert.match(r.stderr, /install them with: apt-get install -y prometheus$/m);
+    assertNothingStarted(farm, r);
+  });
+
   it('prefixes sudo for a user who is not root, and says where the packages come from without apt-get', () => {
     const farm = makeFarm(['redis-server', 'apt-get'], { id: 'case "$1" in -u) echo 1000;; *) echo uid=1000;; esac' });
     const r = run(farm, [prereqs], { SECURESTACK_INSTALL_PREREQS: 'auto' });

@@ -38,6 +38,7 @@ declare -A debian_package=(
   [buildah]=buildah                 # builds the image from the Dockerfile without a Docker engine (image.sh)
   [mmdebstrap]=mmdebstrap           # the image's Debian root file system (image.sh)
   [unshare]=util-linux [chroot]=coreutils  # run the image read-only as its user (test/support/image.ts)
+  [promtool]=prometheus [prometheus]=prometheus  # check the alert rules and run the dashboard's queries (test/observability.test.ts; ADR 0023)
 )
 # Commands that are not Debian packages of this project's kind, with how to get them.
 # Node: package.json's engines is what SecureStack runs on. The machine's own Node only has to run

@@ -96,3 +96,11 @@ tell), so a bad value stops `helm install` instead of crash-looping the pods.
 {{- fail (printf "webhook.timeoutSeconds must be between 1 and 30 (the API's limit), got %v" .Values.webhook.timeoutSeconds) -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+A Prometheus alert template action: "$value | humanize" becomes that expression between double
+braces in the rendered rule. Built from brace codes (123, 125) so Helm does not read it as its own.
+*/}}
+{{- define "securestack.prom" -}}
+{{- printf "%c%c %s %c%c" 123 123 . 125 125 -}}
+{{- end -}}

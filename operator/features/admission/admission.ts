@@ -10,7 +10,7 @@ import { describeViolation, evaluatePolicy, subjectOf, type CachedVerdict, type 
 import type { Operation } from '../../engine/match';
 import { TemplateVerdictCache, controlledObject, templateHash } from '../../engine/template-verdicts';
 import type { KubeObject } from '../../engine/types';
-import type { AdmissionMetrics } from './metrics';
+import type { AdmissionMetrics, FailOpenReason } from './metrics';
 
 export interface AdmissionRequest {
   uid: string;
@@ -193,7 +193,7 @@ export class AdmissionHandler {
   }
 
   /** Evaluation could not finish: failurePolicy decides, and every fail-open is counted. */
-  private failure(request: AdmissionRequest, reason: string, detail: string): { response: AdmissionResponse; decision: string } {
+  private failure(request: AdmissionRequest, reason: FailOpenReason, detail: string): { response: AdmissionResponse; decision: string } {
     if (this.options.failurePolicy === 'Ignore') {
       this.options.metrics.failOpen.inc({ reason });
       return {

@@ -4,6 +4,11 @@
  * sets. (The policies' own metrics are the audit's: features/audit/metrics.ts.)
  */
 import { Counter, Histogram, type Registry } from 'prom-client';
+import { zeroSeries } from '../../platform/runtime/metrics';
+
+/** Why a request was admitted (or refused, under failurePolicy Fail) without a full evaluation. */
+export const failOpenReasons = ['not-ready', 'deadline', 'error'] as const;
+export type FailOpenReason = (typeof failOpenReasons)[number];
 
 export interface AdmissionMetrics {
   requests: Counter<'decision' | 'mode' | 'kind' | 'operation'>;
@@ -15,7 +20,7 @@ export interface AdmissionMetrics {
 
 export function createAdmissionMetrics(registry: Registry): AdmissionMetrics {
   const registers = [registry];
-  return {
+  const metrics: AdmissionMetrics = {
     requests: new Counter({
       name: 'securestack_admission_requests_total',
       help: 'AdmissionReviews answered, by decision (allow, warn, deny, error), the mode that decided it (Enforce, Warn, Audit, None), kind and operation.',
@@ -48,4 +53,7 @@ export function createAdmissionMetrics(registry: Registry): AdmissionMetrics {
       registers,
     }),
   };
+  // The first fail-open must be an increase: the alert on it reads increase() (runtime/metrics.ts).
+  zeroSeries(metrics.failOpen, failOpenReasons.map((reason) => ({ reason })));
+  return metrics;
 }

@@ -4,6 +4,9 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
+/** How a delivery ended. */
+export type DeliveryResult = 'delivered' | 'failed' | 'refused' | 'dropped';
+
 export interface NotifyMetrics {
   /** Deliveries that ended, by result: delivered, failed (attempts exhausted), refused, dropped. */
   deliveries: Counter<'receiver' | 'result'>;

@@ -18,7 +18,8 @@ import { backoffDelay, type BackoffPolicy } from './backoff';
 import { ReceiverClient, type AttemptOutcome } from './client';
 import type { NotificationEvent, NotificationEventType, Notifier } from './events';
 import type { KeySource } from './keys';
-import type { NotifyMetrics } from './metrics';
+import type { DeliveryResult, NotifyMetrics } from './metrics';
+import { zeroSeries } from '../../platform/runtime/metrics';
 import { DeliveryQueue, IdFifo, type Delivery } from './queue';
 import type { ReceiverConfig } from './receivers';
 import type { DeliveryStore, ShardState } from './shards';
@@ -104,6 +105,8 @@ export class WebhookNotifier implements Notifier {
       });
       const target: Target = { config, client, ready: new IdFifo(), inFlight: 0, failing: false };
       this.targets.set(config.name, target);
+      // Each receiver's first failure must be an increase (runtime/metrics.ts).
+      zeroSeries(options.metrics.deliveries, (['delivered', 'failed', 'refused', 'dropped'] satisfies DeliveryResult[]).map((result) => ({ receiver: config.name, result })));
       for (const type of config.events) this.byType.set(type, [...(this.byType.get(type) ?? []), target]);
       // A receiver whose URL is refused outright says so at start, not at its first event.
       const refused = client.preflight();
@@ -275,7 +278,7 @@ export class WebhookNotifier implements Notifier {
     }
   }
 
-  private finish(delivery: Delivery, result: 'delivered' | 'refused' | 'failed' | 'dropped'): void {
+  private finish(delivery: Delivery, result: DeliveryResult): void {
     this.queue.remove(delivery.id, result === 'delivered');
     this.options.metrics.deliveries.inc({ receiver: delivery.receiver, result });
     this.changed();

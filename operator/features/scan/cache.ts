@@ -9,6 +9,7 @@
 import Redis from 'ioredis';
 import type { Counter, Gauge } from 'prom-client';
 import type { Logger } from '../../platform/log';
+import { zeroSeries } from '../../platform/runtime/metrics';
 
 export interface CacheKey {
   digest: string;
@@ -137,6 +138,7 @@ export class FallbackCache implements ScanCache {
     private readonly metrics: CacheMetrics,
     private readonly log: Logger,
   ) {
+    zeroLookups(metrics, ['redis', 'memory']);
     this.redis = new Redis(options.url, {
       lazyConnect: false,
       // Fail fast while disconnected instead of queueing commands for later.
@@ -250,7 +252,9 @@ export class MemoryCache implements ScanCache {
   constructor(
     private readonly memory: MemoryLru,
     private readonly metrics: CacheMetrics,
-  ) {}
+  ) {
+    zeroLookups(metrics, ['memory']);
+  }
 
   async get(key: CacheKey): Promise<CachedResult | undefined> {
     const value = await this.memory.get(key);
@@ -265,4 +269,9 @@ export class MemoryCache implements ScanCache {
   close(): Promise<void> {
     return this.memory.close();
   }
+}
+
+/** Hits and misses start at 0 for each backend, so the hit rate exists before the first hit. */
+function zeroLookups(metrics: CacheMetrics, backends: readonly string[]): void {
+  zeroSeries(metrics.requests, backends.flatMap((backend) => [{ backend, result: 'hit' }, { backend, result: 'miss' }]));
 }

@@ -4,6 +4,7 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { CacheMetrics } from './cache';
+import { zeroSeries } from '../../platform/runtime/metrics';
 
 export interface ScanMetrics extends CacheMetrics {
   imageVulnerabilities: Gauge<'namespace' | 'image' | 'digest' | 'severity'>;
@@ -18,7 +19,7 @@ export interface ScanMetrics extends CacheMetrics {
 
 export function createScanMetrics(registry: Registry): ScanMetrics {
   const registers = [registry];
-  return {
+  const metrics: ScanMetrics = {
     imageVulnerabilities: new Gauge({
       name: 'securestack_image_vulnerabilities',
       help: 'Vulnerabilities found in a scanned image, by severity.',
@@ -77,4 +78,7 @@ export function createScanMetrics(registry: Registry): ScanMetrics {
       registers,
     }),
   };
+  // The first failed scan must be an increase: the alert on it reads increase() (runtime/metrics.ts).
+  zeroSeries(metrics.scansTotal, ['completed', 'cached', 'failed'].map((result) => ({ result })));
+  return metrics;
 }

@@ -22,6 +22,7 @@ import { writeStatus } from '../../platform/runtime/status';
 import { dueRun, requeueDelay, type DueRun } from './due';
 import { findingKey, readFindings, storeFindings, type FindingsSnapshot } from './findings-store';
 import type { RunResult, ScheduleMetrics } from './metrics';
+import { zeroSeries } from '../../platform/runtime/metrics';
 import { groupRuns, runKind, runName, runObjects, type Run, type RunObject } from './runs';
 import { checkSchedule } from './validate';
 
@@ -107,6 +108,9 @@ export class ScheduledScanReconciler implements Reconciler {
       }
     }
     const next = scheduledScan.spec.suspend ? undefined : due.next;
+    // The first run, failure or missed time must show as an increase (runtime/metrics.ts zeroSeries).
+    zeroSeries(this.deps.metrics.missed, [labels]);
+    zeroSeries(this.deps.metrics.runs, (['succeeded', 'failed'] satisfies RunResult[]).map((result) => ({ ...labels, result })));
     if (next === undefined) this.deps.metrics.nextRun.remove(labels);
     else this.deps.metrics.nextRun.set(labels, Math.floor(next / 1000));
     await this.writeSchedule(scheduledScan, context, status, active, next, verdict.timeZone);

@@ -14,7 +14,7 @@ import type { Informer, InformerFactory, Keep } from '../kube/informer';
 import { installationOwner } from '../kube/owner';
 import type { Logger } from '../log';
 import { LeaderElector } from './leader';
-import type { OperatorMetrics } from './metrics';
+import { zeroSeries, type OperatorMetrics } from './metrics';
 import { ReconcileAborted, keyOf, parseKey, type Reconciler } from './reconciler';
 import { WorkQueue } from './workqueue';
 
@@ -74,6 +74,8 @@ export class Manager {
 
   constructor(private readonly options: ManagerOptions) {
     for (const reconciler of options.reconcilers) this.reconcilers.set(reconciler.type.kind, reconciler);
+    // The first reconcile error must be an increase: the error-rate panel and alert read rate().
+    zeroSeries(options.metrics.reconcileTotal, [...this.reconcilers.keys()].map((kind) => ({ kind, result: 'error' })));
     const { config } = options;
     this.elector = new LeaderElector({
       client: options.client,
@@ -193,6 +195,8 @@ export class Manager {
     metrics.leader.set(1);
     metrics.leaderTransitions.inc({ event: 'started' });
     const queue = new WorkQueue({ onDepthChange: (depth) => metrics.queueDepth.set({ queue: queueName }, depth) });
+    // Idle workers take keys before they queue, so the depth may never change: show 0 from the start.
+    metrics.queueDepth.set({ queue: queueName }, queue.depth);
     const abort = new AbortController();
     const resyncTimer = setInterval(() => this.resync(), config.resyncPeriodMs);
     resyncTimer.unref();

@@ -72,3 +72,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Opera
     }),
   };
 }
+
+/**
+ * Creates counter series at 0 for label values known up front. A series born at 1 makes
+ * `increase()` and `rate()` miss its first event (Prometheus has no earlier sample), so an alert
+ * on the first failure would never fire, and a dashboard shows "No data" where 0 is the answer.
+ */
+export function zeroSeries<T extends string>(counter: Counter<T>, labelSets: ReadonlyArray<Partial<Record<T, string>>>): void {
+  for (const labels of labelSets) counter.inc(labels, 0);
+}
