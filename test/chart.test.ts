@@ -23,6 +23,7 @@ import { ConfigError, loadConfig } from '../operator/platform/config';
 import { webhookHosts } from '../operator/features/admission';
 import { listableKindList } from '../operator/engine/inventory';
 import { parseReceivers } from '../operator/features/notify/receivers';
+import { findHelm, HELM_MISSING } from './support/helm';
 
 // Compiled to dist/test/, two levels below the repo root.
 const root = path.resolve(__dirname, '..', '..');
@@ -274,11 +275,6 @@ void test('values.yaml defaults harden the pod', () => {
   assert.ok(['Ignore', 'Fail'].includes(String((v.webhook as Record<string, unknown>).failurePolicy)));
 });
 
-function findHelm(): string | undefined {
-  const candidates = [process.env.HELM, ...(process.env.PATH ?? '').split(path.delimiter).map((d) => path.join(d, 'helm'))];
-  return candidates.find((c): c is string => c !== undefined && c !== '' && existsSync(c));
-}
-
 const helm = findHelm();
 
 function runHelm(args: string[]): string {
@@ -295,7 +291,7 @@ interface K8sObject {
 }
 
 void test('helm lint and template render the hardened Deployment', () => {
-  assert.ok(helm, 'helm is missing: `npm test` builds it with test/env/build.sh and sets $HELM, or put helm on PATH');
+  assert.ok(helm, HELM_MISSING);
   runHelm(['lint', chart, '--strict', '--kube-version', '1.36.1']);
   const out = runHelm(['template', 'rel', chart, '--namespace', 'sec', '--kube-version', '1.36.1']);
   const objects = yaml.loadAll(out).filter((o): o is K8sObject => typeof o === 'object' && o !== null);
@@ -412,7 +408,7 @@ function configEnvNames(): string[] {
 }
 
 void test('the reports Service exposes the report endpoint and the operator is told its URL', () => {
-  assert.ok(helm, 'helm is missing');
+  assert.ok(helm, HELM_MISSING);
   const objects = render();
   const services = objects.filter((o) => o.kind === 'Service');
   const reports = services.find((o) => o.metadata.name === 'rel-securestack-reports');
@@ -448,7 +444,7 @@ void test('the reports Service exposes the report endpoint and the operator is t
 });
 
 void test('the namespaced Role names the Lease and both certificate Secrets', () => {
-  assert.ok(helm, 'helm is missing');
+  assert.ok(helm, HELM_MISSING);
   const role = render('scanning.reportCertSecretName=my-reports-tls').find((o) => o.kind === 'Role' && o.metadata.namespace === 'sec');
   assert.ok(role?.rules);
   assert.deepEqual(grants(role.rules), [
@@ -464,7 +460,7 @@ void test('the namespaced Role names the Lease and both certificate Secrets', ()
 });
 
 void test('scan and workload settings render from values and parse as the operator parses them', () => {
-  assert.ok(helm, 'helm is missing');
+  assert.ok(helm, HELM_MISSING);
   // Defaults: the operator's own defaults, the uploader from the chart's image.
   const defaults = operatorContainer(render());
   const env = plainEnv(defaults.env);
@@ -551,7 +547,7 @@ void test('scan and workload settings render from values and parse as the operat
 });
 
 void test('pull-Secret Roles exist only in the namespaces listed, get on secrets only', () => {
-  assert.ok(helm, 'helm is missing');
+  assert.ok(helm, HELM_MISSING);
   const isPullSecretObject = (o: K8sObject): boolean => o.metadata.name === 'rel-securestack-pull-secrets';
   // Absent by default: nothing outside the release namespace, no Secret grant but the certificates.
   const defaults = render();
@@ -622,7 +618,7 @@ function certManagerObjects(objects: readonly RenderedRole[]): CertManagerObject
 }
 
 void test('the Service sends the webhook from port 443 to the webhook container port', () => {
-  assert.ok(helm, 'helm is missing');
+  assert.ok(helm, HELM_MISSING);
   const objects = render();
   const main = objects.find((o) => o.kind === 'Service' && o.metadata.name === 'rel-securestack');
   assert.ok(main?.spec);
@@ -656,7 +652,7 @@ void test('the Service sends the webhook from port 443 to the webhook container 
 });
 
 void test('webhook and audit settings render from values and parse to the operator defaults', () => {
-  assert.ok(helm, 'helm is missing');
+  assert.ok(helm, HELM_MISSING);
   const container = operatorContainer(render());
   const env = plainEnv(container.env);
   assert.equal(env.SECURESTACK_WEBHOOK_ENABLED, 'true');
@@ -683,7 +679,7 @@ void test('webhook and audit settings render from values and parse to the operat
 });
 
 void test('webhook and audit settings set through values reach the operator', () => {
-  assert.ok(helm, 'helm is missing');
+  assert.ok(helm, HELM_MISSING);
   const objects = render(
     'webhook.failurePolicy=Fail',
     'webhook.timeoutSeconds=15',
@@ -731,7 +727,7 @@ void test('webhook and audit settings set through values reach the operator', ()
 });
 
 void test('ClusterRole: the webhook configuration by name and get/list on the audited kinds, nothing more', () => {
-  assert.ok(helm, 'helm is missing');
+  assert.ok(helm, HELM_MISSING);
   const scanning = [
     ...cross(crdKinds, ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete']),
     ...cross(crdKinds.map((k) => `${k}/status`), ['get', 'update', 'patch']),
@@ -762,7 +758,7 @@ void test('ClusterRole: the webhook configuration by name and get/list on the au
 });
 
 void test('the Role may update the webhook Secret only when the operator manages it', () => {
-  assert.ok(helm, 'helm is missing');
+  assert.ok(helm, HELM_MISSING);
   const lease = ['coordination.k8s.io/leases:create', 'coordination.k8s.io/leases:get[securestack-controller]', 'coordination.k8s.io/leases:update[securestack-controller]'];
   const reports = ['core/secrets:create', 'core/secrets:get[securestack-reports-tls]', 'core/secrets:update[securestack-reports-tls]'];
   assert.deepEqual(namespacedRoleGrants(render()), [...lease, ...reports, 'core/secrets:get[securestack-webhook-tls]', 'core/secrets:update[securestack-webhook-tls]'].sort());
@@ -775,7 +771,7 @@ void test('the Role may update the webhook Secret only when the operator manages
 });
 
 void test('cert-manager Issuers and Certificates exist only when enabled, for the Service names', () => {
-  assert.ok(helm, 'helm is missing');
+  assert.ok(helm, HELM_MISSING);
   assert.deepEqual(certManagerObjects(render()), [], 'self-managed certificates need no cert-manager objects');
   assert.deepEqual(certManagerObjects(render('webhook.enabled=false', 'webhook.certManager.enabled=true')), [], 'no webhook, no certificate');
   runHelm(['lint', chart, '--strict', '--kube-version', '1.36.1', '--set', 'webhook.certManager.enabled=true']);
@@ -829,7 +825,7 @@ void test('cert-manager Issuers and Certificates exist only when enabled, for th
 });
 
 void test('notification receivers render as the operator parses them, and the Role may get exactly their Secrets', () => {
-  assert.ok(helm, 'helm is missing');
+  assert.ok(helm, HELM_MISSING);
   const receivers = [
     { name: 'ops', url: 'https://hooks.example.com/securestack', events: ['scan.failed', 'policy.violation'], secret: { name: 'hook-ops', key: 'signingKey' } },
     { name: 'siem', url: 'https://siem.example.com/in', events: ['*'], secret: { name: 'hook-siem' } },
@@ -857,7 +853,7 @@ void test('notification receivers render as the operator parses them, and the Ro
 // ---- values.schema.json -------------------------------------------------------------------
 
 void test('values.schema.json admits the defaults and refuses a bad value with a message naming it, at each bound and one past', () => {
-  assert.ok(helm, 'helm is missing: `npm test` builds it with test/env/build.sh and sets $HELM, or put helm on PATH');
+  assert.ok(helm, HELM_MISSING);
   const render = (...sets: string[]): { status: number | null; output: string } => {
     const res = spawnSync(helm, ['template', 'rel', chart, '--kube-version', '1.36.1', ...sets.flatMap((set) => ['--set', set])], { encoding: 'utf8' });
     return { status: res.status, output: `${res.stdout}${res.stderr}` };
@@ -920,7 +916,7 @@ function monitoringObjects(...sets: string[]): MonitoringObject[] {
 }
 
 void test('ServiceMonitor and PrometheusRule render only when enabled; the dashboard ConfigMap by default', () => {
-  assert.ok(helm, 'helm is missing: `npm test` builds it with test/env/build.sh and sets $HELM, or put helm on PATH');
+  assert.ok(helm, HELM_MISSING);
   assert.deepEqual(monitoringObjects().map((o) => o.kind), ['ConfigMap']);
   assert.deepEqual(monitoringObjects('monitoring.dashboard.enabled=false'), []);
   const all = monitoringObjects('monitoring.serviceMonitor.enabled=true', 'monitoring.prometheusRule.enabled=true');
