@@ -22,11 +22,12 @@ cd "$root"
 log() { echo "run.sh: $*" >&2; }
 
 # --unit: the pure tier. A test file is pure when it imports none of the plane's helpers and reads
-# no built tool (HELM, TRIVY); everything else needs the plane and runs only in the full tier.
+# no built tool (HELM through support/helm or $HELM, TRIVY); everything else needs the plane and
+# runs only in the full tier.
 unit=0
 for a in "$@"; do if [ "$a" = --unit ]; then unit=1; fi; done
 pure_tests() {
-  grep -L -E "from '\./support/(cluster|scanenv|operator|plane|nodeplayer)'|process\.env\.(HELM|TRIVY)" test/*.test.ts | sed -E 's#^test/(.*)\.ts$#dist/test/\1.js#'
+  grep -L -E "from '\./support/(cluster|scanenv|operator|plane|nodeplayer|helm)'|process\.env\.(HELM|TRIVY)" test/*.test.ts | sed -E 's#^test/(.*)\.ts$#dist/test/\1.js#'
 }
 
 # (0) prerequisites first, so a missing tool stops the run before any long build (and what can be
