@@ -21,7 +21,7 @@ interface ContainerStatusJson {
   restartCount: number;
   state: {
     running?: { startedAt: string };
-    waiting?: { reason: string };
+    waiting?: { reason: string; message?: string };
     terminated?: { exitCode: number; reason: string; message?: string; startedAt: string; finishedAt: string };
   };
 }
@@ -251,6 +251,19 @@ describe('node player', () => {
     assert.equal(t?.reason, 'ErrImageNeverPull', describePod(pod));
     assert.match(t?.message ?? '', /example\.invalid\/unknown:1 is not in the node player's image map/);
     assert.equal(pod.status.reason, 'ErrImageNeverPull');
+  });
+
+  it('a pod that restarts Always (a Deployment\'s) stays Pending with its container waiting, as under a kubelet, instead of failing', async () => {
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'always-noimage', labels: { ...SCANNER_LABEL } }, spec: { containers: [{ name: 'main', image: 'example.invalid/unknown:1' }] } };
+    await kubectl(['create', '-f', '-'], { namespace: ns, input: JSON.stringify(pod) });
+    const seen = await waitFor('the container waiting with ErrImageNeverPull', async () => {
+      const out = await kubectl(['get', 'pod', 'always-noimage', '-o', 'json'], { namespace: ns });
+      const p = JSON.parse(out.stdout) as PodJson;
+      return p.status.containerStatuses?.[0]?.state.waiting?.reason === 'ErrImageNeverPull' ? p : undefined;
+    }, { timeoutMs: 30_000 });
+    assert.equal(seen.status.phase, 'Pending', describePod(seen));
+    assert.equal(seen.status.containerStatuses?.[0]?.state.terminated, undefined);
+    assert.match(seen.status.containerStatuses?.[0]?.state.waiting?.message ?? '', /is not in the node player's image map/);
   });
 
   it("enforces the pod's activeDeadlineSeconds: the sleeping process is killed, the pod fails with DeadlineExceeded", async () => {
