@@ -660,19 +660,7 @@ export class PodRun {
       return this.prepareChrooted(c, image, image.rootfs, volumes, env);
     }
     // Mount paths -> local folders, for argv, env values and the working directory.
-    const mappings: PathMapping[] = [];
-    for (const m of c.volumeMounts ?? []) {
-      const base = volumes.get(m.name);
-      if (base === undefined) {
-        throw new PodFailure('CreateContainerConfigError', `volumeMount ${m.name} names no volume of the pod`);
-      }
-      const sub = m.subPathExpr ? expandVars(m.subPathExpr, lookup) : (m.subPath ?? '');
-      const to = sub ? path.join(base, sub) : base;
-      if (sub) {
-        mkdirSync(to, { recursive: true });
-      }
-      mappings.push({ from: m.mountPath, to });
-    }
+    const mappings: PathMapping[] = mountSources(c, volumes, lookup).map(({ mount, host }) => ({ from: mount.mountPath, to: host }));
     const finalEnv: Record<string, string> = {};
     for (const [k, v] of Object.entries(env)) {
       finalEnv[k] = rewritePaths(v, mappings);
@@ -718,19 +706,7 @@ export class PodRun {
    */
   private prepareChrooted(c: k8s.V1Container, image: ImageEntry, rootfs: string, volumes: Map<string, string>, env: Record<string, string>): Prepared {
     const lookup = (name: string): string | undefined => env[name];
-    const mounts: ChrootMount[] = [];
-    for (const m of c.volumeMounts ?? []) {
-      const base = volumes.get(m.name);
-      if (base === undefined) {
-        throw new PodFailure('CreateContainerConfigError', `volumeMount ${m.name} names no volume of the pod`);
-      }
-      const sub = m.subPathExpr ? expandVars(m.subPathExpr, lookup) : (m.subPath ?? '');
-      const host = sub ? path.join(base, sub) : base;
-      if (sub && !existsSync(host)) {
-        mkdirSync(host, { recursive: true });
-      }
-      mounts.push({ host, inside: m.mountPath, readOnly: m.readOnly === true });
-    }
+    const mounts: ChrootMount[] = mountSources(c, volumes, lookup).map(({ mount, host }) => ({ host, inside: mount.mountPath, readOnly: mount.readOnly === true }));
     if (this.host.hostsFile && !mounts.some((m) => m.inside === '/etc/hosts')) {
       mounts.push({ host: this.host.hostsFile, inside: '/etc/hosts', readOnly: true });
     }
@@ -944,6 +920,22 @@ export class PodRun {
 }
 
 class RetryableMount extends Error {}
+
+/** Each volume mount of a container with the host folder behind it (subPath and subPathExpr made). */
+function mountSources(c: k8s.V1Container, volumes: Map<string, string>, lookup: (name: string) => string | undefined): Array<{ mount: k8s.V1VolumeMount; host: string }> {
+  return (c.volumeMounts ?? []).map((mount) => {
+    const base = volumes.get(mount.name);
+    if (base === undefined) {
+      throw new PodFailure('CreateContainerConfigError', `volumeMount ${mount.name} names no volume of the pod`);
+    }
+    const sub = mount.subPathExpr ? expandVars(mount.subPathExpr, lookup) : (mount.subPath ?? '');
+    const host = sub ? path.join(base, sub) : base;
+    if (sub) {
+      mkdirSync(host, { recursive: true });
+    }
+    return { mount, host };
+  });
+}
 
 /** The image map file merged with every *.json of its `.d` folder (which tests may add to). */
 function readImageMaps(file: string): ImageMap {
