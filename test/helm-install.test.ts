@@ -72,6 +72,11 @@ describe('the chart installed on the test plane, the operator running from its i
     const installed = Date.now();
     const pods = await operatorPods();
     assert.equal(pods.filter((p) => p.ready).length, 2, JSON.stringify(pods));
+    // Admitted by the API server's PodSecurity plugin under enforce=restricted, with no warning kept.
+    const labels = JSON.parse((await kubectl(['get', 'namespace', releaseNamespace, '-o', 'jsonpath={.metadata.labels}'])).stdout) as Record<string, string>;
+    assert.equal(labels['pod-security.kubernetes.io/enforce'], 'restricted');
+    const denied = await kubectl(['get', 'events', '--field-selector', 'reason=FailedCreate', '-o', 'name'], { namespace: releaseNamespace });
+    assert.equal(denied.stdout.trim(), '', 'no pod of the chart was refused by Pod Security');
     // The webhook configuration names the chart's Service, not a URL.
     const webhooks = JSON.parse((await kubectl(['get', 'validatingwebhookconfiguration', fullname, '-o', 'json'])).stdout) as { webhooks: Array<{ name: string; failurePolicy: string; clientConfig: { url?: string; service?: { name: string; namespace: string; port: number } } }> };
     for (const hook of webhooks.webhooks) {

@@ -40,8 +40,18 @@ export function installValues(env: ScanEnvironment, imageRef: string): string[] 
   ];
 }
 
+/**
+ * The release namespace as docs/install.md has it: Pod Security restricted enforced by the API
+ * server's own PodSecurity admission, so the chart's pods must meet it to be created at all.
+ */
+export async function createReleaseNamespace(): Promise<void> {
+  const labels = Object.fromEntries(['enforce', 'audit', 'warn'].map((mode) => [`pod-security.kubernetes.io/${mode}`, 'restricted']));
+  await kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: releaseNamespace, labels } }) });
+}
+
 export async function installRelease(env: ScanEnvironment, imageRef: string): Promise<void> {
-  await helm(['install', release, chart, '--create-namespace', '--wait', '--timeout', '180s', ...installValues(env, imageRef).flatMap((v) => ['--set', v])], { namespace: releaseNamespace, timeoutMs: 200_000 });
+  await createReleaseNamespace();
+  await helm(['install', release, chart, '--wait', '--timeout', '180s', ...installValues(env, imageRef).flatMap((v) => ['--set', v])], { namespace: releaseNamespace, timeoutMs: 200_000 });
 }
 
 export const privilegedPod = (name: string): string[] => ['run', name, '--image=busybox:1.36', '--privileged=true', '--restart=Never', '--dry-run=server'];

@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:https';
 import type { ServerResponse } from 'node:http';
 import type { Logger } from '../../platform/log';
 import { listenWithRotatingCertificate, type ServingCertificates } from '../../platform/tls/serving';
-import { BodyTooLargeError, readBoundedBody } from '../../platform/runtime/http';
+import { BodyTooLargeError, drainRefusedBody, readBoundedBody } from '../../platform/runtime/http';
 import { admissionOperations } from '../../engine/match';
 import type { AdmissionHandler, AdmissionRequest, AdmissionResponse } from './admission';
 import { validateResourcesPath, type ResourceValidationHandler } from './resource-validation';
@@ -40,7 +40,14 @@ export class WebhookServer {
       readBoundedBody(req, options.maxBodyBytes).then(
         (body) => respond(res, body, review, options.log),
         (err: unknown) => {
-          if (err instanceof BodyTooLargeError) answerError(res, 413, err.message);
+          if (err instanceof BodyTooLargeError) {
+            // The rest of the body first (twice the limit or 5 s at most), so the sender reads the
+            // 413 rather than a reset connection.
+            const message = err.message;
+            void drainRefusedBody(req, 2 * options.maxBodyBytes, 5_000).then((ended) => {
+              if (ended) answerError(res, 413, message);
+            });
+          }
           else answerError(res, 400, `reading the request failed: ${err instanceof Error ? err.message : String(err)}`);
         },
       );

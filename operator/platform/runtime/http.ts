@@ -54,6 +54,35 @@ export class BodyTooLargeError extends Error {
 }
 
 /**
+ * Before answering a request whose body was refused (413), reads and discards the rest of what the
+ * client sends, at most `maxBytes` or for `maxMs`. A client writes its whole body before it reads
+ * the answer: answering and closing at once would reset the connection under it, and it would see
+ * a write error (EPIPE, "connection reset") instead of the 413. Resolves true when the body ended
+ * within the bounds (answer then, with Connection: close); false when it did not (the connection
+ * is destroyed: no answer is owed to a client sending that much). Nothing is kept in memory.
+ */
+export function drainRefusedBody(req: IncomingMessage, maxBytes: number, maxMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    let seen = 0;
+    const stop = (ended: boolean): void => {
+      clearTimeout(timer);
+      req.removeAllListeners('data');
+      if (!ended) req.socket.destroy();
+      resolve(ended);
+    };
+    const timer = setTimeout(() => stop(false), maxMs);
+    timer.unref();
+    req.on('data', (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > maxBytes) stop(false);
+    });
+    req.once('end', () => stop(true));
+    req.once('error', () => stop(false));
+    req.resume();
+  });
+}
+
+/**
  * Reads a whole request body, refusing at once when Content-Length announces more than
  * `maxBytes` and stopping as soon as more arrive, so one request never holds more than that.
  */
