@@ -1,0 +1,41 @@
+/**
+ * Output of `securestack audit`: a table for people (colour only on a terminal) and JSON for
+ * tools. Both carry the webhook's own words for each violation.
+ */
+import type { AuditResult, AuditWarning } from './audit';
+
+export interface Report {
+  results: readonly AuditResult[];
+  warnings: readonly AuditWarning[];
+  objects: number;
+}
+
+const colours = { red: '\u001b[31m', yellow: '\u001b[33m', dim: '\u001b[2m', bold: '\u001b[1m', reset: '\u001b[0m' } as const;
+
+function objectOf(result: AuditResult): string {
+  return `${result.kind}/${result.namespace ? `${result.namespace}/` : ''}${result.name}`;
+}
+
+export function renderTable(report: Report, failing: number, colour: boolean): string {
+  const paint = (code: keyof typeof colours, text: string): string => (colour ? `${colours[code]}${text}${colours.reset}` : text);
+  const rows = report.results.map((r) => [r.severity, r.mode, r.policy, r.ruleId, objectOf(r), `${r.source}:${r.line}`]);
+  const header = ['SEVERITY', 'MODE', 'POLICY', 'RULE', 'OBJECT', 'LOCATION'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
+  const line = (cells: readonly string[]): string => cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const out: string[] = [];
+  if (rows.length > 0) {
+    out.push(paint('bold', line(header)));
+    report.results.forEach((result, i) => {
+      const severityColour = result.mode === 'Enforce' ? 'red' : result.mode === 'Warn' ? 'yellow' : 'dim';
+      out.push(paint(severityColour, line(rows[i] ?? [])));
+      out.push(`  ${result.text}`);
+    });
+  }
+  for (const warning of report.warnings) out.push(paint('yellow', `warning: ${warning.source}:${warning.line}: ${warning.message}`));
+  out.push(`${report.objects} object(s) checked: ${report.results.length} violation(s), ${failing} failing the run.`);
+  return `${out.join('\n')}\n`;
+}
+
+export function renderJson(report: Report, failing: number): string {
+  return `${JSON.stringify({ objects: report.objects, failing, violations: report.results, warnings: report.warnings }, null, 2)}\n`;
+}
