@@ -12,6 +12,8 @@ import { after, describe, it } from 'node:test';
 import { Registry } from 'prom-client';
 import { dump } from 'js-yaml';
 import { loadPolicies } from '../operator/cli/audit';
+import { fieldPath, locateField } from '../operator/cli/locate';
+import { artifactUri } from '../operator/cli/sarif';
 import { parseDocument, type SourcedObject } from '../operator/cli/documents';
 import { TemplateVerdictCache } from '../operator/engine/template-verdicts';
 import type { KubeObject } from '../operator/engine/types';
@@ -152,6 +154,48 @@ describe('securestack audit', () => {
     const linesPerDoc = docs[1]?.split('\n').length ?? 0; // each document plus its `---` line
     const at = privileged.find((v) => v.name === 'p9900');
     assert.equal(at?.line, 1 + 9900 * linesPerDoc, 'the line of the 9,901st document');
+  });
+
+  it('writes SARIF 2.1.0: a result per violation at the line of the offending field, levels by mode, rules from the catalog', () => {
+    const warn = write('policies/warn-sarif.yaml', [policy('warn-restricted', 'Warn')]);
+    const file = write('sarif/app.yaml', [goodPod('ok'), privilegedPod('bad')]);
+    const result = spawnSync(process.execPath, [cli, 'audit', '-p', enforce, '-p', warn, '-o', 'sarif', path.relative(dir, file)], { encoding: 'utf8', cwd: dir });
+    assert.equal(result.status, 1, result.stderr);
+    const log = JSON.parse(result.stdout) as { version: string; runs: Array<{ tool: { driver: { name: string; rules: Array<{ id: string; shortDescription: { text: string }; help: { text: string }; properties: { 'security-severity': string } }> } }; results: Array<{ ruleId: string; ruleIndex: number; level: string; message: { text: string }; locations: Array<{ physicalLocation: { artifactLocation: { uri: string }; region: { startLine: number } } }> }> }> };
+    assert.equal(log.version, '2.1.0');
+    const run0 = log.runs[0];
+    assert.ok(run0);
+    assert.equal(run0.tool.driver.name, 'securestack');
+    const privileged = run0.results.filter((r) => r.ruleId === 'disallow-privileged');
+    assert.deepEqual(privileged.map((r) => r.level).sort(), ['error', 'warning'], 'Enforce is an error, Warn a warning');
+    const docLines = dump(goodPod('ok')).split('\n').length; // the first document's lines and its `---`
+    const privilegedLine = dump(privilegedPod('bad')).split('\n').findIndex((l) => l.trim().startsWith('privileged:'));
+    for (const r of privileged) {
+      assert.deepEqual(r.locations[0]?.physicalLocation, { artifactLocation: { uri: 'sarif/app.yaml' }, region: { startLine: docLines + 1 + privilegedLine } });
+      assert.equal(run0.tool.driver.rules[r.ruleIndex]?.id, 'disallow-privileged');
+      assert.match(r.message.text, /^ScanPolicy (enforce|warn)-restricted: Pod\/team-a\/bad: \[disallow-privileged\] spec\.containers\[0\]\.securityContext\.privileged: /);
+    }
+    const rule = run0.tool.driver.rules.find((r) => r.id === 'disallow-privileged');
+    assert.equal(rule?.properties['security-severity'], '9.5');
+    assert.match(rule?.help.text ?? '', /Remove securityContext\.privileged/);
+    assert.equal(new Set(run0.tool.driver.rules.map((r) => r.id)).size, run0.tool.driver.rules.length, 'each rule once');
+    assert.equal(artifactUri('<stdin>'), 'stdin');
+    assert.equal(artifactUri('/elsewhere/a b.yaml', '/work'), 'file:///elsewhere/a%20b.yaml');
+    assert.equal(artifactUri('deploy/a b.yaml', '/work'), 'deploy/a%20b.yaml');
+  });
+
+  it('finds the line of a field in block YAML, indentless sequences included, or the deepest part that exists', () => {
+    const text = ['apiVersion: apps/v1', 'kind: Deployment', 'spec:', '  template:', '    spec:', '      initContainers:', '      - name: init', '        image: x', '      containers:', '      - name: a', '        image: b', '      - name: web', '        securityContext:', '          runAsUser: 0', '          privileged: true', ''].join('\n');
+    const at = (field: string): number => locateField(text, 10, field);
+    assert.equal(at('spec.template.spec.containers[1].securityContext.privileged'), 24);
+    assert.equal(at('spec.template.spec.containers[0].image'), 20);
+    assert.equal(at('spec.template.spec.initContainers[0].image'), 17);
+    assert.equal(at('spec.template.spec.containers[1].securityContext.runAsNonRoot'), 22, 'absent: its mapping');
+    assert.equal(at('spec.template.spec.containers[2].image'), 18, 'no third container: the list');
+    assert.equal(at('metadata.name'), 10, 'nothing found: the document');
+    const indented = ['spec:', '  containers:', '    - name: a', '      securityContext:', '        privileged: true'].join('\n');
+    assert.equal(locateField(indented, 1, 'spec.containers[0].securityContext.privileged'), 5);
+    assert.deepEqual(fieldPath('spec.containers[10].ports[0].hostPort'), ['spec', 'containers', 10, 'ports', 0, 'hostPort']);
   });
 
   it('gives the same verdict and the same words as the admission handler on the same objects', () => {

@@ -12,6 +12,7 @@ import { compilePolicy, type CompiledPolicy, type PolicyMode } from '../engine/c
 import { describeViolation, evaluateAll } from '../engine/evaluate';
 import type { KubeObject, Severity } from '../engine/types';
 import type { SourcedObject } from './documents';
+import { locateField } from './locate';
 
 export const severities: readonly Severity[] = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW'];
 export const modes: readonly PolicyMode[] = ['Enforce', 'Warn', 'Audit'];
@@ -33,6 +34,8 @@ export interface AuditResult {
   remediation: string;
   /** The line the webhook prints for it: `[rule] field: message. Fix: remediation`. */
   text: string;
+  /** The line of the offending field in the source (locate.ts), for code-scanning annotations. */
+  fieldLine: number;
 }
 
 /** A note that never fails the run: an image the vulnerability gate could not judge offline. */
@@ -120,6 +123,7 @@ export function auditObject(item: SourcedObject, options: AuditOptions): { resul
         message: violation.message,
         remediation: violation.remediation,
         text: describeViolation(violation),
+        fieldLine: item.text === undefined ? item.line : locateField(item.text, item.line, violation.field),
       })),
     ),
     warnings: verdicts.flatMap((verdict) => verdict.warnings.map((message) => ({ source: item.source, line: item.line, policy: verdict.policy.name, message }))),

@@ -19,6 +19,8 @@ export interface SourcedObject {
   source: string;
   /** 1-based line the object's document starts on. */
   line: number;
+  /** The document's text, to find a field's line in (not kept once the object is judged). */
+  text?: string;
 }
 
 export interface ParseProblem {
@@ -95,7 +97,7 @@ export function parseDocument(text: string, source: string, line: number): ReadI
     return object.items.flatMap((item): ReadItem[] => (isObject(item) ? [{ object: item, source, line }] : [{ problem: 'has a List item that is not an object', source, line }]));
   }
   if (typeof object.kind !== 'string' || typeof object.apiVersion !== 'string') return [{ problem: 'has no apiVersion and kind', source, line }];
-  return [{ object, source, line }];
+  return [{ object, source, line, text }];
 }
 
 function isObject(value: unknown): value is KubeObject {

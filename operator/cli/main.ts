@@ -10,6 +10,14 @@ import { parseArgs } from 'node:util';
 import { auditObject, fails, loadPolicies, parseFailOn, type AuditResult, type AuditWarning } from './audit';
 import { isProblem, readObjects, type ParseProblem, type SourcedObject } from './documents';
 import { renderJson, renderTable } from './format';
+import { renderSarif } from './sarif';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+
+/** The package's version, for tools that record which securestack produced a report. */
+function version(): string {
+  return (JSON.parse(readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+}
 
 export const exitCodes = { clean: 0, violations: 1, usage: 2 } as const;
 
@@ -28,7 +36,7 @@ Examples:
 
 Flags:
   -p, --policy FILE|DIR       ScanPolicy manifests (repeatable; required)
-  -o, --output FORMAT         table (default) or json
+  -o, --output FORMAT         table (default), json, or sarif (SARIF 2.1.0 for code scanning)
       --fail-on MODE|SEVERITY  enforce (default), warn, audit, or critical, high, medium, low
   -n, --namespace NAME        namespace of objects that name none (default "default")
       --namespace-labels FILE Namespace manifests whose labels namespaceSelectors read (repeatable);
@@ -87,7 +95,7 @@ async function audit(argv: readonly string[]): Promise<number> {
   }
   if (!values.policy?.length) throw new UsageError('at least one --policy is required');
   if (positionals.length === 0) throw new UsageError('name the manifests: files, folders, or - for stdin');
-  if (!['table', 'json'].includes(values.output)) throw new UsageError(`--output ${values.output}: expected table or json`);
+  if (!['table', 'json', 'sarif'].includes(values.output)) throw new UsageError(`--output ${values.output}: expected table, json or sarif`);
   const failOn = parseFailOn(values['fail-on']);
 
   const policyInput = await collect(values.policy);
@@ -122,7 +130,9 @@ async function audit(argv: readonly string[]): Promise<number> {
   }
   const failing = collected.results.filter((result) => fails(result, failOn));
   const colour = !values['no-color'] && process.stdout.isTTY === true && !process.env.NO_COLOR;
-  process.stdout.write(values.output === 'json' ? renderJson(collected, failing.length) : renderTable(collected, failing.length, colour));
+  process.stdout.write(
+    values.output === 'json' ? renderJson(collected, failing.length) : values.output === 'sarif' ? renderSarif(collected.results, version()) : renderTable(collected, failing.length, colour),
+  );
   for (const problem of collected.problems) process.stderr.write(`securestack: ${problem.source}:${problem.line}: ${problem.problem}\n`);
   if (collected.problems.length > 0) return exitCodes.usage;
   return failing.length > 0 ? exitCodes.violations : exitCodes.clean;
