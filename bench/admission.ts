@@ -43,7 +43,7 @@ import { PolicyStore } from '../operator/features/admission/policy-store';
 import { parseReview } from '../operator/features/admission/server';
 import { createTestNamespace, kubeconfigPath, kubectl, repoRoot, waitFor } from '../test/support/cluster';
 import { startOperator, waitUntilLeading, type OperatorProcess } from '../test/support/operator';
-import { freePort, requireScanEnvironment, scanOperatorEnv } from '../test/support/scanenv';
+import { freePort, requireScanEnvironment, scanOperatorEnv, webhookEnv } from '../test/support/scanenv';
 
 type Json = Record<string, unknown>;
 
@@ -1046,10 +1046,7 @@ async function startBenchOperator(): Promise<BenchOperator> {
     namespace: home,
     leaseName: 'bench-admission',
     env: scanOperatorEnv(env, await freePort(), {
-      SECURESTACK_WEBHOOK_ENABLED: 'true',
-      SECURESTACK_WEBHOOK_PORT: String(webhookPort),
-      SECURESTACK_WEBHOOK_URL: `https://127.0.0.1:${webhookPort}/validate`,
-      SECURESTACK_WEBHOOK_CONFIGURATION: configuration,
+      ...webhookEnv(webhookPort, configuration),
       SECURESTACK_WEBHOOK_FAILURE_POLICY: 'Fail',
       SECURESTACK_LOG_LEVEL: 'info',
     }),

@@ -8,7 +8,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { kubectl, waitFor } from './support/cluster';
 import { startOperator, waitUntilLeading, type OperatorProcess } from './support/operator';
 import { postToWebhook, webhookCa } from './support/webhook';
-import { freePort, imageScanManifest, pushUniqueImage, requireScanEnvironment, scanOperatorEnv, TestResources, waitForPhase, type ScanEnvironment } from './support/scanenv';
+import { freePort, imageScanManifest, pushUniqueImage, requireScanEnvironment, scanOperatorEnv, TestResources, waitForPhase, type ScanEnvironment, webhookEnv } from './support/scanenv';
 
 const run = randomBytes(3).toString('hex');
 const runLabel = 'securestack.io/test-run';
@@ -68,10 +68,7 @@ describe('admission webhook called by the real API server', () => {
       namespace: home,
       leaseName: 'admission',
       env: scanOperatorEnv(env, await freePort(), {
-        SECURESTACK_WEBHOOK_ENABLED: 'true',
-        SECURESTACK_WEBHOOK_PORT: String(webhookPort),
-        SECURESTACK_WEBHOOK_URL: `https://127.0.0.1:${webhookPort}/validate`,
-        SECURESTACK_WEBHOOK_CONFIGURATION: webhookConfiguration,
+        ...webhookEnv(webhookPort, webhookConfiguration),
         SECURESTACK_AUDIT_INTERVAL: '3s',
         ...extra,
       }),

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { kubectl, waitFor } from './support/cluster';
 import { startOperator, waitUntilLeading, type OperatorProcess } from './support/operator';
-import { freePort, imageScanManifest, requireScanEnvironment, scanOperatorEnv, TestResources, waitForPhase, type ScanEnvironment } from './support/scanenv';
+import { freePort, imageScanManifest, requireScanEnvironment, scanOperatorEnv, TestResources, waitForPhase, type ScanEnvironment, webhookEnv } from './support/scanenv';
 import { startTestReceiver, type TestReceiver } from './support/webhook-receiver';
 
 const run = randomBytes(3).toString('hex');
@@ -47,10 +47,7 @@ describe('what the features publish reaches a receiver, signed', () => {
       namespace: home,
       leaseName: 'ntf-pub',
       env: scanOperatorEnv(env, await freePort(), {
-        SECURESTACK_WEBHOOK_ENABLED: 'true',
-        SECURESTACK_WEBHOOK_PORT: String(webhookPort),
-        SECURESTACK_WEBHOOK_URL: `https://127.0.0.1:${webhookPort}/validate`,
-        SECURESTACK_WEBHOOK_CONFIGURATION: webhookConfiguration,
+        ...webhookEnv(webhookPort, webhookConfiguration),
         SECURESTACK_NOTIFY_RECEIVERS: JSON.stringify([{ name: 'hook', url: receiver.url, events: ['*'], secret: { name: 'hook-key' }, caBundle: receiver.ca.certPem }]),
       }),
     }));

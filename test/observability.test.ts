@@ -19,7 +19,7 @@ import type { ScheduledScan, VulnerabilitySummary } from '../operator/api/types.
 import { kubectl, waitFor } from './support/cluster';
 import { loadDashboard, panelQueries, substitute } from './support/dashboard';
 import { startOperator, waitUntilLeading, type OperatorProcess } from './support/operator';
-import { freePort, requireScanEnvironment, scanOperatorEnv, TestResources, waitForPhase, type ScanEnvironment } from './support/scanenv';
+import { freePort, requireScanEnvironment, scanOperatorEnv, TestResources, waitForPhase, type ScanEnvironment, webhookEnv } from './support/scanenv';
 import { startTestReceiver, type TestReceiver } from './support/webhook-receiver';
 
 const root = path.resolve(__dirname, '..', '..');
@@ -206,10 +206,7 @@ describe('the dashboard and the alerts on a real Prometheus scraping the operato
       namespace: home,
       leaseName: 'obs',
       env: scanOperatorEnv(env, await freePort(), {
-        SECURESTACK_WEBHOOK_ENABLED: 'true',
-        SECURESTACK_WEBHOOK_PORT: String(webhookPort),
-        SECURESTACK_WEBHOOK_URL: `https://127.0.0.1:${webhookPort}/validate`,
-        SECURESTACK_WEBHOOK_CONFIGURATION: webhookConfiguration,
+        ...webhookEnv(webhookPort, webhookConfiguration),
         SECURESTACK_WORKLOAD_SCANNING: 'true',
         SECURESTACK_WORKLOAD_NAMESPACES: ns,
         SECURESTACK_NOTIFY_RECEIVERS: JSON.stringify([{ name: 'hook', url: receiver.url, events: ['*'], secret: { name: 'hook-key' }, caBundle: receiver.ca.certPem }]),

@@ -9,7 +9,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { kubectl, waitFor } from './support/cluster';
 import { startOperator, waitUntilLeading, type OperatorProcess } from './support/operator';
 import { killAndRestart, waitUntilApiReady } from './support/plane';
-import { freePort, imageScanManifest, pushUniqueImage, requireScanEnvironment, scanJobsForDigest, scanOperatorEnv, TestResources, waitForPhase, type ScanEnvironment } from './support/scanenv';
+import { freePort, imageScanManifest, pushUniqueImage, requireScanEnvironment, scanJobsForDigest, scanOperatorEnv, TestResources, waitForPhase, type ScanEnvironment, webhookEnv } from './support/scanenv';
 import { startLoopbackService, type LoopbackService } from './support/service';
 import { answerOf, podReview, postToWebhook, webhookCa } from './support/webhook';
 
@@ -46,12 +46,7 @@ describe('surviving the control plane', () => {
     const start = (identity: string): OperatorProcess => {
       const replica = started++;
       const port = webhookPorts?.[replica];
-      const webhook: Record<string, string> = port === undefined ? {} : {
-        SECURESTACK_WEBHOOK_ENABLED: 'true',
-        SECURESTACK_WEBHOOK_PORT: String(port),
-        SECURESTACK_WEBHOOK_URL: `https://127.0.0.1:${port}/validate`,
-        SECURESTACK_WEBHOOK_CONFIGURATION: webhookConfiguration,
-      };
+      const webhook: Record<string, string> = port === undefined ? {} : webhookEnv(port, webhookConfiguration);
       const reports = { SECURESTACK_REPORT_URL: `https://127.0.0.1:${service.port}` };
       return resources.track(startOperator({ identity, namespace: home, leaseName: lease, env: scanOperatorEnv(env, reportPorts[replica] ?? 0, { ...webhook, ...reports, ...extra }) }));
     };

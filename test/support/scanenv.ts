@@ -75,6 +75,16 @@ export function scanOperatorEnv(env: ScanEnvironment, reportPort: number, extra:
   };
 }
 
+/** Settings that turn on an operator's webhook on `port`, called by URL, keeping `configuration`. */
+export function webhookEnv(port: number, configuration: string): Record<string, string> {
+  return {
+    SECURESTACK_WEBHOOK_ENABLED: 'true',
+    SECURESTACK_WEBHOOK_PORT: String(port),
+    SECURESTACK_WEBHOOK_URL: `https://127.0.0.1:${port}/validate`,
+    SECURESTACK_WEBHOOK_CONFIGURATION: configuration,
+  };
+}
+
 export interface ScanObject {
   metadata: { name: string; namespace: string; generation: number };
   status?: {
