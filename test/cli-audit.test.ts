@@ -14,6 +14,7 @@ import { dump } from 'js-yaml';
 import { loadPolicies } from '../operator/cli/audit';
 import { fieldPath, locateField } from '../operator/cli/locate';
 import { artifactUri } from '../operator/cli/sarif';
+import { csvCell, xmlEscape } from '../operator/cli/tabular';
 import { parseDocument, type SourcedObject } from '../operator/cli/documents';
 import { TemplateVerdictCache } from '../operator/engine/template-verdicts';
 import type { KubeObject } from '../operator/engine/types';
@@ -182,6 +183,32 @@ describe('securestack audit', () => {
     assert.equal(artifactUri('<stdin>'), 'stdin');
     assert.equal(artifactUri('/elsewhere/a b.yaml', '/work'), 'file:///elsewhere/a%20b.yaml');
     assert.equal(artifactUri('deploy/a b.yaml', '/work'), 'deploy/a%20b.yaml');
+  });
+
+  it('writes CSV, a row per violation, quoted and with formulas neutralised, and JUnit, a test case per object', () => {
+    const audit = write('policies/audit-tab.yaml', [policy('audit-restricted', 'Audit')]);
+    const file = write('tabular.yaml', [goodPod('ok'), privilegedPod('bad')]);
+    const csv = run(['audit', '-p', enforce, '-o', 'csv', file]);
+    assert.equal(csv.code, 1);
+    const rows = csv.stdout.trimEnd().split('\r\n');
+    assert.equal(rows[0], 'severity,mode,policy,rule,kind,namespace,name,field,message,remediation,file,line,fieldLine');
+    const privilegedRow = rows.find((r) => r.startsWith('CRITICAL,Enforce,enforce-restricted,disallow-privileged,Pod,team-a,bad,spec.containers[0].securityContext.privileged,"container ""app"" sets securityContext.privileged=true",'));
+    assert.ok(privilegedRow, rows.join('\n'));
+    assert.equal(rows.length, 1 + (JSON.parse(run(['audit', '-p', enforce, '-o', 'json', file]).stdout) as { violations: unknown[] }).violations.length);
+    const cells = [csvCell('plain'), csvCell('a,b'), csvCell('say "hi"'), csvCell('=HYPERLINK("x")'), csvCell('-1'), csvCell('line\nbreak'), csvCell(7)];
+    assert.deepEqual(cells, ['plain', '"a,b"', '"say ""hi"""', `"'=HYPERLINK(""x"")"`, "'-1", '"line\nbreak"', '7']);
+
+    const junit = run(['audit', '-p', enforce, '-p', audit, '-o', 'junit', file]);
+    assert.equal(junit.code, 1);
+    assert.match(junit.stdout, /^<\?xml version="1\.0" encoding="UTF-8"\?>\n<testsuites name="securestack audit" tests="2" failures="1" errors="0">/);
+    assert.match(junit.stdout, /<testcase classname="[^"]*tabular\.yaml" name="Pod\/team-a\/ok" file="[^"]*" line="1"\/>/);
+    const bad = /<testcase [^>]*name="Pod\/team-a\/bad"[^>]*>([\s\S]*?)<\/testcase>/.exec(junit.stdout)?.[1] ?? '';
+    assert.match(bad, /<failure message="Pod\/team-a\/bad violates disallow-privileged, /);
+    assert.match(bad, /CRITICAL Enforce ScanPolicy enforce-restricted: \[disallow-privileged\]/);
+    assert.match(bad, /<system-out>[^<]*Audit ScanPolicy audit-restricted: /, 'below --fail-on: system-out, not a failure');
+    assert.doesNotMatch(bad, /<failure[^>]*>[^<]*Audit ScanPolicy/);
+    assert.match(run(['audit', '-p', audit, '--fail-on', 'audit', '-o', 'junit', file]).stdout, /tests="2" failures="1"/, 'at audit, Audit fails too');
+    assert.equal(xmlEscape('a<b>&"c\'\u0001'), 'a&lt;b&gt;&amp;&quot;c&apos;');
   });
 
   it('finds the line of a field in block YAML, indentless sequences included, or the deepest part that exists', () => {

@@ -11,6 +11,7 @@ import { auditObject, fails, loadPolicies, parseFailOn, type AuditResult, type A
 import { isProblem, readObjects, type ParseProblem, type SourcedObject } from './documents';
 import { renderJson, renderTable } from './format';
 import { renderSarif } from './sarif';
+import { renderCsv, renderJunit, type CheckedObject } from './tabular';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
@@ -36,7 +37,8 @@ Examples:
 
 Flags:
   -p, --policy FILE|DIR       ScanPolicy manifests (repeatable; required)
-  -o, --output FORMAT         table (default), json, or sarif (SARIF 2.1.0 for code scanning)
+  -o, --output FORMAT         table (default), json, sarif (SARIF 2.1.0 for code scanning),
+                              junit (JUnit XML, a test case per object) or csv
       --fail-on MODE|SEVERITY  enforce (default), warn, audit, or critical, high, medium, low
   -n, --namespace NAME        namespace of objects that name none (default "default")
       --namespace-labels FILE Namespace manifests whose labels namespaceSelectors read (repeatable);
@@ -50,7 +52,11 @@ Exit codes: 0 clean, 1 violations at or above --fail-on, 2 usage or input errors
 
 class UsageError extends Error {}
 
+const outputs = ['table', 'json', 'sarif', 'junit', 'csv'] as const;
+
 interface Collected {
+  /** Every object judged (for JUnit, a test case each). */
+  checked: CheckedObject[];
   results: AuditResult[];
   warnings: AuditWarning[];
   problems: ParseProblem[];
@@ -95,7 +101,7 @@ async function audit(argv: readonly string[]): Promise<number> {
   }
   if (!values.policy?.length) throw new UsageError('at least one --policy is required');
   if (positionals.length === 0) throw new UsageError('name the manifests: files, folders, or - for stdin');
-  if (!['table', 'json', 'sarif'].includes(values.output)) throw new UsageError(`--output ${values.output}: expected table, json or sarif`);
+  if (!(outputs as readonly string[]).includes(values.output)) throw new UsageError(`--output ${values.output}: expected ${outputs.join(', ')}`);
   const failOn = parseFailOn(values['fail-on']);
 
   const policyInput = await collect(values.policy);
@@ -113,7 +119,7 @@ async function audit(argv: readonly string[]): Promise<number> {
   }
   for (const flag of values['namespace-label'] ?? []) labelFlag(flag, namespaceLabels);
 
-  const collected: Collected = { results: [], warnings: [], problems: [], objects: 0 };
+  const collected: Collected = { checked: [], results: [], warnings: [], problems: [], objects: 0 };
   const now = Date.now();
   for await (const item of readObjects(positionals)) {
     if (isProblem(item)) {
@@ -121,6 +127,10 @@ async function audit(argv: readonly string[]): Promise<number> {
       continue;
     }
     collected.objects++;
+    if (values.output === 'junit') {
+      const { kind = '', metadata } = item.object;
+      collected.checked.push({ source: item.source, line: item.line, kind, namespace: metadata?.namespace || (item.object.kind === 'Namespace' ? undefined : values.namespace), name: metadata?.name || metadata?.generateName || '' });
+    }
     if (item.object.kind === 'Namespace' && item.object.metadata?.name && !namespaceLabels.has(item.object.metadata.name)) {
       namespaceLabels.set(item.object.metadata.name, item.object.metadata.labels ?? {});
     }
@@ -130,9 +140,14 @@ async function audit(argv: readonly string[]): Promise<number> {
   }
   const failing = collected.results.filter((result) => fails(result, failOn));
   const colour = !values['no-color'] && process.stdout.isTTY === true && !process.env.NO_COLOR;
-  process.stdout.write(
-    values.output === 'json' ? renderJson(collected, failing.length) : values.output === 'sarif' ? renderSarif(collected.results, version()) : renderTable(collected, failing.length, colour),
-  );
+  const rendered: Record<(typeof outputs)[number], () => string> = {
+    table: () => renderTable(collected, failing.length, colour),
+    json: () => renderJson(collected, failing.length),
+    sarif: () => renderSarif(collected.results, version()),
+    junit: () => renderJunit(collected.checked, collected.results, (result) => fails(result, failOn)),
+    csv: () => renderCsv(collected.results),
+  };
+  process.stdout.write(rendered[values.output as (typeof outputs)[number]]());
   for (const problem of collected.problems) process.stderr.write(`securestack: ${problem.source}:${problem.line}: ${problem.problem}\n`);
   if (collected.problems.length > 0) return exitCodes.usage;
   return failing.length > 0 ? exitCodes.violations : exitCodes.clean;
