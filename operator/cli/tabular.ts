@@ -30,13 +30,19 @@ export function renderCsv(results: readonly AuditResult[]): string {
 
 /** Text as XML character data or attribute value; characters XML 1.0 cannot hold are dropped. */
 export function xmlEscape(text: string): string {
-  return text
-    .replace(/[^\u0009\u000A\u000D\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu, '')
+  return [...text]
+    .filter((char) => xmlChar(char.codePointAt(0) ?? 0))
+    .join('')
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
     .replace(/>/g, '&gt;')
     .replace(/"/g, '&quot;')
     .replace(/'/g, '&apos;');
+}
+
+/** The characters XML 1.0 allows: tab, line feed, carriage return, and the rest of Unicode but surrogates and U+FFFE/FFFF. */
+function xmlChar(code: number): boolean {
+  return code === 0x9 || code === 0xa || code === 0xd || (code >= 0x20 && code <= 0xd7ff) || (code >= 0xe000 && code <= 0xfffd) || code >= 0x10000;
 }
 
 function objectName(o: Pick<CheckedObject, 'kind' | 'namespace' | 'name'>): string {
