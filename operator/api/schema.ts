@@ -235,27 +235,34 @@ export function toAjvSchema(node: SchemaNode): JsonObject {
 interface KindValidators {
   crd: CrdInfo;
   object: ValidateFunction;
-  status: ValidateFunction | undefined;
+  /** The status schema's validator, compiled on first use (most callers never need it). */
+  status: () => ValidateFunction | undefined;
 }
 
-let cache: Map<string, KindValidators> | undefined;
+let crds: Map<string, CrdInfo> | undefined;
+let ajv: ReturnType<typeof newAjv> | undefined;
+const compiled = new Map<string, KindValidators>();
 
+/**
+ * A kind's validators, compiled on first use and kept: compiling a CRD schema takes tens of
+ * milliseconds, and a short-lived process (the securestack command) needs one kind's, not all four.
+ */
 function validators(kind: string): KindValidators {
-  if (!cache) {
-    const ajv = newAjv();
-    cache = new Map();
-    for (const crd of loadCrds()) {
-      const statusNode = crd.schema.properties?.status;
-      cache.set(crd.kind, {
-        crd,
-        object: ajv.compile(toAjvSchema(crd.schema)),
-        status: statusNode ? ajv.compile(toAjvSchema(statusNode)) : undefined,
-      });
-    }
-  }
-  const v = cache.get(kind);
-  if (!v) throw new Error(`unknown kind ${kind}; known: ${[...cache.keys()].join(', ')}`);
-  return v;
+  crds ??= new Map(loadCrds().map((crd) => [crd.kind, crd]));
+  const known = compiled.get(kind);
+  if (known) return known;
+  const crd = crds.get(kind);
+  if (!crd) throw new Error(`unknown kind ${kind}; known: ${[...crds.keys()].join(', ')}`);
+  const shared = (ajv ??= newAjv());
+  const statusNode = crd.schema.properties?.status;
+  let status: ValidateFunction | undefined;
+  const entry: KindValidators = {
+    crd,
+    object: shared.compile(toAjvSchema(crd.schema)),
+    status: () => (statusNode ? (status ??= shared.compile(toAjvSchema(statusNode))) : undefined),
+  };
+  compiled.set(kind, entry);
+  return entry;
 }
 
 /** The CRD of a kind, as loaded by the validators. */
@@ -295,7 +302,8 @@ export function validateSpec(kind: string, obj: unknown): ValidationResult {
 
 /** Validates a status object on its own, for controllers to check before they write it. */
 export function validateStatus(kind: string, status: unknown): ValidationResult {
-  const { crd, status: validate } = validators(kind);
+  const { crd, status: statusValidator } = validators(kind);
+  const validate = statusValidator();
   if (!validate) return { ok: false, errors: [`${kind} has no status schema`] };
   const copy = structuredClone(status);
   pruneNulls(copy, crd.schema.properties?.status ?? {});
