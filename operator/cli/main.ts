@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { auditObject, fails, loadPolicies, parseFailOn, type AuditResult, type AuditWarning } from './audit';
 import { isProblem, readObjects, type ParseProblem, type SourcedObject } from './documents';
 import { renderJson, renderTable } from './format';
+import { packageRoot } from '../api/schema';
 import { renderSarif } from './sarif';
 import { renderCsv, renderJunit, type CheckedObject } from './tabular';
 import { readFileSync } from 'node:fs';
@@ -17,7 +18,7 @@ import * as path from 'node:path';
 
 /** The package's version, for tools that record which securestack produced a report. */
 function version(): string {
-  return (JSON.parse(readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+  return (JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 export const exitCodes = { clean: 0, violations: 1, usage: 2 } as const;

@@ -32,10 +32,14 @@ export interface RunningImages {
 export function runningImageFindings(running: RunningImages, scansIn: (namespace: string) => readonly ImageScan[]): RunningFinding[] {
   const found: RunningFinding[] = [];
   for (const namespace of running.namespaces()) {
-    const completed = scansIn(namespace).filter((scan) => scan.status?.phase === 'Completed' && scan.status.summary);
+    // Completed scans by image, once per namespace (not once per running image).
+    const completed = new Map<string, ImageScan[]>();
+    for (const scan of scansIn(namespace)) {
+      if (scan.status?.phase === 'Completed' && scan.status.summary) completed.set(scan.spec.image, [...(completed.get(scan.spec.image) ?? []), scan]);
+    }
     const totals = new Map<string, number>();
     for (const image of running.imagesIn(namespace)) {
-      const ofImage = completed.filter((scan) => scan.spec.image === image);
+      const ofImage = completed.get(image) ?? [];
       const summary = (ofImage.find(isOwnScan) ?? ofImage[0])?.status?.summary;
       if (!summary) continue;
       for (const severity of severities) {
