@@ -67,7 +67,8 @@ describe('securestack audit', () => {
     // The committed bin, run as a program (its executable bit and the require of the build).
     const bin = spawnSync(path.join(root, 'bin', 'securestack'), ['audit', '--help'], { encoding: 'utf8' });
     assert.equal(bin.status, 0, bin.stderr);
-    assert.match(bin.stdout, /^securestack audit: check Kubernetes manifests against ScanPolicies/);
+    assert.match(bin.stdout, /^Check Kubernetes manifests against ScanPolicies, as the admission webhook would\.\n/);
+    assert.match(bin.stdout, /\nUsage:\n {2}securestack audit /);
     assert.match(run(['audit', '-p', enforce, path.join(dir, 'missing.yaml')]).stderr, /missing\.yaml: no such file or folder/);
   });
 

@@ -1,0 +1,37 @@
+/**
+ * The commands of securestack, each loaded only when run (start-up stays fast: `audit` never
+ * loads the Kubernetes client). Groups ("sbom", "report", "rules") are the first word of their
+ * commands' names.
+ */
+import type { Command } from './command';
+
+export interface Entry {
+  name: string;
+  summary: string;
+  load: () => Promise<Command>;
+}
+
+export const commands: readonly Entry[] = [
+  { name: 'audit', summary: 'Check manifests against ScanPolicies, as the admission webhook would', load: async () => (await import('./commands/audit')).auditCommand },
+  { name: 'completion', summary: 'Output shell completion code for bash, zsh or fish', load: async () => (await import('./commands/completion')).completionCommand },
+  { name: 'version', summary: 'Print the version of securestack', load: async () => (await import('./commands/version')).versionCommand },
+];
+
+/** The groups, in order, with the commands under each. */
+export function groups(): Map<string, Entry[]> {
+  const byGroup = new Map<string, Entry[]>();
+  for (const entry of commands) {
+    const [first = '', second] = entry.name.split(' ');
+    if (second !== undefined) byGroup.set(first, [...(byGroup.get(first) ?? []), entry]);
+  }
+  return byGroup;
+}
+
+/** The command named by the leading words of argv, and the words after its name. */
+export function findCommand(argv: readonly string[]): { entry: Entry; rest: string[] } | undefined {
+  for (const entry of commands) {
+    const words = entry.name.split(' ');
+    if (words.every((word, i) => argv[i] === word)) return { entry, rest: argv.slice(words.length) };
+  }
+  return undefined;
+}
