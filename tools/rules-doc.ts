@@ -6,150 +6,10 @@ import * as path from 'node:path';
 import yaml from 'js-yaml';
 import { packageRoot } from '../operator/api/schema';
 import { catalog, exampleFacts, exampleParameters, ruleSetNames, ruleSets } from '../operator/engine/rules';
-import { isRecord } from '../operator/engine/rules/util';
+import { appliesTo, exampleFindings, familyTitles, parameterRows, reportedFields, setsOf } from '../operator/engine/rules/reference';
 import type { KubeObject, Rule, RuleFamily } from '../operator/engine/types';
-import { podTemplateOf } from '../operator/engine/workload';
 
-const familyTitles: Record<RuleFamily, string> = {
-  'pod-security-baseline': 'Pod Security Standards: Baseline',
-  'pod-security-restricted': 'Pod Security Standards: Restricted',
-  'best-practices': 'Best practices',
-  rbac: 'RBAC',
-  hardening: 'Hardening',
-};
-
-const containerLists = ['containers', 'initContainers', 'ephemeralContainers'] as const;
-
-/** The same field under every container list. */
-function inEveryContainer(...fields: string[]): string[] {
-  return containerLists.flatMap((list) => fields.map((field) => `spec.${list}[*].${field}`));
-}
-
-function inContainersAndInit(...fields: string[]): string[] {
-  return ['containers', 'initContainers'].flatMap((list) => fields.map((field) => `spec.${list}[*].${field}`));
-}
-
-const probeHostFields = ['livenessProbe', 'readinessProbe', 'startupProbe', 'lifecycle.postStart', 'lifecycle.preStop'].flatMap((owner) => [
-  `${owner}.httpGet.host`,
-  `${owner}.tcpSocket.host`,
-]);
-
-/**
- * Fields each rule reports, as paths in a Pod (`[*]` is any index); in a pod controller they sit
- * below the template (spec.template.spec..., spec.jobTemplate.spec.template.spec... for a CronJob).
- * A finding about a field that is not set names the field, or its nearest missing ancestor.
- */
-export const reportedFields: Readonly<Record<string, readonly string[]>> = {
-  'disallow-host-process': ['spec.securityContext.windowsOptions.hostProcess', ...inEveryContainer('securityContext.windowsOptions.hostProcess')],
-  'disallow-host-namespaces': ['spec.hostNetwork', 'spec.hostPID', 'spec.hostIPC'],
-  'disallow-privileged': inEveryContainer('securityContext.privileged'),
-  'disallow-capabilities': inEveryContainer('securityContext.capabilities.add[*]'),
-  'disallow-host-path': ['spec.volumes[*].hostPath'],
-  'disallow-host-ports': inEveryContainer('ports[*].hostPort'),
-  'disallow-host-probes': inEveryContainer(...probeHostFields),
-  'restrict-apparmor': [
-    'spec.securityContext.appArmorProfile.type',
-    ...inEveryContainer('securityContext.appArmorProfile.type'),
-    'metadata.annotations["container.apparmor.security.beta.kubernetes.io/*"]',
-  ],
-  'restrict-selinux': ['type', 'user', 'role'].flatMap((part) => [
-    `spec.securityContext.seLinuxOptions.${part}`,
-    ...inEveryContainer(`securityContext.seLinuxOptions.${part}`),
-  ]),
-  'restrict-proc-mount': inEveryContainer('securityContext.procMount'),
-  'restrict-seccomp': [
-    'spec.securityContext.seccompProfile.type',
-    ...inEveryContainer('securityContext.seccompProfile.type'),
-    'metadata.annotations["seccomp.security.alpha.kubernetes.io/pod"]',
-    'metadata.annotations["container.seccomp.security.alpha.kubernetes.io/*"]',
-  ],
-  'restrict-sysctls': ['spec.securityContext.sysctls[*].name'],
-  'restrict-volume-types': ['spec.volumes[*].<type>'],
-  'disallow-privilege-escalation': inEveryContainer('securityContext.allowPrivilegeEscalation'),
-  'run-as-non-root': ['spec.securityContext.runAsNonRoot', ...inEveryContainer('securityContext.runAsNonRoot')],
-  'disallow-root-user': ['spec.securityContext.runAsUser', ...inEveryContainer('securityContext.runAsUser')],
-  'seccomp-profile': ['spec.securityContext.seccompProfile.type', ...inEveryContainer('securityContext.seccompProfile.type')],
-  'restrict-capabilities': inEveryContainer('securityContext.capabilities.drop', 'securityContext.capabilities.add[*]'),
-  'require-resource-requests': inContainersAndInit('resources.requests.<resource>'),
-  'require-resource-limits': inContainersAndInit('resources.limits.<resource>'),
-  'require-probes': inContainersAndInit('livenessProbe', 'readinessProbe', 'startupProbe'),
-  'disallow-latest-tag': inEveryContainer('image'),
-  'require-image-digest': inEveryContainer('image'),
-  'require-image-pull-policy': inEveryContainer('imagePullPolicy'),
-  'disallow-automount-service-account-token': ['spec.automountServiceAccountToken'],
-  'read-only-root-filesystem': inContainersAndInit('securityContext.readOnlyRootFilesystem'),
-  'allowed-registries': inEveryContainer('image'),
-  'disallow-secrets-in-env': inEveryContainer('env[*].value'),
-  'disallow-cluster-admin-binding': ['subjects[*]'],
-  'disallow-wildcard-rbac': ['rules[*].verbs[*]', 'rules[*].apiGroups[*]', 'rules[*].resources[*]'],
-  'disallow-pod-exec-attach': ['rules[*].resources[*]'],
-  'disallow-rbac-escalation': ['rules[*].verbs[*]'],
-  'disallow-secret-access': ['rules[*].resources[*]'],
-  'disallow-pod-create': ['rules[*].resources[*]'],
-  'disallow-persistent-volume-create': ['rules[*].resources[*]'],
-  'disallow-node-proxy': ['rules[*].resources[*]'],
-  'disallow-csr-approval': ['rules[*].resources[*]'],
-  'disallow-webhook-configuration-write': ['rules[*].resources[*]'],
-  'disallow-service-account-token-create': ['rules[*].resources[*]'],
-  'disallow-net-raw': inEveryContainer('securityContext.capabilities.drop', 'securityContext.capabilities.add[*]'),
-  'disallow-env-from-secrets': inEveryContainer('env[*].valueFrom.secretKeyRef', 'envFrom[*].secretRef'),
-  'disallow-default-service-account': ['spec.serviceAccountName', 'spec.serviceAccount', 'spec.volumes[*].projected.sources[*].serviceAccountToken'],
-  'disallow-default-namespace': ['metadata.namespace'],
-  'require-network-policy': ['metadata.name'],
-};
-
-// ---------------------------------------------------------------------------------------------
-// Parameters
-
-interface ParameterRow {
-  name: string;
-  type: string;
-  default: string;
-  meaning: string;
-}
-
-function bound(label: string, value: unknown): string {
-  return typeof value === 'number' ? `${label} ${value}` : '';
-}
-
-function describeType(schema: Record<string, unknown>): string {
-  if (Array.isArray(schema.enum)) return `one of ${schema.enum.map((value) => `\`${String(value)}\``).join(', ')}`;
-  const type = typeof schema.type === 'string' ? schema.type : 'any';
-  if (type === 'array') {
-    const items = !isRecord(schema.items) ? 'any' : Array.isArray(schema.items.enum) ? `values from ${describeType(schema.items).slice('one of '.length)}` : describeType(schema.items);
-    const bounds = [bound('at least', schema.minItems), bound('at most', schema.maxItems)].filter((text) => text !== '').join(', ');
-    return `list of ${items}${bounds ? ` (${bounds})` : ''}`;
-  }
-  if (type === 'integer' && typeof schema.minimum === 'number' && typeof schema.maximum === 'number') return `integer ${schema.minimum}–${schema.maximum}`;
-  if (type === 'object' && isRecord(schema.properties)) {
-    const required = Array.isArray(schema.required) ? schema.required : [];
-    const fields = Object.entries(schema.properties).map(([name, property]) => {
-      const optional = required.includes(name) ? '' : '?';
-      return `${name}${optional}: ${isRecord(property) ? describeType(property) : 'any'}`;
-    });
-    return `object {${fields.join('; ')}}`;
-  }
-  return type;
-}
-
-function inlineValue(value: unknown): string {
-  return `\`${JSON.stringify(value)}\``;
-}
-
-export function parameterRows(rule: Rule): ParameterRow[] {
-  const schema = rule.parameters;
-  if (!schema || !isRecord(schema.properties)) return [];
-  const required = Array.isArray(schema.required) ? schema.required : [];
-  return Object.entries(schema.properties).map(([name, property]) => {
-    const node = isRecord(property) ? property : {};
-    return {
-      name,
-      type: describeType(node),
-      default: required.includes(name) ? 'required' : node.default === undefined ? '—' : inlineValue(node.default),
-      meaning: typeof node.description === 'string' ? node.description : '',
-    };
-  });
-}
+export { reportedFields };
 
 // ---------------------------------------------------------------------------------------------
 // Rendering
@@ -162,35 +22,6 @@ function manifest(object: KubeObject): string {
   return ['```yaml', yaml.dump(object, { lineWidth: 120, noRefs: true }).trimEnd(), '```'].join('\n');
 }
 
-function setsOf(rule: Rule): string[] {
-  return ruleSetNames.filter((set) => ruleSets[set].includes(rule.id));
-}
-
-/** What the rule says about its failing example, with the parameters the examples are judged by. */
-function exampleFindings(rule: Rule): string[] {
-  const parameters = { ...defaultsOf(rule), ...(exampleParameters(rule.id) ?? {}) };
-  const object = rule.examples.fail;
-  let findings;
-  if (rule.target === 'pod') {
-    const pod = podTemplateOf(object);
-    findings = pod ? rule.check(pod, parameters) : [];
-  } else {
-    findings = rule.check(object, parameters, exampleFacts);
-  }
-  return findings.map((finding) => `- \`${finding.field}\`: ${finding.message}`);
-}
-
-/** The schema's top-level defaults, as ajv's useDefaults fills them in. */
-function defaultsOf(rule: Rule): Record<string, unknown> {
-  const properties = rule.parameters?.properties;
-  if (!isRecord(properties)) return {};
-  const defaults: Record<string, unknown> = {};
-  for (const [name, property] of Object.entries(properties)) {
-    if (isRecord(property) && property.default !== undefined) defaults[name] = structuredClone(property.default);
-  }
-  return defaults;
-}
-
 function ruleSection(rule: Rule): string {
   const lines: string[] = [`### ${rule.id}`, '', `**${rule.title}**`, ''];
   const sets = setsOf(rule);
@@ -198,7 +29,7 @@ function ruleSection(rule: Rule): string {
     `- Family: ${familyTitles[rule.family]}`,
     `- Default severity: ${rule.severity}`,
     `- Rule sets: ${sets.length > 0 ? sets.map((set) => `\`${set}\``).join(', ') : 'none (enable it in `spec.rules`)'}`,
-    `- Applies to: ${rule.target === 'pod' ? 'Pods and the pod templates of ReplicationControllers, PodTemplates, Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs and CronJobs' : rule.kinds.map((kind) => (kind.group ? `${kind.kind} (${kind.group})` : kind.kind)).join(', ')}`,
+    `- Applies to: ${appliesTo(rule)}`,
     `- Reports: ${(reportedFields[rule.id] ?? []).map((field) => `\`${field}\``).join(', ')}`,
     ...(rule.backgroundOnly ? ['- Background only: needs the cluster\'s state beside the object; admission skips it (see [Background-only rules](#background-only-rules))'] : []),
     '',
@@ -218,7 +49,7 @@ function ruleSection(rule: Rule): string {
   const parameters = exampleParameters(rule.id);
   if (parameters) lines.push('The examples are judged with these parameters:', '', manifest(parameters), '');
   if (rule.backgroundOnly) lines.push('The examples are judged in a cluster with these NetworkPolicies per namespace:', '', manifest(Object.fromEntries(exampleFacts.networkPolicies)), '');
-  lines.push('**Fails:**', '', manifest(rule.examples.fail), '', 'Findings:', '', ...exampleFindings(rule), '');
+  lines.push('**Fails:**', '', manifest(rule.examples.fail), '', 'Findings:', '', ...exampleFindings(rule).map((finding) => `- \`${finding.field}\`: ${finding.message}`), '');
   lines.push('**Passes:**', '', manifest(rule.examples.pass), '');
   return lines.join('\n');
 }

@@ -7,7 +7,7 @@
  * (sbom diff --fail-on); 2 usage or input errors, named with file and line.
  */
 import { exitCodes, parseFlags, renderHelp, UsageError } from './command';
-import { commands, findCommand, groups, type Entry } from './registry';
+import { commands, findCommand, groupSummaries, groups, type Entry } from './registry';
 
 function commandList(entries: readonly Entry[]): string {
   const width = Math.max(...entries.map((entry) => entry.name.length)) + 2;
@@ -27,7 +27,7 @@ Usage:
 Use "securestack <command> --help" for more information about a given command.
 `;
 
-const groupHelp = (group: string, entries: readonly Entry[]): string => `${entries.map((entry) => entry.summary).join('; ')}.
+const groupHelp = (group: string, entries: readonly Entry[]): string => `${groupSummaries[group] ?? group}.
 
 Available Commands:
 ${commandList(entries).replaceAll(`  ${group} `, `  `)}

@@ -13,9 +13,18 @@ export interface Entry {
 
 export const commands: readonly Entry[] = [
   { name: 'audit', summary: 'Check manifests against ScanPolicies, as the admission webhook would', load: async () => (await import('./commands/audit')).auditCommand },
+  { name: 'rules list', summary: 'List the built-in rules, their severities and rule sets', load: async () => (await import('./commands/rules')).rulesListCommand },
+  { name: 'rules explain', summary: 'Explain a rule: what it checks, how to fix it, its parameters and examples', load: async () => (await import('./commands/rules')).rulesExplainCommand },
   { name: 'completion', summary: 'Output shell completion code for bash, zsh or fish', load: async () => (await import('./commands/completion')).completionCommand },
   { name: 'version', summary: 'Print the version of securestack', load: async () => (await import('./commands/version')).versionCommand },
 ];
+
+/** What each group of commands is for, in `securestack GROUP --help`. */
+export const groupSummaries: Readonly<Record<string, string>> = {
+  rules: 'The built-in rule catalog, as docs/rules.md gives it',
+  sbom: 'Compare CycloneDX SBOMs, from files or ImageScans',
+  report: 'Export scan findings and compliance results from the cluster',
+};
 
 /** The groups, in order, with the commands under each. */
 export function groups(): Map<string, Entry[]> {
