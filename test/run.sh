@@ -75,6 +75,14 @@ else
   log "could not build the Pod Security oracle (bash test/pss-oracle/build.sh); test/pod-security-conformance.test.ts will fail"
 fi
 
+# The SARIF 2.1.0 and JUnit schemas the CLI's reports are checked against (test/cli-reports.test.ts),
+# in both tiers: a no-op once fetched. Without them that test fails, saying how to fetch them.
+if schemas="$(bash test/env/report-schemas.sh)"; then
+  export SECURESTACK_REPORT_SCHEMAS="$schemas"
+else
+  log "could not fetch the report schemas (bash test/env/report-schemas.sh); test/cli-reports.test.ts will fail"
+fi
+
 if [ "$unit" = 1 ]; then
   mapfile -t files < <(pure_tests)
   log "running ${#files[@]} pure test file(s), no control plane"

@@ -18,7 +18,7 @@ function objectOf(result: AuditResult): string {
 
 export function renderTable(report: Report, failing: number, colour: boolean): string {
   const paint = (code: keyof typeof colours, text: string): string => (colour ? `${colours[code]}${text}${colours.reset}` : text);
-  const rows = report.results.map((r) => [r.severity, r.mode, r.policy, r.ruleId, objectOf(r), `${r.source}:${r.line}`]);
+  const rows = report.results.map((r) => [r.severity, r.mode, r.policy, r.ruleId, objectOf(r), `${r.source}:${r.fieldLine}`]);
   const header = ['SEVERITY', 'MODE', 'POLICY', 'RULE', 'OBJECT', 'LOCATION'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
   const line = (cells: readonly string[]): string => cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd();

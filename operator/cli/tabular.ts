@@ -73,7 +73,10 @@ export function renderJunit(objects: readonly CheckedObject[], results: readonly
         parts.push(`      <failure message="${xmlEscape(`${objectName(object)} violates ${ids}`)}" type="${xmlEscape(blocking[0]?.ruleId ?? '')}">${xmlEscape(blocking.map(line).join('\n'))}</failure>`);
       }
       if (other.length > 0) parts.push(`      <system-out>${xmlEscape(other.map(line).join('\n'))}</system-out>`);
-      const open = `    <testcase classname="${xmlEscape(source)}" name="${xmlEscape(objectName(object))}" file="${xmlEscape(source)}" line="${object.line}"`;
+      // Jenkins' JUnit schema has no file or line attributes: the file is the classname (which CI
+      // reporters resolve to a path), each violation names its file:line in the text, and the
+      // name stays the same when lines move, so CI keeps the case's history.
+      const open = `    <testcase classname="${xmlEscape(source)}" name="${xmlEscape(objectName(object))}"`;
       return parts.length > 0 ? `${open}>\n${parts.join('\n')}\n    </testcase>` : `${open}/>`;
     });
     totalFailures += failures;
