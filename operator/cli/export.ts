@@ -182,7 +182,7 @@ export function complianceRows(document: ComplianceResultsDocument, filters: Pic
 
 /** A CSV line (CRLF, RFC 4180) of the given columns of a row. */
 export function csvLine<Row>(columns: ReadonlyArray<keyof Row & string>, row: Row): string {
-  return `${columns.map((column) => csvCell(cellText(row[column]))).join(',')}\r\n`;
+  return `${columns.map((column) => csvCell(cellText(row[column] as string | number | boolean | null))).join(',')}\r\n`;
 }
 
 export function csvHeader(columns: readonly string[]): string {
@@ -190,9 +190,9 @@ export function csvHeader(columns: readonly string[]): string {
 }
 
 /** A value as CSV shows it: null as empty, booleans as true/false. */
-export function cellText(value: unknown): string {
+export function cellText(value: string | number | boolean | null | undefined): string {
   if (value === null || value === undefined) return '';
-  return typeof value === 'string' ? value : String(value as number | boolean);
+  return typeof value === 'string' ? value : String(value);
 }
 
 /** Whatever a JSON export could not read, beside the rows it did. */
