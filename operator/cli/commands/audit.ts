@@ -66,12 +66,19 @@ async function run(parsed: Parsed): Promise<number> {
   const failOn = parseFailOn(parsed.string('fail-on'));
 
   const policyInput = await collect(policyArgs);
-  const cluster = useCluster ? await fromCluster(parsed) : undefined;
-  const loaded = loadPolicies([...policyInput.objects, ...(cluster?.policies ?? [])]);
+  const loaded = loadPolicies(policyInput.objects);
   const policyErrors = [...policyInput.problems.map((p) => `${p.source}:${p.line}: ${p.problem}`), ...loaded.errors];
   if (policyErrors.length > 0) {
     process.stderr.write(`securestack: the policies cannot be used:\n${policyErrors.map((e) => `  ${e}`).join('\n')}\n`);
     return exitCodes.usage;
+  }
+  const cluster = useCluster ? await fromCluster(parsed) : undefined;
+  if (cluster) {
+    // A cluster's ScanPolicy that does not compile is not Ready, and the webhook does not apply it:
+    // neither does the audit, which says so instead of failing the run.
+    const fromContext = loadPolicies(cluster.policies);
+    for (const error of fromContext.errors) process.stderr.write(`securestack: warning: skipped, as the webhook skips it: ${error}\n`);
+    loaded.policies.push(...fromContext.policies);
   }
   if (loaded.policies.length === 0) process.stderr.write('securestack: warning: no ScanPolicy found; nothing can fail\n');
   // Labels given on the command line win over files, which win over the cluster's.
