@@ -14,6 +14,7 @@ export interface Entry {
 export const commands: readonly Entry[] = [
   { name: 'audit', summary: 'Check manifests against ScanPolicies, as the admission webhook would', load: async () => (await import('./commands/audit')).auditCommand },
   { name: 'completion', summary: 'Output shell completion code for bash, zsh or fish', load: async () => (await import('./commands/completion')).completionCommand },
+  { name: 'sbom diff', summary: 'Compare two CycloneDX SBOMs: components and vulnerabilities added, removed, changed', load: async () => (await import('./commands/sbom-diff')).sbomDiffCommand },
   { name: 'version', summary: 'Print the version of securestack', load: async () => (await import('./commands/version')).versionCommand },
 ];
 

@@ -701,7 +701,7 @@ function fixedFromRecommendation(recs: [string, string][], component: BomCompone
 }
 
 /** Maven-style group:name, npm-style @scope/name, else the name. */
-function packageName(c: BomComponent): string {
+export function packageName(c: BomComponent): string {
   if (!c.group) return c.name;
   return c.purl?.startsWith('pkg:npm/') ? `${c.group}/${c.name}` : `${c.group}:${c.name}`;
 }
