@@ -73,7 +73,10 @@ async function imageScanBytes(client: KubeClient, namespace: string, name: strin
   });
   if (!scan) throw new InputError(`${source}: no such ImageScan in namespace "${namespace}" (${client.access.source})`);
   const ref = scan.status?.sbomRef;
-  if (!ref?.name) throw new InputError(`${source}: the ImageScan has no SBOM yet (phase ${scan.status?.phase ?? 'none'}); wait until it is Completed`);
+  if (!ref?.name) {
+    const phase = scan.status?.phase ?? 'none';
+    throw new InputError(`${source}: the ImageScan has no SBOM yet (phase ${phase})${phase === 'Failed' ? '' : '; wait until it is Completed'}`);
+  }
   const bytes = await readSbom(client, namespace, ref);
   if (bytes.length > DEFAULT_MAX_DECOMPRESSED_BYTES) throw new InputError(`${source}: the stored SBOM has ${bytes.length} bytes, more than the ${DEFAULT_MAX_DECOMPRESSED_BYTES}-byte limit`);
   return { source, bytes };
