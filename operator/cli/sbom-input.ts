@@ -9,6 +9,7 @@ import { stat, readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { DEFAULT_MAX_DECOMPRESSED_BYTES, inflateReport, isTooLarge, MAX_COMPRESSED_BYTES, parseReport, readCompressedBody, ReportError } from '../features/scan/report';
 import { UsageError, type Parsed } from './command';
+import type { GzipCodec } from '../features/scan/sbom-store';
 import type { KubeClient } from '../platform/kube/client';
 
 export interface SbomInput {
@@ -65,7 +66,7 @@ export async function parseSbom(source: string, bytes: Buffer): Promise<SbomInpu
 
 /** The SBOM stored for an ImageScan, through the operator's own client and reader. */
 async function imageScanBytes(client: KubeClient, namespace: string, name: string): Promise<{ source: string; bytes: Buffer }> {
-  const [{ imageScanType }, { readSbom }] = await Promise.all([import('../api/resources'), import('../features/scan/sbom-store')]);
+  const [{ imageScanType }, { asyncGzipCodec, readSbom }] = await Promise.all([import('../api/resources'), import('../features/scan/sbom-store')]);
   const source = `imagescan/${namespace}/${name}`;
   type Scan = { metadata?: { name?: string }; status?: { phase?: string; sbomRef?: { name: string; parts?: number } } };
   const scan = await client.getCustom<Scan>(imageScanType, { namespace, name }).catch((err: unknown) => {
@@ -77,8 +78,11 @@ async function imageScanBytes(client: KubeClient, namespace: string, name: strin
     const phase = scan.status?.phase ?? 'none';
     throw new InputError(`${source}: the ImageScan has no SBOM yet (phase ${phase})${phase === 'Failed' ? '' : '; wait until it is Completed'}`);
   }
-  const bytes = await readSbom(client, namespace, ref);
-  if (bytes.length > DEFAULT_MAX_DECOMPRESSED_BYTES) throw new InputError(`${source}: the stored SBOM has ${bytes.length} bytes, more than the ${DEFAULT_MAX_DECOMPRESSED_BYTES}-byte limit`);
+  // The store bounds inflating by the size recorded in the ConfigMap; this bounds it by ours too.
+  const bounded: GzipCodec = { gzip: (data) => asyncGzipCodec.gzip(data), gunzip: (data, max) => asyncGzipCodec.gunzip(data, Math.min(max, DEFAULT_MAX_DECOMPRESSED_BYTES)) };
+  const bytes = await readSbom(client, namespace, ref, bounded).catch((err: unknown) => {
+    throw new InputError(`${source}: reading its SBOM (${ref.name}): ${err instanceof Error ? err.message : String(err)}`);
+  });
   return { source, bytes };
 }
 
