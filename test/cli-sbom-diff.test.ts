@@ -1,5 +1,5 @@
 // `securestack sbom diff` end to end on the real plane: two ImageScans of two versions of the
-// Debian fixture image (the second with openssl and libssl3 upgraded and tzdata added, in a layer
+// Debian fixture image (each with a marker layer of its own; the second with openssl and libssl3 upgraded and tzdata added, in a layer
 // of its own), scanned by the operator with the real Trivy, compared by the compiled command
 // through --kubeconfig. The differences are checked against the two stored SBOMs read directly,
 // and the severities against the ones the operator wrote into the ImageScans' status.
@@ -83,8 +83,11 @@ describe('securestack sbom diff against ImageScans on the real plane (real Trivy
     const reportPort = await freePort();
     const op = resources.track(startOperator({ identity: 'sbom-diff-0', namespace: ns, leaseName: 'sbom-diff', env: scanOperatorEnv(env, reportPort) }));
     await waitUntilLeading(op, ns, 'sbom-diff');
+    // Both are images of their own (the fixture plus a marker layer), never debian-app:1 itself: a
+    // scan of the fixture would be cached and the image-scanning tests after this file expect to scan it first.
+    const original = pushUniqueImage(env, `sbom-diff/debian-${ns}`);
     const upgraded = pushUniqueImage(env, `sbom-diff/debian-upgraded-${ns}`, undefined, undefined, undefined, { 'var/lib/dpkg/status': upgradedStatus });
-    await kubectl(['apply', '-f', '-'], { namespace: ns, input: imageScanManifest('before', `${env.registry}/fixtures/debian-app:1`) });
+    await kubectl(['apply', '-f', '-'], { namespace: ns, input: imageScanManifest('before', original) });
     await kubectl(['apply', '-f', '-'], { namespace: ns, input: imageScanManifest('after', upgraded) });
     const scanStarted = Date.now();
     const [scanA, scanB] = await Promise.all([waitForPhase(ns, 'before', 'Completed', op), waitForPhase(ns, 'after', 'Completed', op)]);
