@@ -16,6 +16,7 @@ export const commands: readonly Entry[] = [
   { name: 'rules list', summary: 'List the built-in rules, their severities and rule sets', load: async () => (await import('./commands/rules')).rulesListCommand },
   { name: 'rules explain', summary: 'Explain a rule: what it checks, how to fix it, its parameters and examples', load: async () => (await import('./commands/rules')).rulesExplainCommand },
   { name: 'completion', summary: 'Output shell completion code for bash, zsh or fish', load: async () => (await import('./commands/completion')).completionCommand },
+  { name: 'sbom diff', summary: 'Compare two CycloneDX SBOMs: components and vulnerabilities added, removed, changed', load: async () => (await import('./commands/sbom-diff')).sbomDiffCommand },
   { name: 'report export', summary: 'Export ImageScan findings and ComplianceReport results as CSV or JSON', load: async () => (await import('./commands/report-export')).reportExportCommand },
   { name: 'version', summary: 'Print the version of securestack', load: async () => (await import('./commands/version')).versionCommand },
 ];

@@ -131,6 +131,7 @@ function craneBinary(): string {
  * Pushes `<registry>/<repository>:1`: the Debian fixture plus one small layer holding `marker`, so
  * the image has a digest no other test has scanned (a fresh scan, never a cache hit). With
  * `base: null` the marker layer is the whole image (linux/amd64, no packages): Trivy finds nothing in it.
+ * `files` go into the same layer (e.g. another var/lib/dpkg/status: other package versions).
  */
 export function pushUniqueImage(
   env: ScanEnvironment,
@@ -138,13 +139,18 @@ export function pushUniqueImage(
   marker: string = randomUUID(),
   target: { registry: string; dockerConfig?: string } = { registry: env.registry },
   base: string | null = `${env.registry}/fixtures/debian-app:1`,
+  files: Readonly<Record<string, string>> = {},
 ): string {
   const work = mkdtempSync(path.join(tmpdir(), 'securestack-image-'));
   try {
-    mkdirSync(path.join(work, 'layer', 'etc'), { recursive: true });
-    writeFileSync(path.join(work, 'layer', 'etc', 'securestack-test-id'), `${marker}\n`);
+    // `files` (path in the image → content) replace the base's files of the same path.
+    for (const [file, content] of Object.entries({ ...files, 'etc/securestack-test-id': `${marker}\n` })) {
+      mkdirSync(path.join(work, 'layer', path.dirname(file)), { recursive: true });
+      writeFileSync(path.join(work, 'layer', file), content);
+    }
     const tar = path.join(work, 'layer.tar');
-    const tarred = spawnSync('tar', ['-C', path.join(work, 'layer'), '--owner=0', '--group=0', '--mtime=@0', '-cf', tar, 'etc'], { encoding: 'utf8' });
+    const tops = [...new Set(['etc', ...Object.keys(files).map((file) => file.split('/')[0] ?? '')])].filter((top) => top !== '');
+    const tarred = spawnSync('tar', ['-C', path.join(work, 'layer'), '--owner=0', '--group=0', '--mtime=@0', '-cf', tar, ...tops], { encoding: 'utf8' });
     if (tarred.status !== 0) throw new Error(`tar failed: ${tarred.stderr}`);
     const ref = `${target.registry}/${repository}:1`;
     // crane takes registry credentials from $DOCKER_CONFIG/config.json.

@@ -198,7 +198,8 @@ export interface ParsedReport {
 /** Metadata property a scan Job may add with the vulnerability database's update time. */
 export const DB_UPDATED_AT_PROPERTY = 'securestack.io:vulnerability-db:updated-at';
 
-const SEVERITY_RANK: Record<Severity, number> = { CRITICAL: 4, HIGH: 3, MEDIUM: 2, LOW: 1, UNKNOWN: 0 };
+/** Higher is more severe. */
+export const SEVERITY_RANK: Record<Severity, number> = { CRITICAL: 4, HIGH: 3, MEDIUM: 2, LOW: 1, UNKNOWN: 0 };
 
 // CRD limits (crds/imagescans.securestack.io.yaml, status.topFindings and status.scanner).
 const LIMITS = { id: 64, package: 256, installedVersion: 128, fixedVersion: 256, title: 256, scannerName: 63, scannerVersion: 64 };
@@ -425,45 +426,78 @@ function describeSchemaErrors(errors: unknown): string {
   return `${list.length} schema error(s): ${shown.join('; ')}${more}`;
 }
 
-interface ComponentInfo {
+/** A component of a BOM as the summary and the SBOM diff read it. */
+export interface BomComponent {
+  /** Its bom-ref, when it has one (what vulnerabilities' affects[] point at). */
+  ref?: string;
+  /** CycloneDX component type: library, operating-system, application, ... */
+  type?: string;
+  /** The name, else the bom-ref. */
   name: string;
   version?: string;
   group?: string;
   purl?: string;
 }
 
+/** One vulnerability id and one component it affects, as Trivy means it (see the file's comment). */
+export interface AffectedComponent {
+  id: string;
+  /** The affected component's bom-ref. */
+  ref: string;
+  component: BomComponent;
+  /** Maven-style group:name, npm-style @scope/name, else the name. */
+  package: string;
+  severity: Severity;
+  score?: number;
+  title?: string;
+  installedVersion?: string;
+  fixedVersion?: string;
+  /** RFC 3339, UTC. */
+  published?: string;
+}
+
 interface Finding extends VulnerabilityFinding {
   rank: number;
 }
 
-/** Reduces a schema-valid document to a ScanSummary; checks references the schema cannot. */
-export function summarize(doc: Record<string, unknown>, specVersion: string, options: ParseOptions = {}): ScanSummary {
-  const topN = options.topN ?? 20;
-  const titleMax = Math.min(options.titleMaxChars ?? 200, LIMITS.title);
-  const severityFilter = options.severities && options.severities.length > 0 ? new Set(options.severities) : undefined;
+function bomComponent(c: Record<string, unknown>): BomComponent {
+  const ref = str(c['bom-ref']);
+  const out: BomComponent = { name: str(c.name) ?? ref ?? '' };
+  const fields = { ref, type: str(c.type), version: str(c.version), group: str(c.group), purl: str(c.purl) };
+  for (const [key, value] of Object.entries(fields)) if (value !== undefined) out[key as keyof typeof fields] = value;
+  return out;
+}
 
-  const components = new Map<string, ComponentInfo>();
-  let componentCount = 0;
-  const metadata = isRecord(doc.metadata) ? doc.metadata : {};
-  const visit = (list: unknown, count: boolean): void => {
+/** Every component of the document, nested ones included and metadata.component (the image) excluded. */
+export function bomComponents(doc: Record<string, unknown>): BomComponent[] {
+  const out: BomComponent[] = [];
+  const visit = (list: unknown): void => {
     if (!Array.isArray(list)) return;
     for (const c of list) {
       if (!isRecord(c)) continue;
-      if (count) componentCount++;
-      const ref = c['bom-ref'];
-      if (typeof ref === 'string') {
-        components.set(ref, { name: str(c.name) ?? ref, version: str(c.version), group: str(c.group), purl: str(c.purl) });
-      }
-      visit(c.components, count);
+      out.push(bomComponent(c));
+      visit(c.components);
     }
   };
-  if (isRecord(metadata.component)) visit([metadata.component], false);
-  visit(doc.components, true);
+  visit(doc.components);
+  return out;
+}
 
-  const fixableBySeverity = { critical: 0, high: 0, medium: 0, low: 0, unknown: 0 };
-  const oldestFixablePublished: ScanSummary['summary']['oldestFixablePublished'] = {};
-  const counts = { critical: 0, high: 0, medium: 0, low: 0, unknown: 0, fixable: 0, fixableBySeverity, oldestFixablePublished };
-  const findings: Finding[] = [];
+/**
+ * Every (vulnerability id, affected component) pair of a document once, with the severity Trivy
+ * would give it and the fixed version when the document says it. `severities` skips the others
+ * before their references are checked. Throws ReportError for an affects[] ref that is no
+ * component of the document.
+ */
+export function affectedComponents(doc: Record<string, unknown>, options: { titleMaxChars?: number; severities?: ReadonlySet<Severity> } = {}): AffectedComponent[] {
+  const titleMax = options.titleMaxChars ?? LIMITS.title;
+  const metadata = isRecord(doc.metadata) ? doc.metadata : {};
+  const components = new Map<string, BomComponent>();
+  // A vulnerability may affect the image itself (metadata.component), which is no listed component.
+  for (const c of [...(isRecord(metadata.component) ? bomComponents({ components: [metadata.component] }) : []), ...bomComponents(doc)]) {
+    if (c.ref !== undefined) components.set(c.ref, c);
+  }
+  const out: AffectedComponent[] = [];
   const seen = new Set<string>();
   const vulnerabilities = Array.isArray(doc.vulnerabilities) ? doc.vulnerabilities : [];
   vulnerabilities.forEach((v: unknown, index: number) => {
@@ -471,7 +505,7 @@ export function summarize(doc: Record<string, unknown>, specVersion: string, opt
     const id = str(v.id) ?? str(v['bom-ref']) ?? `vulnerabilities[${index}]`;
     const ratings = Array.isArray(v.ratings) ? v.ratings.filter(isRecord) : [];
     const severity = pickSeverity(id, isRecord(v.source) ? str(v.source.name) : undefined, ratings);
-    if (severityFilter && !severityFilter.has(severity)) return;
+    if (options.severities && !options.severities.has(severity)) return;
     const score = highestScore(ratings);
     const title = titleOf(v, titleMax);
     const recommendations = parseRecommendation(str(v.recommendation));
@@ -493,29 +527,54 @@ export function summarize(doc: Record<string, unknown>, specVersion: string, opt
       const unaffected = versions.filter((x) => x.status === 'unaffected').map((x) => str(x.version) ?? str(x.range)).filter((x): x is string => !!x);
       const pkg = packageName(component);
       const fixed = fixedProperty ?? (unaffected.length > 0 ? unaffected.join(', ') : undefined) ?? fixedFromRecommendation(recommendations, component, pkg);
-      if (options.ignoreUnfixed && !fixed) continue;
-      const level = severity.toLowerCase() as Lowercase<Severity>;
-      counts[level]++;
-      if (fixed) {
-        counts.fixable++;
-        fixableBySeverity[level]++;
-        const oldest = oldestFixablePublished[level];
-        if (published && (!oldest || published < oldest)) oldestFixablePublished[level] = published;
-      }
-      const finding: Finding = {
-        id: truncate(id, LIMITS.id),
-        package: truncate(pkg, LIMITS.package),
-        severity,
-        rank: SEVERITY_RANK[severity],
-      };
+      const found: AffectedComponent = { id, ref, component, package: pkg, severity };
       const installedVersion = typeof installed === 'string' ? installed : component.version;
-      if (installedVersion) finding.installedVersion = truncate(installedVersion, LIMITS.installedVersion);
-      if (fixed) finding.fixedVersion = truncate(fixed, LIMITS.fixedVersion);
-      if (score !== undefined) finding.score = score;
-      if (title) finding.title = title;
-      findings.push(finding);
+      if (installedVersion) found.installedVersion = installedVersion;
+      if (fixed) found.fixedVersion = fixed;
+      if (score !== undefined) found.score = score;
+      if (title) found.title = title;
+      if (published) found.published = published;
+      out.push(found);
     }
   });
+  return out;
+}
+
+/** Reduces a schema-valid document to a ScanSummary; checks references the schema cannot. */
+export function summarize(doc: Record<string, unknown>, specVersion: string, options: ParseOptions = {}): ScanSummary {
+  const topN = options.topN ?? 20;
+  const titleMax = Math.min(options.titleMaxChars ?? 200, LIMITS.title);
+  const severities = options.severities && options.severities.length > 0 ? new Set(options.severities) : undefined;
+  const metadata = isRecord(doc.metadata) ? doc.metadata : {};
+  const componentCount = bomComponents(doc).length;
+
+  const fixableBySeverity = { critical: 0, high: 0, medium: 0, low: 0, unknown: 0 };
+  const oldestFixablePublished: ScanSummary['summary']['oldestFixablePublished'] = {};
+  const counts = { critical: 0, high: 0, medium: 0, low: 0, unknown: 0, fixable: 0, fixableBySeverity, oldestFixablePublished };
+  const findings: Finding[] = [];
+  for (const affected of affectedComponents(doc, { titleMaxChars: titleMax, ...(severities ? { severities } : {}) })) {
+    const { severity, fixedVersion: fixed, published } = affected;
+    if (options.ignoreUnfixed && !fixed) continue;
+    const level = severity.toLowerCase() as Lowercase<Severity>;
+    counts[level]++;
+    if (fixed) {
+      counts.fixable++;
+      fixableBySeverity[level]++;
+      const oldest = oldestFixablePublished[level];
+      if (published && (!oldest || published < oldest)) oldestFixablePublished[level] = published;
+    }
+    const finding: Finding = {
+      id: truncate(affected.id, LIMITS.id),
+      package: truncate(affected.package, LIMITS.package),
+      severity,
+      rank: SEVERITY_RANK[severity],
+    };
+    if (affected.installedVersion) finding.installedVersion = truncate(affected.installedVersion, LIMITS.installedVersion);
+    if (fixed) finding.fixedVersion = truncate(fixed, LIMITS.fixedVersion);
+    if (affected.score !== undefined) finding.score = affected.score;
+    if (affected.title) finding.title = affected.title;
+    findings.push(finding);
+  }
 
   findings.sort(compareFindings);
   const topFindings = withinBudget(
@@ -631,7 +690,7 @@ function parseRecommendation(text: string | undefined): [string, string][] {
   return out;
 }
 
-function fixedFromRecommendation(recs: [string, string][], component: ComponentInfo, pkg: string): string | undefined {
+function fixedFromRecommendation(recs: [string, string][], component: BomComponent, pkg: string): string | undefined {
   if (recs.length === 0) return undefined;
   const names = new Set([component.name, pkg]);
   if (component.group) {
@@ -642,7 +701,7 @@ function fixedFromRecommendation(recs: [string, string][], component: ComponentI
 }
 
 /** Maven-style group:name, npm-style @scope/name, else the name. */
-function packageName(c: ComponentInfo): string {
+export function packageName(c: BomComponent): string {
   if (!c.group) return c.name;
   return c.purl?.startsWith('pkg:npm/') ? `${c.group}/${c.name}` : `${c.group}:${c.name}`;
 }
