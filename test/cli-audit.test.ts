@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Registry } from 'prom-client';
 import { dump } from 'js-yaml';
-import { loadPolicies } from '../operator/cli/audit';
+import { loadPolicies, withApiServerDefaults } from '../operator/cli/audit';
 import { fieldPath, locateField } from '../operator/cli/locate';
 import { artifactUri } from '../operator/cli/sarif';
 import { csvCell, xmlEscape } from '../operator/cli/tabular';
@@ -252,5 +252,24 @@ describe('securestack audit', () => {
       assert.equal(response.allowed, cliLines.length === 0, `${object.kind} ${object.metadata?.name}`);
       assert.deepEqual(cliLines, webhookLines, `${object.kind} ${object.metadata?.name}`);
     }
+  });
+
+  it('fills in the hostPorts the API server defaults for a hostNetwork Pod, and nothing else', () => {
+    const ports = [{ containerPort: 8080 }, { containerPort: 9090, hostPort: 9091 }, { containerPort: 7070, hostPort: 0 }];
+    const spec = { hostNetwork: true, containers: [{ name: 'a', image: 'x', ports }], initContainers: [{ name: 'i', image: 'x', ports: [{ containerPort: 53 }] }], ephemeralContainers: [{ name: 'e', image: 'x', ports: [{ containerPort: 22 }] }] };
+    const pod = withApiServerDefaults({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec });
+    const defaulted = pod.spec as typeof spec & { containers: Array<{ ports: Array<{ hostPort?: number }> }> };
+    assert.deepEqual(defaulted.containers[0]?.ports.map((p) => p.hostPort), [8080, 9091, 7070]);
+    assert.deepEqual(defaulted.initContainers[0]?.ports, [{ containerPort: 53, hostPort: 53 }]);
+    assert.deepEqual(defaulted.ephemeralContainers[0]?.ports, [{ containerPort: 22 }], 'ephemeral containers are not defaulted');
+    assert.deepEqual(spec.containers[0]?.ports[0], { containerPort: 8080 }, 'the input is not changed');
+    const notHostNetwork = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: { ...spec, hostNetwork: false } };
+    assert.equal(withApiServerDefaults(notHostNetwork), notHostNetwork);
+    const template = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd' }, spec: { template: { spec } } };
+    assert.equal(withApiServerDefaults(template), template, 'pod templates are not defaulted from v1.28');
+    // So a hostNetwork Pod fails disallow-host-ports for the port it names, as the webhook sees it.
+    const file = write('host-network.yaml', [{ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'hn', namespace: 'team-a' }, spec: { hostNetwork: true, containers: [{ name: 'app', image: 'busybox:1.36', ports: [{ containerPort: 8080 }] }] } }]);
+    const report = JSON.parse(run(['audit', '-p', enforce, '-o', 'json', file]).stdout) as { violations: Array<{ ruleId: string; field: string; message: string }> };
+    assert.deepEqual(report.violations.filter((v) => v.ruleId === 'disallow-host-ports').map((v) => `${v.field}: ${v.message}`), ['spec.containers[0].ports[0].hostPort: container "app" uses hostPort 8080']);
   });
 });

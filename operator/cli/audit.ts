@@ -102,7 +102,7 @@ export interface AuditOptions {
 export function auditObject(item: SourcedObject, options: AuditOptions): { results: AuditResult[]; warnings: AuditWarning[] } {
   const namespaced = !clusterScoped(item.object);
   const namespace = namespaced ? item.object.metadata?.namespace || options.defaultNamespace : undefined;
-  const object: KubeObject = namespace ? { ...item.object, metadata: { ...item.object.metadata, namespace } } : item.object;
+  const object: KubeObject = withApiServerDefaults(namespace ? { ...item.object, metadata: { ...item.object.metadata, namespace } } : item.object);
   const verdicts = evaluateAll(options.policies, {
     object,
     operation: 'CREATE',
@@ -128,6 +128,29 @@ export function auditObject(item: SourcedObject, options: AuditOptions): { resul
     ),
     warnings: verdicts.flatMap((verdict) => verdict.warnings.map((message) => ({ source: item.source, line: item.line, policy: verdict.policy.name, message }))),
   };
+}
+
+type Port = { containerPort?: unknown; hostPort?: unknown };
+type PodContainer = { ports?: Port[] };
+
+/**
+ * The defaults the API server fills in before admission that a rule's verdict depends on and that
+ * the rule cannot infer itself (defaults it can, such as imagePullPolicy, are inferred in the rule).
+ * The webhook sees objects after them, so the audit must too:
+ * - a Pod with hostNetwork gets hostPort = containerPort on every port of its containers and init
+ *   containers that sets none (k8s.io/kubernetes pkg/apis/core/v1 defaults.go,
+ *   defaultHostNetworkPorts). Pod templates no longer get it from v1.28
+ *   (DefaultHostNetworkHostPortsInPodTemplates off), and ephemeral containers never did.
+ */
+export function withApiServerDefaults(object: KubeObject): KubeObject {
+  const spec = object.spec as { hostNetwork?: unknown; containers?: PodContainer[]; initContainers?: PodContainer[] } | undefined;
+  if (object.kind !== 'Pod' || object.apiVersion !== 'v1' || spec?.hostNetwork !== true) return object;
+  const withHostPorts = (containers: PodContainer[] | undefined): PodContainer[] | undefined =>
+    containers?.map((container) => ({
+      ...container,
+      ...(Array.isArray(container.ports) ? { ports: container.ports.map((port) => (port.hostPort === undefined || port.hostPort === 0 ? { ...port, hostPort: port.containerPort } : port)) } : {}),
+    }));
+  return { ...object, spec: { ...spec, containers: withHostPorts(spec.containers), ...(spec.initContainers ? { initContainers: withHostPorts(spec.initContainers) } : {}) } };
 }
 
 // Kinds whose objects have no namespace, as the API server serves them; the rest are namespaced.
