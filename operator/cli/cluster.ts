@@ -9,13 +9,8 @@ import * as path from 'node:path';
 import { load as loadYaml } from 'js-yaml';
 import { defaultAccess, kubeConfigAccess } from '../platform/kube/access';
 import { KubeClient } from '../platform/kube/client';
-import type { Flag, Parsed } from './command';
+import type { Parsed } from './command';
 
-/** The flags of every command that reads the cluster. */
-export const clusterFlags: readonly Flag[] = [
-  { long: 'kubeconfig', type: 'string', help: 'Path to the kubeconfig file to use (default $KUBECONFIG, then ~/.kube/config).', files: true },
-  { long: 'context', type: 'string', help: 'The name of the kubeconfig context to use (default its current context).' },
-];
 
 export function clusterClient(parsed: Parsed, env: NodeJS.ProcessEnv = process.env): KubeClient {
   const kubeconfig = parsed.optional('kubeconfig');

@@ -69,6 +69,16 @@ export interface Command {
   run(parsed: Parsed): Promise<number>;
 }
 
+/**
+ * The flags of every command that reads the cluster (here, not in cluster.ts, so that declaring
+ * them does not load the Kubernetes client: `audit` starts without it).
+ */
+export const clusterFlags: readonly Flag[] = [
+  { long: 'kubeconfig', type: 'string', help: 'Path to the kubeconfig file to use (default $KUBECONFIG, then ~/.kube/config).', files: true },
+  { long: 'context', type: 'string', help: 'The name of the kubeconfig context to use (default its current context).' },
+];
+
+
 /** Flags every command takes. */
 export const helpFlag: Flag = { long: 'help', short: 'h', type: 'boolean', help: 'Help for this command.' };
 

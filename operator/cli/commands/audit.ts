@@ -3,13 +3,12 @@
  * them, with its engine, rule ids and words (operator/cli/audit.ts does the judging).
  */
 import { auditObject, fails, loadPolicies, parseFailOn, type AuditResult, type AuditWarning } from '../audit';
-import { exitCodes, UsageError, type Command, type Parsed } from '../command';
+import { clusterFlags, exitCodes, UsageError, type Command, type Parsed } from '../command';
 import { isProblem, readObjects, type ParseProblem, type SourcedObject } from '../documents';
 import { renderJson, renderTable } from '../format';
 import { renderSarif } from '../sarif';
 import { renderCsv, renderJunit, type CheckedObject } from '../tabular';
 import { version } from '../version';
-import { clusterFlags } from '../cluster';
 
 const outputs = ['table', 'json', 'sarif', 'junit', 'csv'] as const;
 type Output = (typeof outputs)[number];

@@ -7,8 +7,7 @@
  */
 import type { ComplianceReport, ImageScan } from '../../api/types.generated';
 import type { KubeClient } from '../../platform/kube/client';
-import { exitCodes, UsageError, type Command, type Parsed } from '../command';
-import { clusterFlags } from '../cluster';
+import { clusterFlags, exitCodes, UsageError, type Command, type Parsed } from '../command';
 import {
   complianceColumns,
   complianceRows,

@@ -5,8 +5,7 @@
  */
 import type { Severity } from '../../features/scan/report';
 import { diffSboms, introducedAtOrAbove } from '../../features/scan/sbom-diff';
-import { exitCodes, UsageError, type Command, type Parsed } from '../command';
-import { clusterFlags } from '../cluster';
+import { clusterFlags, exitCodes, UsageError, type Command, type Parsed } from '../command';
 import { renderCsv, renderJson, renderTable, type DiffReport } from '../sbom-diff-format';
 import { readSbomInputs } from '../sbom-input';
 
