@@ -5,6 +5,7 @@
 // counts a correct summary must report. Deterministic for a given seed. Used by the report and
 // SBOM-store tests and by benchmarks.
 import { createHash } from 'node:crypto';
+import { prng } from './manifests';
 
 export type GenSeverity = 'CRITICAL' | 'HIGH' | 'MEDIUM' | 'LOW' | 'UNKNOWN';
 
@@ -55,18 +56,6 @@ const WORDS = (
 ).split(' ');
 
 const SEVERITIES: GenSeverity[] = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'UNKNOWN'];
-
-/** A small deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const hex = (text: string): string => createHash('sha256').update(text).digest('hex');
 

@@ -105,22 +105,25 @@ async function eachSelected<T extends { metadata: { name?: string; namespace?: s
   }
 }
 
+/** The reference to an object's stored document when it is Completed and has one; else why not, recorded. */
+function storedRef<R>(where: Omit<ExportError, 'reason' | 'message'>, phase: string | undefined, ref: R | undefined, missing: string, tally: Tally): R | undefined {
+  if (phase !== 'Completed') {
+    tally.errors.push({ ...where, reason: 'NotCompleted', message: `phase is ${phase ?? 'unset'}, not Completed` });
+    return undefined;
+  }
+  if (!ref) tally.errors.push({ ...where, reason: 'NotStored', message: `Completed but ${missing}` });
+  return ref;
+}
+
 async function exportFindings(client: KubeClient, filters: ExportFilters, out: Sink<FindingRow>, tally: Tally): Promise<void> {
   const [{ readSbom }, { summarize }] = await Promise.all([import('../../features/scan/sbom-store'), import('../../features/scan/report')]);
   await eachSelected<ImageScan>(client, 'ImageScan', filters, tally, async (scan) => {
     const where = { kind: 'ImageScan' as const, namespace: scan.metadata.namespace ?? '', name: scan.metadata.name ?? '' };
-    const status = scan.status;
-    if (status?.phase !== 'Completed') {
-      tally.errors.push({ ...where, reason: 'NotCompleted', message: `phase is ${status?.phase ?? 'unset'}, not Completed` });
-      return;
-    }
-    if (!status.sbomRef) {
-      tally.errors.push({ ...where, reason: 'NotStored', message: 'Completed but no sbomRef: no stored SBOM to read the findings from' });
-      return;
-    }
+    const sbomRef = storedRef(where, scan.status?.phase, scan.status?.sbomRef, 'no sbomRef: no stored SBOM to read the findings from', tally);
+    if (!sbomRef) return;
     let findings: Awaited<ReturnType<typeof summarize>>;
     try {
-      const doc = JSON.parse((await readSbom(client, where.namespace, status.sbomRef)).toString('utf8')) as Record<string, unknown>;
+      const doc = JSON.parse((await readSbom(client, where.namespace, sbomRef)).toString('utf8')) as Record<string, unknown>;
       // The ImageScan's own options, so the rows are what its status counts (all of them, every title whole).
       findings = summarize(doc, String(doc.specVersion), {
         topN: Number.MAX_SAFE_INTEGER,
@@ -130,7 +133,7 @@ async function exportFindings(client: KubeClient, filters: ExportFilters, out: S
         ...(scan.spec.ignoreUnfixed ? { ignoreUnfixed: true } : {}),
       });
     } catch (err) {
-      tally.errors.push({ ...where, reason: 'Unreadable', message: `stored SBOM ${status.sbomRef.name}: ${messageOf(err)}` });
+      tally.errors.push({ ...where, reason: 'Unreadable', message: `stored SBOM ${sbomRef.name}: ${messageOf(err)}` });
       return;
     }
     tally.read++;
@@ -143,20 +146,13 @@ async function exportCompliance(client: KubeClient, filters: ExportFilters, out:
   await eachSelected<ComplianceReport>(client, 'ComplianceReport', filters, tally, async (report) => {
     if (!frameworkSelected(report, filters.frameworks)) return;
     const where = { kind: 'ComplianceReport' as const, namespace: report.metadata.namespace ?? '', name: report.metadata.name ?? '' };
-    const status = report.status;
-    if (status?.phase !== 'Completed') {
-      tally.errors.push({ ...where, reason: 'NotCompleted', message: `phase is ${status?.phase ?? 'unset'}, not Completed` });
-      return;
-    }
-    if (!status.resultsRef) {
-      tally.errors.push({ ...where, reason: 'NotStored', message: 'Completed but no resultsRef: no stored results to read' });
-      return;
-    }
+    const resultsRef = storedRef(where, report.status?.phase, report.status?.resultsRef, 'no resultsRef: no stored results to read', tally);
+    if (!resultsRef) return;
     let document: Awaited<ReturnType<typeof readResults>>;
     try {
-      document = await readResults(client, where.namespace, status.resultsRef);
+      document = await readResults(client, where.namespace, resultsRef);
     } catch (err) {
-      tally.errors.push({ ...where, reason: 'Unreadable', message: `stored results ${status.resultsRef.name}: ${messageOf(err)}` });
+      tally.errors.push({ ...where, reason: 'Unreadable', message: `stored results ${resultsRef.name}: ${messageOf(err)}` });
       return;
     }
     tally.read++;
