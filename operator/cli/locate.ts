@@ -36,39 +36,90 @@ export function fieldPath(field: string): Array<string | number> {
   return parts;
 }
 
+/**
+ * A document's lines, scanned once: an object with many violations has each field located in the
+ * same scan (scanning per violation was 40% of `securestack audit`'s time on 10,000 manifests).
+ */
+export class DocumentLines {
+  private readonly lines: readonly Line[];
+  constructor(
+    text: string,
+    private readonly firstLine: number,
+  ) {
+    this.lines = scan(text, firstLine);
+  }
+
+  /** The line of `field`: the deepest part of its path that the block structure leads to. */
+  locate(field: string): number {
+    const lines = this.lines;
+    // A sequence item's own mapping starts on its `- ` line: that line is read as a key line at the
+    // item's content indent from then on (per call: the scan itself is shared).
+    const overrides = new Map<number, Line>();
+    const at = (i: number): Line => overrides.get(i) ?? lines[i];
+    let from = 0;
+    let to = lines.length;
+    let found = this.firstLine;
+    for (const part of fieldPath(field)) {
+      if (from >= to) break;
+      if (typeof part === 'number') {
+        let itemIndent = Infinity;
+        for (let i = from; i < to; i++) {
+          const l = at(i);
+          if (l.item !== undefined && l.indent < itemIndent) itemIndent = l.indent;
+        }
+        let seen = -1;
+        let hitIndex = -1;
+        let nextIndex = -1;
+        for (let i = from; i < to; i++) {
+          const l = at(i);
+          if (l.item === undefined || l.indent !== itemIndent) continue;
+          seen++;
+          if (seen === part) hitIndex = i;
+          else if (seen === part + 1) {
+            nextIndex = i;
+            break;
+          }
+        }
+        if (hitIndex < 0) break;
+        const hit = at(hitIndex);
+        found = hit.number;
+        const { item, ...content } = hit;
+        overrides.set(hitIndex, { ...content, indent: item ?? hit.indent });
+        // The item's mapping: its first line (after `- `) and what follows, up to the next item.
+        to = nextIndex >= 0 ? nextIndex : to;
+        from = hitIndex;
+        continue;
+      }
+      // Sequence items may sit at their key's own indent (`containers:` then `- name:` below it).
+      let keyIndent = Infinity;
+      for (let i = from; i < to; i++) {
+        const l = at(i);
+        if (l.key !== undefined && l.item === undefined && l.indent < keyIndent) keyIndent = l.indent;
+      }
+      let index = -1;
+      for (let i = from; i < to; i++) {
+        const l = at(i);
+        if (l.key === part && l.item === undefined && l.indent === keyIndent) {
+          index = i;
+          break;
+        }
+      }
+      if (index < 0) break;
+      found = at(index).number;
+      for (let i = index + 1; i < to; i++) {
+        const l = at(i);
+        if (l.indent < keyIndent || (l.indent === keyIndent && l.item === undefined)) {
+          to = i;
+          break;
+        }
+      }
+      from = index + 1;
+    }
+    return found;
+  }
+}
+
 /** The line of `field` in the document `text` that starts on `firstLine`. */
 export function locateField(text: string, firstLine: number, field: string): number {
-  const lines = scan(text, firstLine);
-  let from = 0;
-  let to = lines.length;
-  let found = firstLine;
-  for (const part of fieldPath(field)) {
-    const range = lines.slice(from, to);
-    if (range.length === 0) break;
-    if (typeof part === 'number') {
-      const itemIndent = Math.min(...range.filter((l) => l.item !== undefined).map((l) => l.indent));
-      const items = range.map((l, i) => ({ l, i })).filter(({ l }) => l.item !== undefined && l.indent === itemIndent);
-      const hit = items[part];
-      if (!hit) break;
-      const next = items[part + 1];
-      found = hit.l.number;
-      // The item's own mapping: its first line (after `- `) and what follows, up to the next item.
-      const { item, ...content } = hit.l;
-      lines[from + hit.i] = { ...content, indent: item ?? hit.l.indent };
-      to = next ? from + next.i : to;
-      from = from + hit.i;
-      continue;
-    }
-    // Sequence items may sit at their key's own indent (`containers:` then `- name:` below it).
-    const keyIndent = Math.min(...range.filter((l) => l.key !== undefined && l.item === undefined).map((l) => l.indent));
-    const index = range.findIndex((l) => l.key === part && l.item === undefined && l.indent === keyIndent);
-    if (index < 0) break;
-    const hit = range[index];
-    if (!hit) break;
-    found = hit.number;
-    const end = range.findIndex((l, i) => i > index && (l.indent < keyIndent || (l.indent === keyIndent && l.item === undefined)));
-    to = end < 0 ? to : from + end;
-    from = from + index + 1;
-  }
-  return found;
+  return new DocumentLines(text, firstLine).locate(field);
 }
