@@ -262,10 +262,17 @@ export function generate(count: number, seed: number): { documents: Json[]; kind
   const kinds = new Map<string, number>();
   const documents: Json[] = [];
   const workloads: Array<{ app: string; namespace: string }> = [];
+  const owned = new Set<string>();
   for (let i = 0; i < count; i++) {
     const kind = g.weighted(mix);
     kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
-    const document = manifest(g, i, kind, workloads.length > 0 ? g.pick(workloads.slice(-8)) : undefined);
+    // A recent workload that has no object of this kind yet (names stay unique per kind and namespace).
+    const recent = workloads.slice(-8);
+    const choice = g.int(0, recent.length);
+    const owner = choice < recent.length ? recent[choice] : undefined;
+    const key = owner ? `${kind}/${owner.namespace}/${owner.app}` : '';
+    const document = manifest(g, i, kind, owner && !owned.has(key) ? owner : undefined);
+    if (owner) owned.add(key);
     if (kind !== 'Service' && kind !== 'ConfigMap' && kind !== 'Ingress') {
       const meta = document.metadata as { name: string; namespace: string };
       workloads.push({ app: meta.name, namespace: meta.namespace });
