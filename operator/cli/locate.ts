@@ -11,22 +11,32 @@ interface Line {
   number: number;
   indent: number;
   /** `key` of `key:` (after any `- `), if the line has one. */
-  key?: string;
+  key: string | undefined;
   /** Whether the line starts a sequence item (`- `), and the indent of its content. */
-  item?: number;
+  item: number | undefined;
 }
 
+const itemPattern = /^-(\s+|$)/;
+const keyPattern = /^("([^"]*)"|'([^']*)'|[^\s:#][^:#]*?)\s*:(\s|$)/;
+
+// A plain loop with lines of one shape: this runs for every document with a violation.
 function scan(text: string, firstLine: number): Line[] {
-  return text.split('\n').flatMap((raw, i): Line[] => {
+  const lines: Line[] = [];
+  let number = firstLine;
+  for (let start = 0; start <= text.length; number++) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const raw = text.slice(start, end);
+    start = end + 1;
     const trimmed = raw.trimStart();
-    if (trimmed === '' || trimmed.startsWith('#')) return [];
+    if (trimmed === '' || trimmed.charCodeAt(0) === 35 /* # */) continue;
     const indent = raw.length - trimmed.length;
-    const item = /^-(\s+|$)/.exec(trimmed);
+    const item = trimmed.charCodeAt(0) === 45 /* - */ ? itemPattern.exec(trimmed) : null;
     const rest = item ? trimmed.slice(item[0].length) : trimmed;
-    const key = /^("([^"]*)"|'([^']*)'|[^\s:#][^:#]*?)\s*:(\s|$)/.exec(rest);
-    const name = key ? (key[2] ?? key[3] ?? key[1]) : undefined;
-    return [{ number: firstLine + i, indent, ...(name !== undefined ? { key: name } : {}), ...(item ? { item: indent + item[0].length } : {}) }];
-  });
+    const key = keyPattern.exec(rest);
+    lines.push({ number, indent, key: key ? (key[2] ?? key[3] ?? key[1]) : undefined, item: item ? indent + item[0].length : undefined });
+  }
+  return lines;
 }
 
 /** `a.b[0].c` -> ['a', 'b', 0, 'c']. */
@@ -48,6 +58,26 @@ interface Walk {
 }
 
 /**
+ * Field paths split once: rules report the same few hundred fields across thousands of objects.
+ * Bounded, since fields name containers and volumes by index.
+ */
+const paths = new Map<string, { parts: Array<string | number>; prefixes: string[] }>();
+
+function pathOf(field: string): { parts: Array<string | number>; prefixes: string[] } {
+  let path = paths.get(field);
+  if (!path) {
+    path = { parts: [], prefixes: [] };
+    for (const match of field.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) {
+      path.parts.push(match[2] !== undefined ? Number(match[2]) : (match[1] ?? ''));
+      path.prefixes.push(field.slice(0, match.index + match[0].length));
+    }
+    if (paths.size >= 4096) paths.clear();
+    paths.set(field, path);
+  }
+  return path;
+}
+
+/**
  * A document's lines, scanned once, and the walks to the fields located so far: an object's
  * violations share their paths' beginnings (`spec.template.spec.containers[0].securityContext`),
  * so each prefix is walked once. Scanning the document per violation was 40% of `securestack
@@ -65,15 +95,16 @@ export class DocumentLines {
 
   /** The line of `field`: the deepest part of its path that the block structure leads to. */
   locate(field: string): number {
+    const { parts, prefixes } = pathOf(field);
     let walk: Walk = { from: 0, to: this.lines.length, found: this.firstLine, done: false };
-    for (const match of field.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) {
-      const prefix = field.slice(0, match.index + match[0].length);
+    for (let i = 0; i < parts.length; i++) {
+      const prefix = prefixes[i] ?? '';
       const known = this.walks.get(prefix);
       if (known) {
         walk = known;
         continue;
       }
-      walk = walk.done ? walk : this.step(walk, match[2] !== undefined ? Number(match[2]) : (match[1] ?? ''));
+      walk = walk.done ? walk : this.step(walk, parts[i] ?? '');
       this.walks.set(prefix, walk);
     }
     return walk.found;
@@ -106,9 +137,9 @@ export class DocumentLines {
       }
       if (hitIndex < 0) return stop;
       const hit = at(hitIndex);
-      const { item, ...content } = hit;
       // The item's mapping: its first line (after `- `) and what follows, up to the next item.
-      return { from: hitIndex, to: nextIndex >= 0 ? nextIndex : to, found: hit.number, item: { index: hitIndex, line: { ...content, indent: item ?? hit.indent } }, done: false };
+      const line: Line = { number: hit.number, indent: hit.item ?? hit.indent, key: hit.key, item: undefined };
+      return { from: hitIndex, to: nextIndex >= 0 ? nextIndex : to, found: hit.number, item: { index: hitIndex, line }, done: false };
     }
     // Sequence items may sit at their key's own indent (`containers:` then `- name:` below it).
     let keyIndent = Infinity;
