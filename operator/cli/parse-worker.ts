@@ -16,8 +16,8 @@ export interface ParseRequest {
 
 export type ParseMessage = { items: ReadItem[] } | { done: true } | { error: string };
 
-const batchSize = 200;
-const inFlight = 4;
+const batchSize = 50;
+const inFlight = 8;
 
 async function main(port: NonNullable<typeof parentPort>, { file, source }: ParseRequest): Promise<void> {
   let unacknowledged = 0;
