@@ -12,7 +12,7 @@ import { compilePolicy, type CompiledPolicy, type PolicyMode } from '../engine/c
 import { describeViolation, evaluateAll } from '../engine/evaluate';
 import type { KubeObject, Severity } from '../engine/types';
 import type { SourcedObject } from './documents';
-import { locateField } from './locate';
+import { DocumentLines } from './locate';
 
 export const severities: readonly Severity[] = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW'];
 export const modes: readonly PolicyMode[] = ['Enforce', 'Warn', 'Audit'];
@@ -109,6 +109,9 @@ export function auditObject(item: SourcedObject, options: AuditOptions): { resul
     now: options.now,
     ...(namespace ? { namespaceLabels: options.namespaceLabels.get(namespace) ?? {} } : {}),
   });
+  // Scanned on the first violation only: most objects have none, or several to locate.
+  let lines: DocumentLines | undefined;
+  const locate = (field: string): number => (item.text === undefined ? item.line : (lines ??= new DocumentLines(item.text, item.line)).locate(field));
   const identity = { source: item.source, line: item.line, kind: object.kind ?? '', namespace, name: object.metadata?.name || object.metadata?.generateName || '' };
   return {
     results: verdicts.flatMap((verdict) =>
@@ -123,7 +126,7 @@ export function auditObject(item: SourcedObject, options: AuditOptions): { resul
         message: violation.message,
         remediation: violation.remediation,
         text: describeViolation(violation),
-        fieldLine: item.text === undefined ? item.line : locateField(item.text, item.line, violation.field),
+        fieldLine: locate(violation.field),
       })),
     ),
     warnings: verdicts.flatMap((verdict) => verdict.warnings.map((message) => ({ source: item.source, line: item.line, policy: verdict.policy.name, message }))),

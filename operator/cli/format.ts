@@ -20,7 +20,9 @@ export function renderTable(report: Report, failing: number, colour: boolean): s
   const paint = (code: keyof typeof colours, text: string): string => (colour ? `${colours[code]}${text}${colours.reset}` : text);
   const rows = report.results.map((r) => [r.severity, r.mode, r.policy, r.ruleId, objectOf(r), `${r.source}:${r.fieldLine}`]);
   const header = ['SEVERITY', 'MODE', 'POLICY', 'RULE', 'OBJECT', 'LOCATION'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
+  // A loop, not Math.max(...column): spreading 150,000 rows overflowed the stack (30,000 manifests).
+  const widths = header.map((h) => h.length);
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
   const line = (cells: readonly string[]): string => cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
   const out: string[] = [];
   if (rows.length > 0) {
