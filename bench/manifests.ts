@@ -14,20 +14,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { dump } from 'js-yaml';
+import { prng as rng, type Json } from '../test/support/manifests';
 
-type Json = Record<string, unknown>;
-
-/** mulberry32: small, fast and good enough for picking a mix; Math.random cannot be seeded. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export class Generator {
   private readonly random: () => number;
