@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # bench/cli-startup: start-up of `securestack audit` on one small file (issue 13 target <= 300 ms),
-# timed as a whole process by farm-bench (see /work/.library), beside `node -e 0` for the floor.
-# Compiles first; needs no plane.
+# each run a whole process timed by GNU time (wall seconds, peak RSS), in turns with `node -e 0`
+# (the floor: Node's own start-up) so a machine that slows down mid-run slows both. Prints the
+# median, min and max of each. Compiles first; needs no plane.
+#
+#   bash bench/cli-startup.sh       # SECURESTACK_BENCH_RUNS (default 20)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 # shellcheck source=../test/env/node.sh
 source test/env/node.sh
 [ -f node_modules/.package-lock.json ] || npm ci --no-audit --no-fund
+[ -x /usr/bin/time ] || { echo "bench/cli-startup: needs GNU time (/usr/bin/time): apt-get install time" >&2; exit 2; }
 npx tsc -p tsconfig.json
-small="$(mktemp -d)/pod.yaml"
-cat >"$small" <<'YAML'
+runs="${SECURESTACK_BENCH_RUNS:-20}"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+cat >"$work/pod.yaml" <<'YAML'
 apiVersion: v1
 kind: Pod
 metadata: {name: web, namespace: team-a}
@@ -20,4 +26,21 @@ spec:
     image: nginx:1.27
     securityContext: {privileged: true}
 YAML
-farm-bench -n "${SECURESTACK_BENCH_RUNS:-20}" --vs "node -e 0" -- node dist/operator/cli/main.js audit -p examples/scanpolicy-enforce-restricted.yaml "$small"
+audit=(node dist/operator/cli/main.js audit -p examples/scanpolicy-enforce-restricted.yaml "$work/pod.yaml")
+floor=(node -e 0)
+"${audit[@]}" >/dev/null || true   # one untimed run: the page cache
+for i in $(seq 1 "$runs"); do
+  /usr/bin/time -f '%e %M' -o "$work/audit.$i" "${audit[@]}" >/dev/null || true
+  /usr/bin/time -f '%e %M' -o "$work/floor.$i" "${floor[@]}" >/dev/null
+done
+# median, min and max of column $2 over the runs of $1
+stat() { for i in $(seq 1 "$runs"); do tail -1 "$work/$1.$i" | awk -v c="$2" '{print $c}'; done | sort -g | awk '{v[NR]=$1} END {printf "%s %s %s", v[int((NR+1)/2)], v[1], v[NR]}'; }
+echo "$runs runs each, in turns, $(nproc) cores"
+for what in audit floor; do
+  read -r wall wmin wmax <<<"$(stat "$what" 1)"
+  read -r rss rmin rmax <<<"$(stat "$what" 2)"
+  label="securestack audit (one small file)"; [ "$what" = floor ] && label="node -e 0"
+  awk -v l="$label" -v w="$wall" -v a="$wmin" -v b="$wmax" -v r="$rss" -v m="$rmax" \
+    'BEGIN {printf "%-36s wall s median %s (min %s, max %s)   peak RSS MiB median %.1f (max %.1f)\n", l, w, a, b, r/1024, m/1024}'
+done
+echo "target: securestack audit median <= 0.300 s"
