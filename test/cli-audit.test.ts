@@ -272,4 +272,46 @@ describe('securestack audit', () => {
     const report = JSON.parse(run(['audit', '-p', enforce, '-o', 'json', file]).stdout) as { violations: Array<{ ruleId: string; field: string; message: string }> };
     assert.deepEqual(report.violations.filter((v) => v.ruleId === 'disallow-host-ports').map((v) => `${v.field}: ${v.message}`), ['spec.containers[0].ports[0].hostPort: container "app" uses hostPort 8080']);
   });
+
+  it('reads YAML as kubectl does: unquoted dates stay strings, merge keys merge', () => {
+    const policyText = (expiresAt: string): string => `apiVersion: securestack.io/v1alpha1
+kind: ScanPolicy
+metadata: {name: dated}
+spec:
+  mode: Enforce
+  ruleSets: [pss-restricted]
+  exceptions:
+    - rules: [disallow-privileged]
+      names: [bad]
+      reason: vendor agent until the end of the contract
+      owner: platform@example.com
+      expiresAt: ${expiresAt}
+`;
+    const pod = write('dated-pod.yaml', [privilegedPod('bad')]);
+    const ruleIds = (expiresAt: string): string[] => {
+      const file = path.join(dir, `dated-${expiresAt.slice(0, 4)}.yaml`);
+      writeFileSync(file, policyText(expiresAt));
+      const result = run(['audit', '-p', file, '-o', 'json', pod]);
+      assert.equal(result.code, 1, result.stderr);
+      return (JSON.parse(result.stdout) as { violations: Array<{ ruleId: string }> }).violations.map((v) => v.ruleId);
+    };
+    assert.ok(!ruleIds('2999-03-31T23:59:59Z').includes('disallow-privileged'), 'an unexpired exception (unquoted date) applies');
+    assert.ok(ruleIds('2020-03-31T23:59:59Z').includes('disallow-privileged'), 'an expired one does not');
+    const merged = path.join(dir, 'merged.yaml');
+    writeFileSync(merged, `apiVersion: v1
+kind: Pod
+metadata: {name: merged, namespace: team-a}
+spec:
+  containers:
+    - &base
+      name: app
+      image: registry.example/app@sha256:${'a'.repeat(64)}
+      securityContext: {runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}, seccompProfile: {type: RuntimeDefault}}
+    - <<: *base
+      name: sidecar
+      securityContext: {privileged: true}
+`);
+    const report = JSON.parse(run(['audit', '-p', enforce, '-o', 'json', merged]).stdout) as { violations: Array<{ ruleId: string; field: string }> };
+    assert.ok(report.violations.some((v) => v.ruleId === 'disallow-privileged' && v.field === 'spec.containers[1].securityContext.privileged'));
+  });
 });

@@ -11,7 +11,8 @@ import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { Worker } from 'node:worker_threads';
-import { load, YAMLException } from 'js-yaml';
+import * as jsYaml from 'js-yaml';
+import { CORE_SCHEMA, load, YAMLException, type Type } from 'js-yaml';
 import type { KubeObject } from '../engine/types';
 import type { ParseMessage, ParseRequest } from './parse-worker';
 
@@ -187,12 +188,21 @@ export async function* splitDocuments(stream: Readable): AsyncGenerator<{ text: 
   if (text !== undefined) yield { text, line: start };
 }
 
+/**
+ * YAML as kubectl reads it into JSON (sigs.k8s.io/yaml): unquoted dates stay strings (js-yaml's
+ * default schema would make them Date objects, which a ScanPolicy's `expiresAt` or an annotation
+ * is not), and merge keys (`<<: *anchor`) are merged. `yes` and `on` stay strings, as in YAML 1.2.
+ */
+// js-yaml 4 exports its types at run time; @types/js-yaml does not declare them.
+const { merge } = (jsYaml as unknown as { types: { merge: Type } }).types;
+const kubernetesYaml = CORE_SCHEMA.extend({ implicit: [merge] });
+
 /** One document's objects (a List opened into its items), or the problem with its line. */
 export function parseDocument(text: string, source: string, line: number): ReadItem[] {
   let parsed: unknown;
   try {
-    // JSON is YAML; the JSON schema keeps `yes`, `on` and dates as strings, as the API server does.
-    parsed = load(text, { filename: source, json: true });
+    // json: a key given twice keeps the last value, as JSON.parse and the API server do.
+    parsed = load(text, { filename: source, json: true, schema: kubernetesYaml });
   } catch (err) {
     const at = err instanceof YAMLException ? line + err.mark.line : line;
     const reason = err instanceof YAMLException ? err.reason : err instanceof Error ? err.message : String(err);
