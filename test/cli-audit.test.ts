@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Registry } from 'prom-client';
 import { dump } from 'js-yaml';
-import { loadPolicies, withApiServerDefaults } from '../operator/cli/audit';
+import { applyApiServerDefaults, loadPolicies } from '../operator/cli/audit';
 import { fieldPath, locateField } from '../operator/cli/locate';
 import { artifactUri } from '../operator/cli/sarif';
 import { csvCell, xmlEscape } from '../operator/cli/tabular';
@@ -254,19 +254,36 @@ describe('securestack audit', () => {
     }
   });
 
-  it('fills in the hostPorts the API server defaults for a hostNetwork Pod, and nothing else', () => {
-    const ports = [{ containerPort: 8080 }, { containerPort: 9090, hostPort: 9091 }, { containerPort: 7070, hostPort: 0 }];
-    const spec = { hostNetwork: true, containers: [{ name: 'a', image: 'x', ports }], initContainers: [{ name: 'i', image: 'x', ports: [{ containerPort: 53 }] }], ephemeralContainers: [{ name: 'e', image: 'x', ports: [{ containerPort: 22 }] }] };
-    const pod = withApiServerDefaults({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec });
-    const defaulted = pod.spec as typeof spec & { containers: Array<{ ports: Array<{ hostPort?: number }> }> };
-    assert.deepEqual(defaulted.containers[0]?.ports.map((p) => p.hostPort), [8080, 9091, 7070]);
-    assert.deepEqual(defaulted.initContainers[0]?.ports, [{ containerPort: 53, hostPort: 53 }]);
-    assert.deepEqual(defaulted.ephemeralContainers[0]?.ports, [{ containerPort: 22 }], 'ephemeral containers are not defaulted');
-    assert.deepEqual(spec.containers[0]?.ports[0], { containerPort: 8080 }, 'the input is not changed');
-    const notHostNetwork = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: { ...spec, hostNetwork: false } };
-    assert.equal(withApiServerDefaults(notHostNetwork), notHostNetwork);
-    const template = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd' }, spec: { template: { spec } } };
-    assert.equal(withApiServerDefaults(template), template, 'pod templates are not defaulted from v1.28');
+  it('fills in the defaults the API server gives before admission, in Pods and pod templates', () => {
+    const digest = `sha256:${'c'.repeat(64)}`;
+    const images = ['busybox', 'busybox:latest', 'busybox:1.36', `busybox@${digest}`, `busybox:latest@${digest}`, 'not a reference'];
+    const containers = (): Array<Record<string, unknown>> => images.map((image, i) => ({ name: `c${i}`, image, ports: [{ containerPort: 8080 + i }] }));
+    const spec = (): Record<string, unknown> => ({ hostNetwork: true, containers: [...containers(), { name: 'set', image: 'busybox', imagePullPolicy: 'Never', resources: { limits: { cpu: '1' } }, ports: [{ containerPort: 9090, hostPort: 9091 }, { containerPort: 7070, hostPort: 0 }] }], initContainers: [{ name: 'i', image: 'busybox:1', ports: [{ containerPort: 53 }] }], ephemeralContainers: [{ name: 'e', image: 'busybox', ports: [{ containerPort: 22 }] }] });
+    type Spec = { securityContext?: unknown; containers: Array<{ imagePullPolicy?: string; resources?: unknown; ports: Array<{ hostPort?: number }> }>; initContainers: Array<{ imagePullPolicy?: string; ports: unknown[] }>; ephemeralContainers: Array<{ imagePullPolicy?: string; resources?: unknown; ports: unknown[] }> };
+    const pod = applyApiServerDefaults({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: spec() }).spec as Spec;
+    // imagePullPolicy: Always for :latest, named or implied (also next to a digest), else IfNotPresent; a set one stays.
+    assert.deepEqual(pod.containers.map((c) => c.imagePullPolicy), ['Always', 'Always', 'IfNotPresent', 'IfNotPresent', 'Always', 'IfNotPresent', 'Never']);
+    assert.equal(pod.ephemeralContainers[0]?.imagePullPolicy, 'Always');
+    assert.deepEqual(pod.containers.map((c) => c.resources), [...images.map(() => ({})), { limits: { cpu: '1' } }]);
+    assert.deepEqual(pod.ephemeralContainers[0]?.resources, {});
+    assert.deepEqual(pod.securityContext, {});
+    // hostNetwork: hostPort = containerPort where unset or 0, in containers and init containers only.
+    assert.deepEqual(pod.containers.flatMap((c) => c.ports.map((p) => p.hostPort)), [8080, 8081, 8082, 8083, 8084, 8085, 9091, 7070]);
+    assert.deepEqual(pod.initContainers[0]?.ports, [{ containerPort: 53, hostPort: 53 }]);
+    assert.deepEqual(pod.ephemeralContainers[0]?.ports, [{ containerPort: 22 }], 'ephemeral containers get no hostPort');
+
+    // A Deployment's template gets the container and pod-spec defaults, but no hostPorts (since v1.28).
+    const deployment = applyApiServerDefaults({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd' }, spec: { template: { spec: spec() } } });
+    const template = (deployment.spec as { template: { spec: Spec } }).template.spec;
+    assert.deepEqual(template.containers.map((c) => c.imagePullPolicy), ['Always', 'Always', 'IfNotPresent', 'IfNotPresent', 'Always', 'IfNotPresent', 'Never']);
+    assert.deepEqual(template.securityContext, {});
+    assert.deepEqual(template.containers[0]?.ports, [{ containerPort: 8080 }]);
+    // A CronJob's template too; objects without a pod are left alone.
+    const cronJob = applyApiServerDefaults({ apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'c' }, spec: { jobTemplate: { spec: { template: { spec: { containers: [{ name: 'c', image: 'x:1' }] } } } } } });
+    assert.equal(JSON.stringify(cronJob).includes('"imagePullPolicy":"IfNotPresent"'), true);
+    const service = { apiVersion: 'v1', kind: 'Service', metadata: { name: 's' }, spec: { ports: [{ port: 80 }] } };
+    assert.deepEqual(applyApiServerDefaults(structuredClone(service)), service);
+
     // So a hostNetwork Pod fails disallow-host-ports for the port it names, as the webhook sees it.
     const file = write('host-network.yaml', [{ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'hn', namespace: 'team-a' }, spec: { hostNetwork: true, containers: [{ name: 'app', image: 'busybox:1.36', ports: [{ containerPort: 8080 }] }] } }]);
     const report = JSON.parse(run(['audit', '-p', enforce, '-o', 'json', file]).stdout) as { violations: Array<{ ruleId: string; field: string; message: string }> };

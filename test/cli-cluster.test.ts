@@ -15,8 +15,8 @@ import { dump, load, loadAll } from 'js-yaml';
 import { createTestNamespace, deleteNamespace, kubeconfigPath, kubectl, repoRoot, waitFor } from './support/cluster';
 import { findHelm, HELM_MISSING } from './support/helm';
 import { variants, type Variant } from './support/manifests';
-import { startOperator, waitUntilLeading } from './support/operator';
-import { freePort, requireScanEnvironment, scanOperatorEnv, TestResources, webhookEnv } from './support/scanenv';
+import { startOperator, waitUntilLeading, type OperatorProcess } from './support/operator';
+import { freePort, imageScanManifest, pushUniqueImage, requireScanEnvironment, scanOperatorEnv, TestResources, waitForPhase, webhookEnv, type ScanEnvironment } from './support/scanenv';
 
 const run = randomBytes(3).toString('hex');
 const runLabel = 'securestack.io/test-run';
@@ -49,6 +49,14 @@ function denialLines(stderr: string): string[] {
   return stderr.split('\n').filter((line) => line.startsWith('- ScanPolicy ') || /^- and \d+ more violation/.test(line));
 }
 
+/** The webhook's denial lines (which may end in `- and N more violation(s)`) against the CLI's. */
+function assertSameLines(webhookLines: readonly string[], cliLines: readonly string[], what: string): void {
+  const more = /^- and (\d+) more violation/.exec(webhookLines.at(-1) ?? '');
+  const shown = more ? webhookLines.slice(0, -1) : webhookLines;
+  assert.deepEqual(cliLines.slice(0, shown.length), shown, what);
+  assert.equal(cliLines.length, shown.length + Number(more?.[1] ?? 0), what);
+}
+
 describe('securestack audit with the cluster', () => {
   const resources = new TestResources();
   after(async () => {
@@ -61,13 +69,15 @@ describe('securestack audit with the cluster', () => {
 
   describe('--cluster against the webhook', () => {
     let namespace = '';
+    let env: ScanEnvironment;
+    let operator: OperatorProcess;
     const policyName = `cli-agree-${run}`;
     before(async () => {
-      const env = await requireScanEnvironment();
+      env = await requireScanEnvironment();
       const home = await resources.namespace('cli-home');
       namespace = await resources.namespace('cli-agree');
       const webhookPort = await freePort();
-      const operator = resources.track(startOperator({
+      operator = resources.track(startOperator({
         identity: `cli-${run}`,
         namespace: home,
         leaseName: 'cli-agreement',
@@ -124,10 +134,7 @@ describe('securestack audit with the cluster', () => {
         const name = String((variant.object.metadata as { name: string }).name);
         const cliLines = report.violations.filter((v) => v.name === name && v.mode === 'Enforce').map((v) => `- ScanPolicy ${v.policy}: ${v.text}`);
         assert.equal(cliLines.length === 0, answer.allowed, `${variant.name}: the webhook ${answer.allowed ? 'allows' : 'denies'} it, the CLI reports ${cliLines.length} Enforce violation(s)`);
-        const more = /^- and (\d+) more violation/.exec(answer.lines.at(-1) ?? '');
-        const shown = more ? answer.lines.slice(0, -1) : answer.lines;
-        assert.deepEqual(cliLines.slice(0, shown.length), shown, variant.name);
-        assert.equal(cliLines.length, shown.length + Number(more?.[1] ?? 0), variant.name);
+        assertSameLines(answer.lines, cliLines, variant.name);
         if (!answer.allowed) denied++;
       }
       // Enough of both answers that the comparison means something.
@@ -172,7 +179,7 @@ describe('securestack audit with the cluster', () => {
 
       const failed = securestack(['audit', '--cluster', '--kubeconfig', file, manifest]);
       assert.equal(failed.code, 2);
-      assert.match(failed.stderr, /reading ScanPolicies and Namespaces from the cluster \([^)]*two-contexts\.yaml[^)]*\): .*127\.0\.0\.1:1/);
+      assert.match(failed.stderr, /reading ScanPolicies, Namespaces and ImageScans from the cluster \([^)]*two-contexts\.yaml[^)]*\): .*127\.0\.0\.1:1/);
       const chosen = securestack(['audit', '--cluster', '--kubeconfig', file, '--context', current.name, manifest]);
       assert.equal(chosen.code, 0, chosen.stderr);
       assert.match(chosen.stdout, /1 object\(s\) checked: 0 violation\(s\), 0 failing the run\./);
@@ -182,6 +189,49 @@ describe('securestack audit with the cluster', () => {
       // KUBECONFIG is read when --kubeconfig is not given.
       const fromEnv = spawnSync(process.execPath, [cli, 'audit', '--cluster', manifest], { cwd: dir, encoding: 'utf8', env: { ...process.env, KUBECONFIG: file } });
       assert.equal(fromEnv.status, 2);
+    });
+
+    it('judges images by the cluster\'s ImageScans under a vulnerability gate, as the webhook does', async () => {
+      // A unique copy of the Debian fixture (critical findings), so no other test's scan answers for it.
+      // Scanned in a namespace of its own: the agreement policy would deny the scan Job's images
+      // (tags, not digests) in the other. The gate reads ImageScans of every namespace, as admission does.
+      const image = pushUniqueImage(env, `cli-gate/debian-${run}`);
+      const scanNamespace = await resources.namespace('cli-scan');
+      await kubectl(['apply', '-f', '-'], { namespace: scanNamespace, input: imageScanManifest('gated', image) });
+      const scan = await waitForPhase(scanNamespace, 'gated', 'Completed', operator);
+      const critical = scan.status?.summary?.critical ?? 0;
+      assert.ok(critical > 0, 'the fixture image has critical findings');
+      const gate = `cli-gate-${run}`;
+      await kubectl(['apply', '-f', '-'], { input: policyManifest(gate, { mode: 'Enforce', match: { namespaces: [namespace] }, vulnerabilityGate: { maxCritical: 0, onMissingScan: 'Allow' } }) });
+      try {
+        const labels = { app: 'gated' };
+        const deployment = (name: string, ref: string): Record<string, unknown> => ({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace }, spec: { selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: 'app', image: ref }] } } } });
+        const scanned = deployment('gated', image);
+        const unscanned = deployment('unscanned', `${env.registry}/cli-gate/never-scanned-${run}:1`);
+        let answer = '';
+        await waitFor('the webhook to apply the gate', async () => {
+          answer = (await kubectl(['create', '--dry-run=server', '-f', '-'], { namespace, input: JSON.stringify(scanned), allowFail: true })).stderr;
+          return /\[vulnerability-gate\]/.test(answer) ? true : undefined;
+        }, { timeoutMs: 60_000, intervalMs: 300 });
+        assert.match(answer, new RegExp(`has vulnerabilities over the gate: ${critical} critical \\(max 0\\)`));
+        const unscannedAnswer = (await kubectl(['create', '--dry-run=server', '-f', '-'], { namespace, input: JSON.stringify(unscanned), allowFail: true })).stderr;
+        assert.doesNotMatch(unscannedAnswer, /vulnerability-gate/, 'onMissingScan Allow');
+
+        const file = path.join(dir, 'gated.yaml');
+        writeFileSync(file, [scanned, unscanned].map((object) => dump(object)).join('---\n'));
+        const report = JSON.parse(securestack(['audit', '--cluster', '--kubeconfig', kubeconfigPath(), '-o', 'json', file]).stdout) as JsonReport;
+        const linesOf = (name: string): string[] => report.violations.filter((v) => v.name === name && v.mode === 'Enforce').map((v) => `- ScanPolicy ${v.policy}: ${v.text}`);
+        assert.ok(linesOf('gated').some((line) => line.includes('[vulnerability-gate]')));
+        assertSameLines(denialLines(answer), linesOf('gated'), 'the scanned image');
+        assertSameLines(denialLines(unscannedAnswer), linesOf('unscanned'), 'the unscanned image');
+        // Offline (the same policy as a file, no --cluster) the gate has no ImageScans: it says so.
+        const policyFile = path.join(dir, 'gate.yaml');
+        writeFileSync(policyFile, dump(load(policyManifest(gate, { mode: 'Enforce', match: { namespaces: [namespace] }, vulnerabilityGate: { maxCritical: 0, onMissingScan: 'Allow' } }))));
+        const offline = JSON.parse(securestack(['audit', '-p', policyFile, '-o', 'json', file]).stdout) as JsonReport;
+        assert.ok(!offline.violations.some((v) => v.ruleId === 'vulnerability-gate'));
+      } finally {
+        await kubectl(['delete', 'scanpolicy', gate, '--ignore-not-found'], { allowFail: true });
+      }
     });
   });
 

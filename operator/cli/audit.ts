@@ -9,8 +9,10 @@
 import type { ScanPolicy } from '../api/types.generated';
 import { applyDefaults, validateSpec } from '../api/schema';
 import { compilePolicy, type CompiledPolicy, type PolicyMode } from '../engine/compile';
-import { describeViolation, evaluateAll } from '../engine/evaluate';
+import { describeViolation, evaluateAll, type ImageLookup } from '../engine/evaluate';
 import type { KubeObject, Severity } from '../engine/types';
+import { podTemplateOf } from '../engine/workload';
+import { parseReference } from '../platform/registry/reference';
 import type { SourcedObject } from './documents';
 import { DocumentLines } from './locate';
 
@@ -96,17 +98,20 @@ export interface AuditOptions {
   /** Labels of namespaces, from Namespace objects and the command line. */
   namespaceLabels: ReadonlyMap<string, Record<string, string>>;
   now: number;
+  /** What ImageScans say about images (--cluster); without it the vulnerability gate sees none. */
+  images?: ImageLookup;
 }
 
 /** Judges one object as a CREATE request would be; cluster-scoped objects keep no namespace. */
 export function auditObject(item: SourcedObject, options: AuditOptions): { results: AuditResult[]; warnings: AuditWarning[] } {
   const namespaced = !clusterScoped(item.object);
   const namespace = namespaced ? item.object.metadata?.namespace || options.defaultNamespace : undefined;
-  const object: KubeObject = withApiServerDefaults(namespace ? { ...item.object, metadata: { ...item.object.metadata, namespace } } : item.object);
+  const object: KubeObject = applyApiServerDefaults(namespace ? { ...item.object, metadata: { ...item.object.metadata, namespace } } : item.object);
   const verdicts = evaluateAll(options.policies, {
     object,
     operation: 'CREATE',
     now: options.now,
+    ...(options.images ? { images: options.images } : {}),
     ...(namespace ? { namespaceLabels: options.namespaceLabels.get(namespace) ?? {} } : {}),
   });
   // Scanned on the first violation only: most objects have none, or several to locate.
@@ -133,27 +138,59 @@ export function auditObject(item: SourcedObject, options: AuditOptions): { resul
   };
 }
 
-type Port = { containerPort?: unknown; hostPort?: unknown };
-type PodContainer = { ports?: Port[] };
+type Json = Record<string, unknown>;
+
+const isJson = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** What the API server's defaulting fills in for a container's imagePullPolicy (SetDefaults_Container). */
+function defaultPullPolicy(image: unknown): string {
+  try {
+    // parseReference names `latest` when a reference has neither tag nor digest, as ParseImageName does.
+    return typeof image === 'string' && parseReference(image).tag === 'latest' ? 'Always' : 'IfNotPresent';
+  } catch {
+    return 'IfNotPresent'; // upstream ignores the parse error here: validation reports it
+  }
+}
 
 /**
- * The defaults the API server fills in before admission that a rule's verdict depends on and that
- * the rule cannot infer itself (defaults it can, such as imagePullPolicy, are inferred in the rule).
- * The webhook sees objects after them, so the audit must too:
- * - a Pod with hostNetwork gets hostPort = containerPort on every port of its containers and init
- *   containers that sets none (k8s.io/kubernetes pkg/apis/core/v1 defaults.go,
- *   defaultHostNetworkPorts). Pod templates no longer get it from v1.28
- *   (DefaultHostNetworkHostPortsInPodTemplates off), and ephemeral containers never did.
+ * Fills in, in place, the defaults the API server gives an object before admission that change
+ * what a rule reports (k8s.io/kubernetes pkg/apis/core/v1 defaults.go), so that the audit's words
+ * are the webhook's, which only ever sees defaulted objects:
+ * - every container (init, regular, ephemeral) of a Pod or a pod template: `imagePullPolicy`
+ *   (Always for `:latest` or no tag, else IfNotPresent) and `resources` (`{}`: the API writes the
+ *   struct even when empty), so require-image-pull-policy and the resource rules name the same
+ *   fields and words;
+ * - every pod spec, a Pod's or a template's: `securityContext` (`{}`, SetDefaults_PodSpec);
+ * - a Pod with hostNetwork: hostPort = containerPort on each port of its containers and init
+ *   containers that sets none (defaultHostNetworkPorts). Pod templates no longer get this from
+ *   v1.28 (DefaultHostNetworkHostPortsInPodTemplates off); ephemeral containers never did.
+ * The object is the command's own, parsed for this judgement; nothing prints it afterwards.
  */
-export function withApiServerDefaults(object: KubeObject): KubeObject {
-  const spec = object.spec as { hostNetwork?: unknown; containers?: PodContainer[]; initContainers?: PodContainer[] } | undefined;
-  if (object.kind !== 'Pod' || object.apiVersion !== 'v1' || spec?.hostNetwork !== true) return object;
-  const withHostPorts = (containers: PodContainer[] | undefined): PodContainer[] | undefined =>
-    containers?.map((container) => ({
-      ...container,
-      ...(Array.isArray(container.ports) ? { ports: container.ports.map((port) => (port.hostPort === undefined || port.hostPort === 0 ? { ...port, hostPort: port.containerPort } : port)) } : {}),
-    }));
-  return { ...object, spec: { ...spec, containers: withHostPorts(spec.containers), ...(spec.initContainers ? { initContainers: withHostPorts(spec.initContainers) } : {}) } };
+export function applyApiServerDefaults(object: KubeObject): KubeObject {
+  const pod = podTemplateOf(object);
+  if (!pod) return object;
+  const spec = pod.spec as unknown as Json;
+  for (const list of ['initContainers', 'containers', 'ephemeralContainers'] as const) {
+    const containers = spec[list];
+    if (!Array.isArray(containers)) continue;
+    for (const container of containers) {
+      if (!isJson(container)) continue;
+      if (container.imagePullPolicy === undefined || container.imagePullPolicy === '') container.imagePullPolicy = defaultPullPolicy(container.image);
+      container.resources ??= {};
+    }
+  }
+  spec.securityContext ??= {};
+  if (object.kind !== 'Pod' || object.apiVersion !== 'v1' || spec.hostNetwork !== true) return object;
+  for (const list of ['initContainers', 'containers'] as const) {
+    const containers = spec[list];
+    if (!Array.isArray(containers)) continue;
+    for (const container of containers) {
+      const ports = isJson(container) ? container.ports : undefined;
+      if (!Array.isArray(ports)) continue;
+      for (const port of ports) if (isJson(port) && (port.hostPort === undefined || port.hostPort === 0)) port.hostPort = port.containerPort;
+    }
+  }
+  return object;
 }
 
 // Kinds whose objects have no namespace, as the API server serves them; the rest are namespaced.

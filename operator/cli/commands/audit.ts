@@ -3,6 +3,8 @@
  * them, with its engine, rule ids and words (operator/cli/audit.ts does the judging).
  */
 import { auditObject, fails, loadPolicies, parseFailOn, type AuditResult, type AuditWarning } from '../audit';
+import type { ImageLookup } from '../../engine/evaluate';
+import type { RawObject } from '../../platform/kube/informer';
 import { clusterFlags, exitCodes, UsageError, type Command, type Parsed } from '../command';
 import { isProblem, readObjects, type ParseProblem, type SourcedObject } from '../documents';
 import { renderJson, renderTable } from '../format';
@@ -39,20 +41,34 @@ function labelFlag(value: string, labels: Map<string, Record<string, string>>): 
   labels.set(namespace, { ...labels.get(namespace), [key]: labelValue });
 }
 
-/** ScanPolicies and Namespace labels from the current kube context (--cluster). */
-async function fromCluster(parsed: Parsed): Promise<{ policies: SourcedObject[]; namespaces: Map<string, Record<string, string>> }> {
-  const [{ clusterClient }, { scanPolicyType }] = await Promise.all([import('../cluster'), import('../../api/resources')]);
+interface ClusterState {
+  policies: SourcedObject[];
+  namespaces: Map<string, Record<string, string>>;
+  /** What the cluster's ImageScans say about images, for the vulnerability gate. */
+  images: ImageLookup;
+}
+
+/** ScanPolicies, Namespace labels and ImageScans from the current kube context (--cluster): what the webhook reads. */
+async function fromCluster(parsed: Parsed): Promise<ClusterState> {
+  const [{ clusterClient }, { imageScanType, scanPolicyType }, { ImageFactsIndex }] = await Promise.all([
+    import('../cluster'),
+    import('../../api/resources'),
+    import('../../features/admission/image-facts'),
+  ]);
   const client = clusterClient(parsed);
   const where = `the cluster (${client.access.source})`;
-  const [policies, namespaces] = await Promise.all([
+  const [policies, namespaces, scans] = await Promise.all([
     client.listCustom<SourcedObject['object']>(scanPolicyType),
     client.listCollection<{ metadata?: { name?: string; labels?: Record<string, string> } }>('/api/v1/namespaces'),
+    client.listCustom<RawObject>(imageScanType),
   ]).catch((err: unknown) => {
-    throw new Error(`reading ScanPolicies and Namespaces from ${where}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new Error(`reading ScanPolicies, Namespaces and ImageScans from ${where}: ${err instanceof Error ? err.message : String(err)}`);
   });
+  const index = ImageFactsIndex.of(scans);
   return {
     policies: policies.map((object) => ({ object: { ...object, apiVersion: 'securestack.io/v1alpha1', kind: 'ScanPolicy' }, source: `scanpolicy/${object.metadata?.name ?? ''} in ${where}`, line: 1 })),
     namespaces: new Map(namespaces.items.flatMap((ns) => (ns.metadata?.name ? [[ns.metadata.name, ns.metadata.labels ?? {}] as const] : []))),
+    images: (image) => index.lookup(image),
   };
 }
 
@@ -106,7 +122,7 @@ async function run(parsed: Parsed): Promise<number> {
     // A Namespace among the inputs gives its labels to the objects after it, unless given explicitly.
     const name = item.object.metadata?.name;
     if (item.object.kind === 'Namespace' && name && !givenLabels.has(name)) namespaceLabels.set(name, item.object.metadata?.labels ?? {});
-    const judged = auditObject(item, { policies: loaded.policies, defaultNamespace, namespaceLabels, now });
+    const judged = auditObject(item, { policies: loaded.policies, defaultNamespace, namespaceLabels, now, ...(cluster ? { images: cluster.images } : {}) });
     collected.results.push(...judged.results);
     collected.warnings.push(...judged.warnings);
   }
@@ -146,7 +162,7 @@ errors (a document that does not parse is named with its file and line).`,
   ],
   flags: [
     { long: 'policy', short: 'p', type: 'string', multiple: true, files: true, help: 'ScanPolicy manifests, files or folders (repeatable). Each is checked against the CRD schema,\ndefaulted and compiled as the operator does.' },
-    { long: 'cluster', type: 'boolean', default: false, help: "Also use the ScanPolicies of the current kube context, and its Namespaces' labels." },
+    { long: 'cluster', type: 'boolean', default: false, help: "Also use the ScanPolicies of the current kube context, its Namespaces' labels, and what its\nImageScans say for vulnerability gates." },
     ...clusterFlags,
     { long: 'output', short: 'o', type: 'string', default: 'table', choices: outputs, help: 'Output format: a table, JSON, SARIF 2.1.0 (code scanning), JUnit XML (a test case per object) or CSV.' },
     { long: 'fail-on', type: 'string', default: 'enforce', choices: ['enforce', 'warn', 'audit', 'critical', 'high', 'medium', 'low'], help: 'What fails the run: a policy mode and the stricter ones, or a severity and the higher ones.' },

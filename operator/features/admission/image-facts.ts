@@ -60,6 +60,20 @@ export class ImageFactsIndex {
 
   constructor(private readonly scans: IndexedImageScans) {}
 
+  /**
+   * The same lookups over ImageScans listed once (`securestack audit --cluster`), indexed by the
+   * informer's own index functions, so the audit's gate answers as admission's.
+   */
+  static of(scans: readonly RawObject[]): ImageFactsIndex {
+    const indexes = new Map<string, Map<string, RawObject[]>>();
+    for (const [name, indexOf] of [[scanDigestIndex, scanDigestIndexFunction], [scanReferenceIndex, scanReferenceIndexFunction]] as const) {
+      const index = new Map<string, RawObject[]>();
+      for (const scan of scans) for (const value of indexOf(scan)) index.set(value, [...(index.get(value) ?? []), scan]);
+      indexes.set(name, index);
+    }
+    return new ImageFactsIndex({ byIndex: (name, value) => indexes.get(name)?.get(value) ?? [] });
+  }
+
   /** Adds the indexes to the shared ImageScan informer (before it starts) and reads from them. */
   static on(informer: Informer): ImageFactsIndex {
     informer.addIndex(scanDigestIndex, scanDigestIndexFunction);
