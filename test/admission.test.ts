@@ -8,7 +8,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { kubectl, waitFor } from './support/cluster';
 import { startOperator, waitUntilLeading, type OperatorProcess } from './support/operator';
 import { postToWebhook, webhookCa } from './support/webhook';
-import { freePort, imageScanManifest, pushUniqueImage, requireScanEnvironment, scanOperatorEnv, TestResources, waitForPhase, type ScanEnvironment, webhookEnv } from './support/scanenv';
+import { freePort, imageScanManifest, pushUniqueImage, requireScanEnvironment, scanOperatorEnv, TestResources, waitForPhase, type ScanEnvironment, type ScanObject, webhookEnv } from './support/scanenv';
 
 const run = randomBytes(3).toString('hex');
 const runLabel = 'securestack.io/test-run';
@@ -228,6 +228,31 @@ describe('admission webhook called by the real API server', () => {
     // An image without a scan passes under onMissingScan Allow.
     const unscanned = await kubectl(['apply', '-f', '-'], { namespace: ns, input: podManifest('unscanned', `${env.registry}/fixtures/alpine-app:1`), allowFail: true });
     assert.equal(unscanned.code, 0, unscanned.stderr);
+  });
+
+  it('a policy that denies the scan Job shows on the ImageScan: a Retrying condition and an Event, then Failed and a metric', async () => {
+    const home = await resources.namespace('adm-home');
+    const ns = await resources.namespace('adm-scanjob');
+    const { operator } = await admissionOperator(home, { SECURESTACK_SCAN_RETRIES: '1', SECURESTACK_SCAN_RETRY_BACKOFF: '1s' });
+    const image = pushUniqueImage(env, `fixtures/denied-job-${run}`);
+    // Jobs in this namespace must name images by digest; the scanner and uploader are named by tag.
+    const job = JSON.stringify({ apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'probe' }, spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'registry.example.com/app:1' }] } } } });
+    await applyPolicy(operator, { name: `deny-jobs-${run}`, spec: { mode: 'Enforce', match: { namespaces: [ns], kinds: [{ group: 'batch', kind: 'Job' }] }, rules: [{ id: 'require-image-digest' }] } },
+      { namespace: ns, manifest: job, expect: /require-image-digest/ });
+    await kubectl(['apply', '-f', '-'], { namespace: ns, input: imageScanManifest('denied', image) });
+    const retrying = await waitFor('the ImageScan to say its Job was refused', async () => {
+      const scan = JSON.parse((await kubectl(['get', 'imagescan', 'denied', '-o', 'json'], { namespace: ns })).stdout) as ScanObject;
+      const condition = scan.status?.conditions?.find((c) => c.type === 'Scanned');
+      return condition?.reason === 'Retrying' || scan.status?.phase === 'Failed' ? condition : undefined;
+    });
+    assert.match(retrying.message, /The API server refused the scan Job \(403\): .*denied the request/);
+    const failed = await waitForPhase(ns, 'denied', 'Failed', operator);
+    const condition = failed.status?.conditions?.find((c) => c.type === 'Scanned');
+    assert.equal(condition?.reason, 'ScanJobRejected');
+    assert.match(condition?.message ?? '', /SecureStack denied Job .*it violates require-image-digest.*\(attempt 2\)$/);
+    const events = await kubectl(['get', 'events', '--field-selector', 'involvedObject.kind=ImageScan,involvedObject.name=denied,reason=ScanFailed', '-o', 'name'], { namespace: ns });
+    assert.ok(events.stdout.trim().split('\n').filter((line) => line !== '').length >= 1, 'a ScanFailed Event');
+    assert.equal(await operator.metric('securestack_scans_total', { result: 'failed' }), 1);
   });
 
   it('dry-run creates no ImageScan for an unscanned image; the same request for real does', async () => {

@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ImageScan, ImageScanStatus } from '../../api/types.generated';
 import { parseDuration, type OperatorConfig } from '../../platform/config';
 import { buildScanJob, scanJobName, type ScannerSettings } from './scanjob';
-import { isAlreadyExists, type KubeClient, type ObjectKey, type ResourceType } from '../../platform/kube/client';
+import { isAlreadyExists, KubeApiError, type KubeClient, type ObjectKey, type ResourceType } from '../../platform/kube/client';
 import { isInsecureRegistry, isRegistryError } from '../../platform/registry';
 import { rfc3339, type ConditionUpdate } from '../../platform/runtime/conditions';
 import { writeStatus } from '../../platform/runtime/status';
@@ -256,7 +256,18 @@ export class ImageScanReconciler implements Reconciler {
       });
       return {};
     }
-    const { job, ended } = await this.startJob(scan, resolved, target, startedAt, context);
+    let started: { job: V1Job; ended: boolean };
+    try {
+      started = await this.startJob(scan, resolved, target, startedAt, context);
+    } catch (err) {
+      // The API server refused the Job (an admission policy in this namespace, Pod Security,
+      // a quota, RBAC): say so on the ImageScan, with an Event, and retry as a failed scan, since
+      // a policy or quota change can let the next attempt through.
+      if (!(err instanceof KubeApiError) || (err.code !== 403 && err.code !== 422)) throw err;
+      const reason = err.message.split('\n')[0] ?? '';
+      return this.retryOrFail(scan, digest, { reason: 'ScanJobRejected', message: `The API server refused the scan Job (${err.code}): ${reason}`, final: false }, context, queueKey);
+    }
+    const { job, ended } = started;
     await this.writeStatus(scan, context, {
       phase: 'Scanning',
       digest,
