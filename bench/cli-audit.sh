@@ -12,13 +12,8 @@
 # rules are bench/cli-audit/gator/ (gator) and kube-score's defaults; securestack's are
 # bench/cli-audit/scanpolicy.yaml. docs/benchmarks.md says which rules match which.
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$root"
-# shellcheck source=../test/env/node.sh
-source test/env/node.sh
-[ -f node_modules/.package-lock.json ] || npm ci --no-audit --no-fund
-[ -x /usr/bin/time ] || { echo "bench/cli-audit: needs GNU time (/usr/bin/time): apt-get install time" >&2; exit 2; }
-npx tsc -p tsconfig.json
+# shellcheck source=whole-process.sh
+source "$(dirname "${BASH_SOURCE[0]}")/whole-process.sh"
 
 count="${SECURESTACK_BENCH_MANIFESTS:-10000}"
 seed="${SECURESTACK_BENCH_SEED:-13}"
@@ -94,7 +89,7 @@ for round in $(seq 1 "$rounds"); do
 done
 
 # Median (and min, max) of column $2 over the rounds of tool $1.
-stat() { for r in $(seq 1 "$rounds"); do tail -1 "$work/time.$1.$r" | awk -v c="$2" '{print $c}'; done | sort -g | awk '{v[NR]=$1} END {printf "%s %s %s", v[int((NR+1)/2)], v[1], v[NR]}'; }
+stat() { whole_process_stat "$2" "$work/time.$1".*; }
 
 echo
 echo "securestack audit of $count manifests (seed $seed), $rounds rounds, $(nproc) cores"

@@ -6,13 +6,8 @@
 #
 #   bash bench/cli-startup.sh       # SECURESTACK_BENCH_RUNS (default 20)
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$root"
-# shellcheck source=../test/env/node.sh
-source test/env/node.sh
-[ -f node_modules/.package-lock.json ] || npm ci --no-audit --no-fund
-[ -x /usr/bin/time ] || { echo "bench/cli-startup: needs GNU time (/usr/bin/time): apt-get install time" >&2; exit 2; }
-npx tsc -p tsconfig.json
+# shellcheck source=whole-process.sh
+source "$(dirname "${BASH_SOURCE[0]}")/whole-process.sh"
 runs="${SECURESTACK_BENCH_RUNS:-20}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -33,12 +28,10 @@ for i in $(seq 1 "$runs"); do
   /usr/bin/time -f '%e %M' -o "$work/audit.$i" "${audit[@]}" >/dev/null || true
   /usr/bin/time -f '%e %M' -o "$work/floor.$i" "${floor[@]}" >/dev/null
 done
-# median, min and max of column $2 over the runs of $1
-stat() { for i in $(seq 1 "$runs"); do tail -1 "$work/$1.$i" | awk -v c="$2" '{print $c}'; done | sort -g | awk '{v[NR]=$1} END {printf "%s %s %s", v[int((NR+1)/2)], v[1], v[NR]}'; }
 echo "$runs runs each, in turns, $(nproc) cores"
 for what in audit floor; do
-  read -r wall wmin wmax <<<"$(stat "$what" 1)"
-  read -r rss rmin rmax <<<"$(stat "$what" 2)"
+  read -r wall wmin wmax <<<"$(whole_process_stat 1 "$work/$what".*)"
+  read -r rss rmin rmax <<<"$(whole_process_stat 2 "$work/$what".*)"
   label="securestack audit (one small file)"; [ "$what" = floor ] && label="node -e 0"
   awk -v l="$label" -v w="$wall" -v a="$wmin" -v b="$wmax" -v r="$rss" -v m="$rmax" \
     'BEGIN {printf "%-36s wall s median %s (min %s, max %s)   peak RSS MiB median %.1f (max %.1f)\n", l, w, a, b, r/1024, m/1024}'
