@@ -489,12 +489,16 @@ export function bomComponents(doc: Record<string, unknown>): BomComponent[] {
  * before their references are checked. Throws ReportError for an affects[] ref that is no
  * component of the document.
  */
-export function affectedComponents(doc: Record<string, unknown>, options: { titleMaxChars?: number; severities?: ReadonlySet<Severity> } = {}): AffectedComponent[] {
+export function affectedComponents(
+  doc: Record<string, unknown>,
+  options: { titleMaxChars?: number; severities?: ReadonlySet<Severity> } = {},
+  listed: readonly BomComponent[] = bomComponents(doc),
+): AffectedComponent[] {
   const titleMax = options.titleMaxChars ?? LIMITS.title;
   const metadata = isRecord(doc.metadata) ? doc.metadata : {};
   const components = new Map<string, BomComponent>();
   // A vulnerability may affect the image itself (metadata.component), which is no listed component.
-  for (const c of [...(isRecord(metadata.component) ? bomComponents({ components: [metadata.component] }) : []), ...bomComponents(doc)]) {
+  for (const c of [...(isRecord(metadata.component) ? bomComponents({ components: [metadata.component] }) : []), ...listed]) {
     if (c.ref !== undefined) components.set(c.ref, c);
   }
   const out: AffectedComponent[] = [];
@@ -546,13 +550,14 @@ export function summarize(doc: Record<string, unknown>, specVersion: string, opt
   const titleMax = Math.min(options.titleMaxChars ?? 200, LIMITS.title);
   const severities = options.severities && options.severities.length > 0 ? new Set(options.severities) : undefined;
   const metadata = isRecord(doc.metadata) ? doc.metadata : {};
-  const componentCount = bomComponents(doc).length;
+  // Walked once: counted here, and looked up by bom-ref for the vulnerabilities' affects[].
+  const components = bomComponents(doc);
 
   const fixableBySeverity = { critical: 0, high: 0, medium: 0, low: 0, unknown: 0 };
   const oldestFixablePublished: ScanSummary['summary']['oldestFixablePublished'] = {};
   const counts = { critical: 0, high: 0, medium: 0, low: 0, unknown: 0, fixable: 0, fixableBySeverity, oldestFixablePublished };
   const findings: Finding[] = [];
-  for (const affected of affectedComponents(doc, { titleMaxChars: titleMax, ...(severities ? { severities } : {}) })) {
+  for (const affected of affectedComponents(doc, { titleMaxChars: titleMax, ...(severities ? { severities } : {}) }, components)) {
     const { severity, fixedVersion: fixed, published } = affected;
     if (options.ignoreUnfixed && !fixed) continue;
     const level = severity.toLowerCase() as Lowercase<Severity>;
@@ -589,7 +594,7 @@ export function summarize(doc: Record<string, unknown>, specVersion: string, opt
   const dbUpdatedAt = rfc3339(propertyValue(metadata.properties, DB_UPDATED_AT_PROPERTY) ?? propertyValue(tool.properties, DB_UPDATED_AT_PROPERTY));
   if (dbUpdatedAt) scanner.dbUpdatedAt = dbUpdatedAt;
 
-  const result: ScanSummary = { specVersion, scanner, summary: counts, findingCount: findings.length, topFindings, componentCount };
+  const result: ScanSummary = { specVersion, scanner, summary: counts, findingCount: findings.length, topFindings, componentCount: components.length };
   const digest = imageDigest(metadata.component);
   if (digest) result.digest = digest;
   return result;

@@ -125,9 +125,9 @@ export function componentIdentity(component: BomComponent): { key: string; type:
   return { key: `${type}:${component.group ? `${component.group}/` : ''}${component.name}`, type, version: component.version ?? '' };
 }
 
-function componentsByIdentity(doc: Record<string, unknown>): Map<string, ComponentEntry> {
+function componentsByIdentity(components: readonly BomComponent[]): Map<string, ComponentEntry> {
   const byKey = new Map<string, ComponentEntry & { seen: Set<string> }>();
-  for (const component of bomComponents(doc)) {
+  for (const component of components) {
     const { key, type, version } = componentIdentity(component);
     let entry = byKey.get(key);
     if (!entry) {
@@ -139,9 +139,9 @@ function componentsByIdentity(doc: Record<string, unknown>): Map<string, Compone
   return new Map([...byKey].map(([key, { seen, ...entry }]) => [key, { ...entry, versions: sorted(seen) }]));
 }
 
-function vulnerabilitiesByKey(doc: Record<string, unknown>): Map<string, VulnerabilityEntry> {
+function vulnerabilitiesByKey(doc: Record<string, unknown>, components: readonly BomComponent[]): Map<string, VulnerabilityEntry> {
   const grouped = new Map<string, AffectedComponent[]>();
-  for (const affected of affectedComponents(doc)) {
+  for (const affected of affectedComponents(doc, {}, components)) {
     const key = `${affected.id}\u0000${componentIdentity(affected.component).key}`;
     grouped.set(key, [...(grouped.get(key) ?? []), affected]);
   }
@@ -177,8 +177,10 @@ function vulnerabilityEntry(list: readonly AffectedComponent[]): VulnerabilityEn
  * ReportError for a vulnerability that affects no component of its document.
  */
 export function diffSboms(a: Record<string, unknown>, b: Record<string, unknown>): SbomDiff {
-  const before = componentsByIdentity(a);
-  const after = componentsByIdentity(b);
+  // Each document's components walked once, for both the component and the vulnerability lists.
+  const [componentsA, componentsB] = [bomComponents(a), bomComponents(b)];
+  const before = componentsByIdentity(componentsA);
+  const after = componentsByIdentity(componentsB);
   const components: SbomDiff['components'] = { added: [], removed: [], changed: [], unchanged: 0 };
   for (const [key, entry] of after) if (!before.has(key)) components.added.push(entry);
   for (const [key, entry] of before) {
@@ -189,8 +191,8 @@ export function diffSboms(a: Record<string, unknown>, b: Record<string, unknown>
   }
   for (const list of [components.added, components.removed, components.changed]) list.sort((x, y) => compare(x.key, y.key));
 
-  const vulnsBefore = vulnerabilitiesByKey(a);
-  const vulnsAfter = vulnerabilitiesByKey(b);
+  const vulnsBefore = vulnerabilitiesByKey(a, componentsA);
+  const vulnsAfter = vulnerabilitiesByKey(b, componentsB);
   const vulnerabilities: SbomDiff['vulnerabilities'] = { introduced: [], fixed: [], unchanged: 0 };
   for (const [key, entry] of vulnsAfter) if (!vulnsBefore.has(key)) vulnerabilities.introduced.push(entry);
   for (const [key, entry] of vulnsBefore) {
