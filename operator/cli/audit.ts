@@ -11,8 +11,9 @@ import { applyDefaults, validateSpec } from '../api/schema';
 import { compilePolicy, type CompiledPolicy, type PolicyMode } from '../engine/compile';
 import { describeViolation, evaluateAll, type ImageLookup } from '../engine/evaluate';
 import type { KubeObject, Severity } from '../engine/types';
+import { defaultPullPolicyOf } from '../engine/rules/best-practices';
+import { isRecord } from '../engine/rules/util';
 import { podTemplateOf } from '../engine/workload';
-import { parseReference } from '../platform/registry/reference';
 import type { SourcedObject } from './documents';
 import { DocumentLines } from './locate';
 
@@ -138,20 +139,6 @@ export function auditObject(item: SourcedObject, options: AuditOptions): { resul
   };
 }
 
-type Json = Record<string, unknown>;
-
-const isJson = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
-
-/** What the API server's defaulting fills in for a container's imagePullPolicy (SetDefaults_Container). */
-function defaultPullPolicy(image: unknown): string {
-  try {
-    // parseReference names `latest` when a reference has neither tag nor digest, as ParseImageName does.
-    return typeof image === 'string' && parseReference(image).tag === 'latest' ? 'Always' : 'IfNotPresent';
-  } catch {
-    return 'IfNotPresent'; // upstream ignores the parse error here: validation reports it
-  }
-}
-
 /**
  * Fills in, in place, the defaults the API server gives an object before admission that change
  * what a rule reports (k8s.io/kubernetes pkg/apis/core/v1 defaults.go), so that the audit's words
@@ -169,13 +156,13 @@ function defaultPullPolicy(image: unknown): string {
 export function applyApiServerDefaults(object: KubeObject): KubeObject {
   const pod = podTemplateOf(object);
   if (!pod) return object;
-  const spec = pod.spec as unknown as Json;
+  const spec = pod.spec as unknown as Record<string, unknown>;
   for (const list of ['initContainers', 'containers', 'ephemeralContainers'] as const) {
     const containers = spec[list];
     if (!Array.isArray(containers)) continue;
     for (const container of containers) {
-      if (!isJson(container)) continue;
-      if (container.imagePullPolicy === undefined || container.imagePullPolicy === '') container.imagePullPolicy = defaultPullPolicy(container.image);
+      if (!isRecord(container)) continue;
+      if (container.imagePullPolicy === undefined || container.imagePullPolicy === '') container.imagePullPolicy = defaultPullPolicyOf(typeof container.image === 'string' ? container.image : '');
       container.resources ??= {};
     }
   }
@@ -185,9 +172,9 @@ export function applyApiServerDefaults(object: KubeObject): KubeObject {
     const containers = spec[list];
     if (!Array.isArray(containers)) continue;
     for (const container of containers) {
-      const ports = isJson(container) ? container.ports : undefined;
+      const ports = isRecord(container) ? container.ports : undefined;
       if (!Array.isArray(ports)) continue;
-      for (const port of ports) if (isJson(port) && (port.hostPort === undefined || port.hostPort === 0)) port.hostPort = port.containerPort;
+      for (const port of ports) if (isRecord(port) && (port.hostPort === undefined || port.hostPort === 0)) port.hostPort = port.containerPort;
     }
   }
   return object;

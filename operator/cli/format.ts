@@ -16,20 +16,27 @@ function objectOf(result: AuditResult): string {
   return `${result.kind}/${result.namespace ? `${result.namespace}/` : ''}${result.name}`;
 }
 
+/**
+ * Rows laid out as kubectl get lays them out: each column padded to its widest cell, two spaces
+ * apart, trailing blanks trimmed. Every table of the command goes through here. A loop, not
+ * Math.max(...column): spreading 150,000 rows overflowed the stack (30,000 manifests).
+ */
+export function alignColumns(rows: readonly (readonly string[])[]): string[] {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd());
+}
+
 export function renderTable(report: Report, failing: number, colour: boolean): string {
   const paint = (code: keyof typeof colours, text: string): string => (colour ? `${colours[code]}${text}${colours.reset}` : text);
-  const rows = report.results.map((r) => [r.severity, r.mode, r.policy, r.ruleId, objectOf(r), `${r.source}:${r.fieldLine}`]);
   const header = ['SEVERITY', 'MODE', 'POLICY', 'RULE', 'OBJECT', 'LOCATION'];
-  // A loop, not Math.max(...column): spreading 150,000 rows overflowed the stack (30,000 manifests).
-  const widths = header.map((h) => h.length);
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  const line = (cells: readonly string[]): string => cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
   const out: string[] = [];
-  if (rows.length > 0) {
-    out.push(paint('bold', line(header)));
+  if (report.results.length > 0) {
+    const [headerLine = '', ...lines] = alignColumns([header, ...report.results.map((r) => [r.severity, r.mode, r.policy, r.ruleId, objectOf(r), `${r.source}:${r.fieldLine}`])]);
+    out.push(paint('bold', headerLine));
     report.results.forEach((result, i) => {
       const severityColour = result.mode === 'Enforce' ? 'red' : result.mode === 'Warn' ? 'yellow' : 'dim';
-      out.push(paint(severityColour, line(rows[i] ?? [])));
+      out.push(paint(severityColour, lines[i] ?? ''));
       out.push(`  ${result.text}`);
     });
   }

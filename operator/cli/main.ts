@@ -7,11 +7,11 @@
  * (sbom diff --fail-on); 2 usage or input errors, named with file and line.
  */
 import { exitCodes, parseFlags, renderHelp, UsageError } from './command';
+import { alignColumns } from './format';
 import { commands, findCommand, groupSummaries, groups, type Entry } from './registry';
 
 function commandList(entries: readonly Entry[]): string {
-  const width = Math.max(...entries.map((entry) => entry.name.length)) + 2;
-  return entries.map((entry) => `  ${entry.name.padEnd(width)}${entry.summary}`).join('\n');
+  return alignColumns(entries.map((entry) => [entry.name, entry.summary])).map((line) => `  ${line}`).join('\n');
 }
 
 const rootHelp = (): string => `securestack checks Kubernetes manifests with the SecureStack operator's rules, and reads its results.

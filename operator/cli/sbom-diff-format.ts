@@ -4,6 +4,7 @@
  */
 import type { Severity } from '../features/scan/report';
 import type { ComponentChange, ComponentEntry, SbomDiff, VulnerabilityEntry } from '../features/scan/sbom-diff';
+import { alignColumns } from './format';
 import { csvCell } from './tabular';
 
 export interface DiffReport {
@@ -23,9 +24,8 @@ const versions = (list: readonly string[]): string => list.map((v) => v || '(non
 
 /** Left-aligned columns two spaces apart, the header in bold. */
 function columns(header: readonly string[], rows: readonly (readonly string[])[], paint: Paint, rowColour?: keyof typeof colours): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
-  const line = (cells: readonly string[]): string => cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
-  return [paint('bold', line(header)), ...rows.map((row) => (rowColour ? paint(rowColour, line(row)) : line(row)))];
+  const [headerLine = '', ...lines] = alignColumns([header, ...rows]);
+  return [paint('bold', headerLine), ...lines.map((line) => (rowColour ? paint(rowColour, line) : line))];
 }
 
 function section(title: string, count: number, body: () => string[]): string[] {

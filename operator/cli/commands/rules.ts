@@ -7,6 +7,7 @@ import { catalog, exampleParameters, ruleById, ruleSetNames, ruleSets } from '..
 import { appliesTo, exampleFindings, familyTitles, parameterRows, reportedFields, setsOf } from '../../engine/rules/reference';
 import type { Rule, RuleFamily } from '../../engine/types';
 import { exitCodes, UsageError, type Command, type Parsed } from '../command';
+import { alignColumns } from '../format';
 
 const families = Object.keys(familyTitles) as RuleFamily[];
 
@@ -17,11 +18,7 @@ function listed(parsed: Parsed): readonly Rule[] {
   return catalog.filter((rule) => (!set || ruleSets[set].includes(rule.id)) && (!family || rule.family === family) && (!severity || rule.severity === severity));
 }
 
-/** Columns padded to their widest cell, two spaces apart, as kubectl get prints them. */
-export function columns(rows: readonly (readonly string[])[]): string {
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length))) ?? [];
-  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ')).join('\n');
-}
+const columns = (rows: readonly (readonly string[])[]): string => alignColumns(rows).join('\n');
 
 function ruleSummary(rule: Rule): Record<string, unknown> {
   return { id: rule.id, title: rule.title, family: rule.family, severity: rule.severity, ruleSets: setsOf(rule), backgroundOnly: rule.backgroundOnly === true };

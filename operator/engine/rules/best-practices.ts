@@ -264,6 +264,16 @@ function defaultPullPolicy(ref: ImageReference): string {
   return ref.tag === 'latest' ? 'Always' : 'IfNotPresent';
 }
 
+/**
+ * The same for an image as written (SetDefaults_Container), for callers that default whole objects
+ * (the CLI): a reference that does not parse gets IfNotPresent, as upstream ignores the parse error
+ * there and leaves it to validation.
+ */
+export function defaultPullPolicyOf(image: string): string {
+  const parsed = parseImage(image);
+  return parsed.ok ? defaultPullPolicy(parsed.ref) : 'IfNotPresent';
+}
+
 const requireImagePullPolicy: PodRule = {
   id: 'require-image-pull-policy',
   title: 'Images pulled with the required pull policy',
