@@ -186,9 +186,14 @@ describe('securestack audit with the cluster', () => {
       const missing = securestack(['audit', '--cluster', '--kubeconfig', file, '--context', 'nope', manifest]);
       assert.equal(missing.code, 2);
       assert.match(missing.stderr, /context "nope" is not in the kubeconfig/);
-      // KUBECONFIG is read when --kubeconfig is not given.
-      const fromEnv = spawnSync(process.execPath, [cli, 'audit', '--cluster', manifest], { cwd: dir, encoding: 'utf8', env: { ...process.env, KUBECONFIG: file } });
-      assert.equal(fromEnv.status, 2);
+      // KUBECONFIG is read when --kubeconfig is not given: its unreachable current context is
+      // named, and --context picks the plane's from the same file.
+      const fromEnv = (args: readonly string[]): ReturnType<typeof spawnSync> => spawnSync(process.execPath, [cli, 'audit', '--cluster', ...args, manifest], { cwd: dir, encoding: 'utf8', env: { ...process.env, KUBECONFIG: file } });
+      const envFailed = fromEnv([]);
+      assert.equal(envFailed.status, 2);
+      assert.match(String(envFailed.stderr), /from the cluster \([^)]*two-contexts\.yaml[^)]*\): .*127\.0\.0\.1:1/);
+      const envChosen = fromEnv(['--context', current.name]);
+      assert.equal(envChosen.status, 0, String(envChosen.stderr));
     });
 
     it('judges images by the cluster\'s ImageScans under a vulnerability gate, as the webhook does', async () => {

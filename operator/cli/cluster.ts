@@ -4,10 +4,8 @@
  * the operator's own (operator/platform/kube/client.ts), loaded only by commands that need it.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import * as path from 'node:path';
 import { load as loadYaml } from 'js-yaml';
-import { defaultAccess, kubeConfigAccess } from '../platform/kube/access';
+import { defaultAccess, kubeConfigAccess, kubeconfigFiles } from '../platform/kube/access';
 import { KubeClient } from '../platform/kube/client';
 import type { Parsed } from './command';
 
@@ -41,7 +39,8 @@ export interface KubeContext {
  * merge as kubectl merges them: the first to set current-context, or to define a context, wins.
  */
 export function kubeContext(parsed: Parsed, env: NodeJS.ProcessEnv = process.env): KubeContext {
-  const files = kubeconfigFiles(parsed.optional('kubeconfig'), env).filter((file) => existsSync(file));
+  const flag = parsed.optional('kubeconfig');
+  const files = (flag ? [flag] : kubeconfigFiles(env).files).filter((file) => existsSync(file));
   const documents = files.map((file) => (loadYaml(readFileSync(file, 'utf8')) ?? {}) as KubeconfigContexts);
   const name = parsed.optional('context') ?? documents.map((doc) => doc['current-context']).find((current) => !!current) ?? '';
   const context = documents.flatMap((doc) => doc.contexts ?? []).find((entry) => entry.name === name);
@@ -54,11 +53,6 @@ interface KubeconfigContexts {
   contexts?: Array<{ name: string; context?: { namespace?: string } }>;
 }
 
-function kubeconfigFiles(flag: string | undefined, env: NodeJS.ProcessEnv): string[] {
-  if (flag) return [flag];
-  const listed = (env.KUBECONFIG ?? '').split(path.delimiter).filter((file) => file !== '');
-  return listed.length > 0 ? listed : [path.join(env.HOME ?? homedir(), '.kube', 'config')];
-}
 
 function podNamespace(): string | undefined {
   const file = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';

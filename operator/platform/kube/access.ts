@@ -47,12 +47,18 @@ const serviceAccountDir = '/var/run/secrets/kubernetes.io/serviceaccount';
 /** The kubelet rotates projected tokens well before they expire; client-go re-reads every minute. */
 export const tokenFileReadMs = 60_000;
 
+/** The kubeconfig files kubectl reads: those $KUBECONFIG lists, else ~/.kube/config (which may not exist). */
+export function kubeconfigFiles(env: NodeJS.ProcessEnv = process.env): { files: string[]; fromEnv: boolean } {
+  const listed = (env.KUBECONFIG ?? '').split(path.delimiter).filter((file) => file !== '');
+  return listed.length > 0 ? { files: listed, fromEnv: true } : { files: [path.join(env.HOME ?? homedir(), '.kube', 'config')], fromEnv: false };
+}
+
 /** Loads $KUBECONFIG, ~/.kube/config or the in-cluster service account, like kubectl. */
 export function defaultAccess(env: NodeJS.ProcessEnv = process.env): ClusterAccess {
-  const files = (env.KUBECONFIG ?? '').split(path.delimiter).filter((file) => file !== '');
+  const { files, fromEnv } = kubeconfigFiles(env);
   if (files.length > 1) return kubeConfigAccess(`$KUBECONFIG (${files.length} files, merged)`, (config) => config.loadFromDefault());
-  const file = files[0] ?? path.join(env.HOME ?? homedir(), '.kube', 'config');
-  if (files.length === 1 || existsSync(file)) return fileAccess(file);
+  const file = files[0] ?? '';
+  if (fromEnv || existsSync(file)) return fileAccess(file);
   if (env.KUBERNETES_SERVICE_HOST && env.KUBERNETES_SERVICE_PORT) return inClusterAccess(env.KUBERNETES_SERVICE_HOST, env.KUBERNETES_SERVICE_PORT);
   throw new Error(`no kubeconfig (KUBECONFIG unset, ${file} absent) and not in a cluster (KUBERNETES_SERVICE_HOST unset)`);
 }
